@@ -1,0 +1,109 @@
+# The only entry point: build, iso, run, test, bench, clean.
+# Every target installs missing Debian packages first (mk/deps.sh).
+
+PY      := /usr/bin/python3
+BUILD   := build
+CC      := gcc
+HOSTCC  := gcc
+FUZZCC  := clang
+
+# ---- the hypervisor (freestanding) ---------------------------------------
+# -mno-red-zone: an NMI arriving on the same stack would clobber the red zone
+# (seed bug "red zone vmread"); -mgeneral-regs-only: no SSE state to save on
+# exits; frame pointers kept for the fatal-path backtrace.
+HV_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
+	-isystem $(shell $(CC) -print-file-name=include) \
+	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-pic -fno-pie \
+	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+	-fno-asynchronous-unwind-tables -fcf-protection=none \
+	-Wall -Wextra -Werror -Wno-unused-parameter -Ihv -Ihv/include
+HV_ASFLAGS := -g -Ihv -Ihv/include -D__ASSEMBLY__
+HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 \
+	-T hv/boot/hv.ld
+
+HV_C_SRCS := $(sort $(wildcard hv/*.c hv/*/*.c))
+HV_S_SRCS := $(sort $(wildcard hv/*.S hv/*/*.S))
+HV_OBJS   := $(HV_C_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_S_SRCS:%.S=$(BUILD)/hv/%.o)
+
+# Portable cores: the same files compile into the hypervisor and host tests.
+PORTABLE_SRCS := $(sort $(wildcard hv/trace/*.c))
+TRACE_DEPS    := $(wildcard hv/trace/*.h hv/trace/*.def hv/include/*.h)
+
+# ---- host builds (unit tests, fuzzers, benchmarks) ------------------------
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Ihv -Ihv/include -DHOSTED -pthread
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/host/%)
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps iso run test test-quick stress bench host clean
+all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host
+
+deps:
+	@sh mk/deps.sh
+
+$(BUILD)/hv/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/hv/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_ASFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/hv.elf: $(HV_OBJS) hv/boot/hv.ld
+	$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJS) -lgcc
+
+# The default image: GRUB with the hypervisor and the command line from
+# HV_CMDLINE. Tests build their own images through host-tools/hvtools/image.py.
+HV_CMDLINE ?= serial=115200,8n1,0x3f8
+$(BUILD)/hv.iso: $(BUILD)/hv.elf host-tools/hvtools/image.py
+	$(PY) host-tools/hvtools/image.py --elf $< --cmdline "$(HV_CMDLINE)" -o $@
+
+iso: deps $(BUILD)/hv.iso
+
+host: $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+
+$(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -fsanitize=address,undefined -o $@ $< $(PORTABLE_SRCS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) -std=gnu11 -O1 -g -Ihv -Ihv/include -DHOSTED \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(PORTABLE_SRCS)
+
+$(BUILD)/bench/%: bench/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -O2 -o $@ $< $(PORTABLE_SRCS)
+
+# ---- running --------------------------------------------------------------
+EMU   ?= bochs
+CPUS  ?= 2
+MODEL ?= corei7_skylake_x
+run: all
+	$(PY) host-tools/hvrun --emu $(EMU) --cpus $(CPUS) --model $(MODEL) \
+		--iso $(BUILD)/hv.iso --elf $(BUILD)/hv.elf
+
+# ---- tests ------------------------------------------------------------------
+# One runner (pytest) for everything; its last line is the summary. Emulator
+# boots run two at a time (-n 2), matching the 2-core machines.
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+test: all
+	$(PYTEST) -n 2 tests
+
+test-quick: all
+	$(PYTEST) -m "not emulator" tests
+
+stress: all
+	$(PYTEST) -n 2 -m stress --run-stress tests
+
+bench: all
+	$(PY) bench/run_bench.py
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
