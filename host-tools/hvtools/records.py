@@ -1,0 +1,418 @@
+"""Trace records: decode CONSOLE/TRACE batch payloads (format in
+hv/trace/wire.h), report losses, check the CONTROL HELLO, format records.
+
+    dec = TraceDecoder()                  # catalogue of this source tree
+    for ev in FrameDecoder().feed(data):  # frames and frame errors
+        for item in dec.frame(ev):        # Record, Loss, Hello, Notice
+            print(item)
+"""
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+
+from . import catalog as _catalog
+from . import frame as _frame
+
+WIRE_VERSION = 1
+CTL_HELLO = 1
+HELLO_LEN = 12
+MAX_TEXT = 256
+_T_MODES, _T_SKIP, _T_LOST, _T_SHIFT = 1, 2, 4, 3
+_M64 = (1 << 64) - 1
+_TSC_ZZ_LIMIT = 1 << 61
+
+
+class BatchError(ValueError):
+    pass
+
+
+class CatalogMismatch(Exception):
+    pass
+
+
+def _zz(v: int) -> int:
+    v &= _M64
+    return ((v << 1) & _M64) ^ (_M64 if v >> 63 else 0)
+
+
+def _unzz(v: int) -> int:
+    return (v >> 1) ^ (-(v & 1) & _M64)
+
+
+def put_varint(out: bytearray, v: int):
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def varint_len(v: int) -> int:
+    return max(1, (v.bit_length() + 6) // 7)
+
+
+@dataclass(slots=True)
+class Record:
+    cpu: int
+    seq: int
+    tsc: int
+    id: int
+    lost: int = 0
+    args: tuple = ()
+    text: bytes | None = None
+    name: str = ""
+    channel: int = _frame.TRACE
+
+    def named_args(self, cat) -> dict:
+        ev = cat.event(self.id)
+        if ev is None:
+            return {f"a{i}": v for i, v in enumerate(self.args)}
+        return {a.name: v for a, v in zip(ev.args, self.args)}
+
+
+@dataclass(slots=True)
+class Loss:
+    kind: str                   # "ring": overwritten before the drain;
+                                # "link": frames lost on the serial line
+    cpu: int
+    after_seq: int | None       # last seq seen before the hole
+    before_seq: int             # first seq seen after it
+    count: int | None           # records (ring) or frames (link)
+    channel: str = ""
+
+    def __str__(self):
+        if self.kind == "ring":
+            return (f"cpu {self.cpu}: {self.count} records lost between seq "
+                    f"{self.after_seq} and {self.before_seq}")
+        where = (f"between seq {self.after_seq} and {self.before_seq}"
+                 if self.after_seq is not None else f"before seq {self.before_seq}")
+        return (f"cpu {self.cpu} {self.channel}: {self.count} frame(s) lost on "
+                f"the link; records {where} missing from this channel")
+
+
+@dataclass(slots=True)
+class Hello:
+    version: int
+    ncpus: int
+    catalog_crc: int
+    tsc_khz: int
+
+
+@dataclass(slots=True)
+class Notice:
+    level: str                  # "warning" | "error"
+    message: str
+
+    def __str__(self):
+        return f"{self.level}: {self.message}"
+
+
+# ---- hello --------------------------------------------------------------------
+def encode_hello(catalog_crc: int, ncpus: int, tsc_khz: int = 0) -> bytes:
+    return struct.pack("<BBBBII", CTL_HELLO, WIRE_VERSION, ncpus, 0,
+                       catalog_crc & 0xFFFFFFFF, tsc_khz & 0xFFFFFFFF)
+
+
+def decode_hello(payload: bytes) -> Hello | None:
+    if len(payload) < HELLO_LEN or payload[0] != CTL_HELLO:
+        return None
+    _, ver, ncpus, _, crc, khz = struct.unpack_from("<BBBBII", payload)
+    return Hello(ver, ncpus, crc, khz)
+
+
+# ---- batch decoding -------------------------------------------------------------
+def decode_batch(payload: bytes, cat, cpu: int = 0, channel: int = _frame.TRACE):
+    """Decode one batch payload. Returns (records, error): error is None or a
+    message; records decoded before a malformed spot are kept."""
+    recs = []
+    p = payload
+    n = len(p)
+    i = 0
+    events = cat.events
+    text_id = cat.by_name["CONSOLE_TEXT"].id
+
+    def varint():
+        nonlocal i
+        r = 0
+        shift = 0
+        while True:
+            if i >= n or shift > 63:
+                raise BatchError("truncated or overlong varint")
+            b = p[i]
+            i += 1
+            r |= (b & 0x7F) << shift
+            if b < 0x80:
+                if r > _M64:
+                    raise BatchError("varint over 64 bits")
+                return r
+            shift += 7
+
+    if n == 0:
+        return recs, None
+    try:
+        prev_seq = (varint() - 1) & _M64
+        prev_tsc = varint()
+        reg = 0
+        while i < n:
+            eid = varint()
+            t = varint()
+            ev = events.get(eid)
+            if ev is None:
+                raise BatchError(f"unknown event id {eid:#x}")
+            skip = varint() if t & _T_SKIP else 0
+            lost = varint() if t & _T_LOST else 0
+            seq = (prev_seq + 1 + skip) & _M64
+            tsc = (prev_tsc + _unzz(t >> _T_SHIFT)) & _M64
+            if eid == text_id:
+                if t & _T_MODES:
+                    raise BatchError("text record with arg modes")
+                ln = varint()
+                if ln > MAX_TEXT or i + ln > n:
+                    raise BatchError("bad text length")
+                recs.append(Record(cpu, seq, tsc, eid, lost, (), bytes(p[i:i + ln]),
+                                   ev.name, channel))
+                i += ln
+            else:
+                na = len(ev.args)
+                if t & _T_MODES:
+                    nb = 2 if na > 4 else 1
+                    if na == 0 or i + nb > n:
+                        raise BatchError("bad mode bytes")
+                    modes = p[i] | (p[i + 1] << 8 if nb == 2 else 0)
+                    i += nb
+                    args = []
+                    for k in range(na):
+                        m = (modes >> (2 * k)) & 3
+                        if m == 3:
+                            v = reg
+                        else:
+                            v = varint()
+                            if m == 1:
+                                v = _unzz(v)
+                            elif m == 2:
+                                v = (reg + _unzz(v)) & _M64
+                        if m:
+                            reg = v
+                        args.append(v)
+                    args = tuple(args)
+                else:
+                    args = tuple(varint() for _ in range(na))
+                recs.append(Record(cpu, seq, tsc, eid, lost, args, None, ev.name, channel))
+            prev_seq, prev_tsc = seq, tsc
+    except BatchError as e:
+        return recs, f"{e} at payload byte {i}"
+    return recs, None
+
+
+# ---- batch encoding (tests, bench; mirrors wire_batch_* in C) --------------------
+class BatchEncoder:
+    """Byte-identical twin of the C wire_batch encoder."""
+
+    def __init__(self, cat, cap: int = _frame.MAX_PAYLOAD):
+        self.cat = cat
+        self.cap = cap
+        self.text_id = cat.by_name["CONSOLE_TEXT"].id
+        self.reset()
+
+    def reset(self):
+        self.buf = bytearray()
+        self.count = 0
+        self.prev_seq = 0
+        self.prev_tsc = 0
+        self.reg = 0
+
+    def _head(self, out, seq, lost, eid, tsc, modes_flag):
+        if self.count == 0:
+            put_varint(out, seq)
+            put_varint(out, tsc)
+            prev_seq, prev_tsc = (seq - 1) & _M64, tsc
+        else:
+            prev_seq, prev_tsc = self.prev_seq, self.prev_tsc
+        skip = (seq - prev_seq - 1) & _M64
+        zz = _zz(tsc - prev_tsc)
+        if zz >= _TSC_ZZ_LIMIT:
+            return False
+        flags = modes_flag | (_T_SKIP if skip else 0) | (_T_LOST if lost else 0)
+        put_varint(out, eid)
+        put_varint(out, zz << _T_SHIFT | flags)
+        if skip:
+            put_varint(out, skip)
+        if lost:
+            put_varint(out, lost)
+        return True
+
+    def _commit(self, out, seq, tsc, reg):
+        if len(self.buf) + len(out) > self.cap:
+            return False
+        self.buf += out
+        self.count += 1
+        self.prev_seq, self.prev_tsc, self.reg = seq, tsc, reg
+        return True
+
+    def add_event(self, seq, lost, eid, tsc, args) -> bool:
+        """False: the batch is full (unchanged); send it, reset, add again."""
+        na = self.cat.nargs(eid)
+        if na < 0 or eid == self.text_id:
+            raise ValueError(f"bad event id {eid:#x}")
+        vals = [(args[k] if k < len(args) else 0) & _M64 for k in range(na)]
+        reg0 = reg = self.reg if self.count else 0
+        modes = 0
+        enc = []
+        len_a = len_b = 0
+        for k, v in enumerate(vals):
+            l0 = varint_len(v)
+            z1 = _zz(v)
+            z2 = _zz(v - reg)
+            l1, l2 = varint_len(z1), varint_len(z2)
+            len_b += l0
+            if v == reg:
+                m, best, e = 3, 0, None
+            elif l1 < l0 and l1 <= l2:
+                m, best, e = 1, l1, z1
+            elif l2 < l0:
+                m, best, e = 2, l2, z2
+            else:
+                m, best, e = 0, l0, v
+            if m:
+                reg = v
+            len_a += best
+            enc.append(e)
+            modes |= m << (2 * k)
+        nb = 2 if na > 4 else 1
+        if modes and len_b <= len_a + nb:
+            modes = 0
+            reg = reg0
+            enc = vals
+        out = bytearray()
+        if not self._head(out, seq, lost, eid, tsc, _T_MODES if modes else 0):
+            return False
+        if modes:
+            out.append(modes & 0xFF)
+            if na > 4:
+                out.append(modes >> 8)
+        for k, e in enumerate(enc):
+            if (modes >> (2 * k)) & 3 != 3:
+                put_varint(out, e)
+        return self._commit(out, seq, tsc, reg)
+
+    def add_text(self, seq, lost, tsc, text: bytes) -> bool:
+        text = bytes(text[:MAX_TEXT])
+        out = bytearray()
+        if not self._head(out, seq, lost, self.text_id, tsc, 0):
+            return False
+        put_varint(out, len(text))
+        out += text
+        return self._commit(out, seq, tsc, self.reg if self.count else 0)
+
+
+# ---- stream decoding with loss accounting -----------------------------------------
+class TraceDecoder:
+    """Turns frames into Records, Loss reports, Hello and Notices.
+
+    strict: a HELLO whose catalogue CRC differs from ours raises
+    CatalogMismatch (else a Notice is emitted and decoding continues)."""
+
+    def __init__(self, cat=None, strict: bool = True):
+        self.cat = cat or _catalog.default()
+        self.strict = strict
+        self.hello: Hello | None = None
+        self.records = 0
+        self.ring_lost = 0
+        self.link_lost_frames = 0
+        self.bad_batches = 0
+        self._last = {}         # (channel, cpu) -> last record seq
+
+    def frame(self, f) -> list:
+        out: list = []
+        if isinstance(f, _frame.FrameError):
+            return out
+        if f.type == _frame.CONTROL:
+            h = decode_hello(f.payload)
+            if h is not None:
+                self.hello = h
+                out.append(h)
+                if h.catalog_crc != self.cat.crc:
+                    msg = (f"catalogue mismatch: hypervisor {h.catalog_crc:#010x}, "
+                           f"{self.cat.path or 'events.def'} {self.cat.crc:#010x}")
+                    if self.strict:
+                        raise CatalogMismatch(msg)
+                    out.append(Notice("warning", msg))
+                if h.version != WIRE_VERSION:
+                    out.append(Notice("warning", f"wire version {h.version}, "
+                                                 f"decoder knows {WIRE_VERSION}"))
+            return out
+        if f.type not in (_frame.CONSOLE, _frame.TRACE):
+            return out
+        recs, err = decode_batch(f.payload, self.cat, f.cpu, f.type)
+        key = (f.type, f.cpu)
+        if recs and f.gap:
+            self.link_lost_frames += f.gap
+            out.append(Loss("link", f.cpu, self._last.get(key), recs[0].seq, f.gap,
+                            _frame.type_name(f.type)))
+        for r in recs:
+            if r.lost:
+                self.ring_lost += r.lost
+                out.append(Loss("ring", r.cpu, (r.seq - r.lost - 1) & _M64, r.seq, r.lost))
+            out.append(r)
+        self.records += len(recs)
+        if recs:
+            self._last[key] = recs[-1].seq
+        if err:
+            self.bad_batches += 1
+            out.append(Notice("error", f"cpu {f.cpu} {_frame.type_name(f.type)} "
+                                       f"frame seq {f.seq}: {err}"))
+        return out
+
+
+# ---- presentation -------------------------------------------------------------------
+class Symbolizer:
+    """Address -> 'symbol+off' from an ELF symbol table (pyelftools)."""
+
+    def __init__(self, elf_path: str):
+        from elftools.elf.elffile import ELFFile
+        syms = []
+        with open(elf_path, "rb") as f:
+            elf = ELFFile(f)
+            tab = elf.get_section_by_name(".symtab")
+            if tab is not None:
+                for s in tab.iter_symbols():
+                    if s["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE", "STT_OBJECT") \
+                            and s["st_value"] and s.name:
+                        syms.append((s["st_value"], s["st_size"], s.name))
+        syms.sort()
+        self._addrs = [s[0] for s in syms]
+        self._syms = syms
+
+    def __call__(self, addr: int) -> str | None:
+        k = bisect.bisect_right(self._addrs, addr) - 1
+        if k < 0:
+            return None
+        base, size, name = self._syms[k]
+        if size and addr >= base + size:
+            return None
+        return name if addr == base else f"{name}+{addr - base:#x}"
+
+
+def format_record(r: Record, cat, symbolize=None, tsc0: int = 0) -> str:
+    if r.text is not None:
+        body = r.text.decode("utf-8", "replace").rstrip("\n")
+        return f"[{r.cpu}] {r.seq:>8} {r.tsc - tsc0:>14} {body}"
+    ev = cat.event(r.id)
+    parts = []
+    for a, v in zip(ev.args if ev else (), r.args):
+        parts.append(f"{a.name}={cat.format_value(a.fmt, v, symbolize)}")
+    return f"[{r.cpu}] {r.seq:>8} {r.tsc - tsc0:>14} {r.name} " + " ".join(parts)
+
+
+def decode_stream(data: bytes, cat=None, strict: bool = False):
+    """Convenience: everything in a captured byte stream, in order."""
+    fd = _frame.FrameDecoder()
+    td = TraceDecoder(cat, strict=strict)
+    out = []
+    for ev in fd.decode_all(data):
+        if isinstance(ev, _frame.FrameError):
+            out.append(ev)
+        else:
+            out.extend(td.frame(ev))
+    return out, fd, td

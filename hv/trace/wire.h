@@ -1,0 +1,152 @@
+/* Trace record encodings.
+ *
+ * 1. RAW records (what the per-CPU ring stores; fast to write, fixed-ish):
+ *
+ *      off size
+ *      0   2   event id (enum trace_event_id), LE
+ *      2   1   nargs (0..WIRE_MAX_ARGS)
+ *      3   1   flags: bit0 WIRE_RAW_TEXT
+ *      4   4   text length (text records), else 0
+ *      8   8   tsc
+ *      16  ..  nargs * u64 args, or the text bytes
+ *
+ *    Text records carry id TEV_CONSOLE_TEXT and go on CONSOLE frames; all
+ *    others go on TRACE frames (wire_raw_channel()).
+ *
+ * 2. BATCH payloads (what a CONSOLE/TRACE frame carries; compact). All
+ *    integers are LEB128 varints ("v"), zz() is zigzag (0,-1,1,-2 ->
+ *    0,1,2,3). Each batch is self-contained:
+ *
+ *      v first_seq   v first_tsc   record*
+ *
+ *    record:
+ *      v id
+ *      v t = zz(tsc - prev_tsc) << 3 | LOST<<2 | SKIP<<1 | MODES
+ *      [v skip]    if SKIP:  seq = prev_seq + 1 + skip  (else prev_seq + 1)
+ *                  (records that went to the other channel, or were lost)
+ *      [v lost]    if LOST:  the ring lost `lost` records just before this
+ *      [modes]     if MODES: ceil(nargs/4) bytes, 2 bits per arg, arg 0 in
+ *                  the low bits of the first byte; absent = all mode 0
+ *      args:       nargs = catalog_nargs(id) values, each by its mode:
+ *                    0: v value            1: v zz((int64)value)
+ *                    2: v zz(value - reg)  3: value == reg (no bytes)
+ *                  after a mode 1/2/3 arg, reg = value (reg = 0 at start)
+ *      text:       for TEV_CONSOLE_TEXT instead of args: v len, len bytes
+ *
+ *    The first record's prev_seq is first_seq - 1 and prev_tsc first_tsc,
+ *    so losing a frame loses only that frame's records. Delta tsc is
+ *    bounded (|zz| < 2^61); a record that does not fit ends the batch.
+ *
+ * 3. CONTROL HELLO payload (sent once at boot):
+ *      u8 op = WIRE_CTL_HELLO | u8 wire version | u8 ncpus | u8 0 |
+ *      u32 LE catalogue CRC-32 (crc32 of events.def) | u32 LE tsc kHz (0 =
+ *      unknown)
+ */
+#ifndef HV_TRACE_WIRE_H
+#define HV_TRACE_WIRE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "catalog.h"
+#include "frame.h"
+
+#define WIRE_VERSION      1
+#define WIRE_MAX_ARGS     CATALOG_MAX_ARGS
+#define WIRE_MAX_TEXT     256       /* longer text is truncated */
+#define WIRE_RAW_HDR      16
+#define WIRE_RAW_MAX      (WIRE_RAW_HDR + WIRE_MAX_TEXT)
+#define WIRE_RAW_TEXT     0x01
+#define WIRE_CTL_HELLO    1
+#define WIRE_HELLO_LEN    12
+
+enum wire_status {
+    WIRE_OK     = 0,
+    WIRE_EFULL  = -1,   /* does not fit: flush the batch and retry */
+    WIRE_EINVAL = -2,   /* unknown event id / malformed raw record */
+    WIRE_EBAD   = -3,   /* malformed batch payload (decoder) */
+};
+
+/* ---- raw records (ring) -------------------------------------------------- */
+
+/* Returns the record length, or 0 if cap is too small or nargs too big. */
+size_t wire_raw_encode(void *buf, size_t cap, uint16_t event_id, uint64_t tsc,
+                       const uint64_t *args, unsigned nargs);
+/* Text is truncated to WIRE_MAX_TEXT. Returns the length or 0. */
+size_t wire_raw_encode_text(void *buf, size_t cap, uint64_t tsc,
+                            const char *s, size_t len);
+
+struct wire_raw {
+    uint16_t id;
+    uint8_t nargs;
+    bool text;
+    uint64_t tsc;
+    uint64_t args[WIRE_MAX_ARGS];
+    const char *text_ptr;
+    uint32_t text_len;
+};
+/* Parse a raw record; false if malformed or len too short. */
+bool wire_raw_decode(const void *buf, size_t len, struct wire_raw *out);
+/* FRAME_CONSOLE for text records, FRAME_TRACE otherwise, -1 if malformed. */
+int wire_raw_channel(const void *buf, size_t len);
+
+/* ---- batch encoder (drain) ----------------------------------------------- */
+
+struct wire_batch {
+    uint8_t *buf;
+    size_t cap;         /* <= FRAME_MAX_PAYLOAD normally */
+    size_t len;
+    uint32_t count;     /* records in the batch */
+    uint64_t prev_seq, prev_tsc, reg;
+};
+
+void wire_batch_init(struct wire_batch *b, void *buf, size_t cap);
+/* Start a new batch in the same buffer (after sending the old one). */
+void wire_batch_reset(struct wire_batch *b);
+/* Append one record. seq: its ring sequence number; lost: records the ring
+ * lost right before it (0 normally). Returns WIRE_OK, WIRE_EFULL (batch
+ * unchanged: send it, reset, add again) or WIRE_EINVAL. */
+int wire_batch_add_event(struct wire_batch *b, uint64_t seq, uint64_t lost,
+                         uint16_t id, uint64_t tsc, const uint64_t *args,
+                         unsigned nargs);
+int wire_batch_add_text(struct wire_batch *b, uint64_t seq, uint64_t lost,
+                        uint64_t tsc, const char *s, size_t len);
+int wire_batch_add_raw(struct wire_batch *b, uint64_t seq, uint64_t lost,
+                       const void *raw, size_t rawlen);
+
+/* ---- batch decoder ---------------------------------------------------------- */
+
+struct wire_record {
+    uint16_t id;
+    uint8_t nargs;
+    uint64_t seq, tsc, lost;
+    uint64_t args[WIRE_MAX_ARGS];
+    const uint8_t *text;    /* points into the payload */
+    uint32_t text_len;
+};
+
+struct wire_reader {
+    const uint8_t *p, *end;
+    uint64_t prev_seq, prev_tsc, reg;
+    bool started, failed;
+};
+
+/* Returns WIRE_OK (an empty payload is a valid empty batch) or WIRE_EBAD. */
+int wire_reader_init(struct wire_reader *r, const void *payload, size_t len);
+/* 1: *rec filled; 0: end of batch; WIRE_EBAD: malformed (stays failed). */
+int wire_reader_next(struct wire_reader *r, struct wire_record *rec);
+
+/* ---- control ----------------------------------------------------------------- */
+
+/* Returns WIRE_HELLO_LEN or 0 if cap is too small. */
+size_t wire_hello_encode(void *buf, size_t cap, uint32_t catalog_crc,
+                         uint8_t ncpus, uint32_t tsc_khz);
+
+/* ---- varints (exposed for tests and other encoders) ---------------------- */
+
+/* Writes at most 10 bytes; returns bytes written or 0 if cap too small. */
+size_t wire_put_varint(uint8_t *p, size_t cap, uint64_t v);
+/* Returns bytes consumed or 0 if truncated / longer than 64 bits. */
+size_t wire_get_varint(const uint8_t *p, size_t len, uint64_t *v);
+size_t wire_varint_len(uint64_t v);
+
+#endif
