@@ -15,10 +15,13 @@ HV_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
 	-isystem $(shell $(CC) -print-file-name=include) \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fno-pic -fno-pie \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
+	-fno-delete-null-pointer-checks -mno-omit-leaf-frame-pointer \
+	-fno-optimize-sibling-calls \
 	-fno-asynchronous-unwind-tables -fcf-protection=none \
 	-Wall -Wextra -Werror -Wno-unused-parameter -Ihv -Ihv/include
 HV_ASFLAGS := -g -Ihv -Ihv/include -D__ASSEMBLY__
-HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 \
+HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
+	-Wl,--build-id=none \
 	-T hv/boot/hv.ld
 
 HV_C_SRCS := $(sort $(wildcard hv/*.c hv/*/*.c))

@@ -1,0 +1,186 @@
+/* GRUB command-line options. Unknown options and bad values are reported
+ * and ignored: a typo must not stop the machine from booting. */
+#include <string.h>
+#include <console.h>
+#include <config.h>
+#include "trace/ring.h"
+
+struct hv_config hv_config = {
+    .baud = 115200, .data_bits = 8, .stop_bits = 1, .parity = 'n',
+    .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
+    .selftest = SELFTEST_NONE, .trace_classes = ~0ull,
+    .trace_policy = RING_DROP_NEWEST, .flight_recorder = false,
+    .heap_bytes = 16ull << 20,
+};
+
+static const struct { const char *name; uint64_t bit; } trace_class_names[] = {
+#define TRACE_CLASS(bit, name, desc) { #name, 1ull << (bit) },
+#define TRACE_EVENT(id, name, cls, ...)
+#include "trace/events.def"
+#undef TRACE_CLASS
+#undef TRACE_EVENT
+};
+
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned base = 10;
+    if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        n -= 2;
+    }
+    if (!n)
+        return false;
+    for (; n; s++, n--) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else if (n == 1 && (*s == 'M' || *s == 'K')) {
+            v <<= *s == 'M' ? 20 : 10;
+            break;
+        } else
+            return false;
+        v = v * base + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool is(const char *v, size_t n, const char *word)
+{
+    return strlen(word) == n && !strncmp(v, word, n);
+}
+
+/* serial=BAUD[,8n1[,PORT]] */
+static bool parse_serial(const char *v, size_t n)
+{
+    const char *comma = memchr(v, ',', n);
+    uint64_t baud, port = hv_config.uart_port;
+    size_t blen = comma ? (size_t)(comma - v) : n;
+    if (!parse_u64(v, blen, &baud) || baud < 50 || baud > 115200 || 115200 % baud)
+        return false;
+    if (comma) {
+        const char *f = comma + 1;
+        size_t rest = n - blen - 1;
+        if (rest < 3 || f[0] < '5' || f[0] > '8' ||
+            !strchr("neo", f[1]) || (f[2] != '1' && f[2] != '2'))
+            return false;
+        hv_config.data_bits = f[0] - '0';
+        hv_config.parity = f[1];
+        hv_config.stop_bits = f[2] - '0';
+        if (rest > 3) {
+            if (f[3] != ',' || !parse_u64(f + 4, rest - 4, &port) || port > 0xfff8)
+                return false;
+        }
+    }
+    hv_config.baud = baud;
+    hv_config.uart_port = port;
+    return true;
+}
+
+static bool parse_trace_classes(const char *v, size_t n)
+{
+    uint64_t mask = 0;
+    while (n) {
+        const char *comma = memchr(v, ',', n);
+        size_t len = comma ? (size_t)(comma - v) : n;
+        bool found = false;
+        if (is(v, len, "all")) {
+            mask = ~0ull;
+            found = true;
+        } else if (is(v, len, "none")) {
+            found = true;
+        }
+        for (size_t i = 0; !found && i < sizeof(trace_class_names) / sizeof(trace_class_names[0]); i++)
+            if (is(v, len, trace_class_names[i].name)) {
+                mask |= trace_class_names[i].bit;
+                found = true;
+            }
+        if (!found) {
+            printf("hv: trace class '%.*s' unknown; known:", (int)len, v);
+            for (size_t i = 0; i < sizeof(trace_class_names) / sizeof(trace_class_names[0]); i++)
+                printf(" %s", trace_class_names[i].name);
+            printf("\n");
+            return false;
+        }
+        if (!comma)
+            break;
+        n -= len + 1;
+        v = comma + 1;
+    }
+    /* Console text is how the hypervisor talks at all: never off. */
+    hv_config.trace_classes = mask | 1;
+    return true;
+}
+
+static bool apply(const char *k, size_t kn, const char *v, size_t vn)
+{
+    uint64_t x;
+    if (is(k, kn, "serial"))
+        return parse_serial(v, vn);
+    if (is(k, kn, "serial_mode")) {
+        if (is(v, vn, "framed")) hv_config.serial_mode = SERIAL_FRAMED;
+        else if (is(v, vn, "plain")) hv_config.serial_mode = SERIAL_PLAIN;
+        else return false;
+        return true;
+    }
+    if (is(k, kn, "selftest")) {
+        static const char *const kinds[] = { "none", "ud", "pf", "gp", "nmi", "df" };
+        for (int i = 0; i < 6; i++)
+            if (is(v, vn, kinds[i])) {
+                hv_config.selftest = i;
+                return true;
+            }
+        return false;
+    }
+    if (is(k, kn, "trace"))
+        return parse_trace_classes(v, vn);
+    if (is(k, kn, "trace_policy")) {
+        if (is(v, vn, "drop")) hv_config.trace_policy = RING_DROP_NEWEST;
+        else if (is(v, vn, "overwrite")) hv_config.trace_policy = RING_OVERWRITE;
+        else return false;
+        return true;
+    }
+    if (is(k, kn, "flight_recorder")) {
+        if (is(v, vn, "1") || is(v, vn, "on")) hv_config.flight_recorder = true;
+        else if (is(v, vn, "0") || is(v, vn, "off")) hv_config.flight_recorder = false;
+        else return false;
+        return true;
+    }
+    if (is(k, kn, "hv_mem")) {
+        if (!parse_u64(v, vn, &x) || x < (4ull << 20) || x > (1ull << 30))
+            return false;
+        hv_config.heap_bytes = x;
+        return true;
+    }
+    printf("hv: unknown option '%.*s' ignored\n", (int)kn, k);
+    return true;
+}
+
+void cmdline_parse(const char *cmdline)
+{
+    const char *s = cmdline;
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        const char *word = s;
+        while (*s && *s != ' ')
+            s++;
+        size_t wn = s - word;
+        if (!wn)
+            continue;
+        const char *eq = memchr(word, '=', wn);
+        if (!eq) {
+            printf("hv: option '%.*s' needs a value (key=value); ignored\n", (int)wn, word);
+            continue;
+        }
+        size_t kn = eq - word;
+        if (!apply(word, kn, eq + 1, wn - kn - 1))
+            printf("hv: bad value in '%.*s'; default kept\n", (int)wn, word);
+    }
+}

@@ -1,0 +1,54 @@
+#include <x86.h>
+#include "console/uart.h"
+
+#define THR 0   /* transmit holding (DLAB=0) */
+#define RBR 0
+#define IER 1
+#define DLL 0   /* divisor latch (DLAB=1) */
+#define DLM 1
+#define FCR 2
+#define LCR 3
+#define MCR 4
+#define LSR 5
+#define LSR_DATA_READY  0x01
+#define LSR_THR_EMPTY   0x20
+
+static uint16_t base = 0x3f8;
+
+void uart_init(uint16_t port, uint32_t baud, uint8_t data_bits, char parity,
+               uint8_t stop_bits)
+{
+    uint16_t divisor = 115200 / baud;
+    uint8_t lcr = (data_bits - 5) | (stop_bits == 2 ? 0x04 : 0) |
+                  (parity == 'o' ? 0x08 : parity == 'e' ? 0x18 : 0);
+    base = port;
+    outb(base + IER, 0);            /* polled: no UART interrupts */
+    outb(base + LCR, 0x80);
+    outb(base + DLL, divisor & 0xff);
+    outb(base + DLM, divisor >> 8);
+    outb(base + LCR, lcr);
+    outb(base + FCR, 0x07);         /* FIFOs on and cleared */
+    outb(base + MCR, 0x03);         /* DTR, RTS */
+}
+
+void uart_putc(uint8_t c)
+{
+    /* Bounded: a UART that never drains must not hang the fatal path. */
+    for (uint32_t i = 0; i < 1000000 && !(inb(base + LSR) & LSR_THR_EMPTY); i++)
+        cpu_relax();
+    outb(base + THR, c);
+}
+
+void uart_write(const void *buf, uint32_t len)
+{
+    const uint8_t *p = buf;
+    while (len--)
+        uart_putc(*p++);
+}
+
+int uart_getc(void)
+{
+    if (!(inb(base + LSR) & LSR_DATA_READY))
+        return -1;
+    return inb(base + RBR);
+}

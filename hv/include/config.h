@@ -1,0 +1,31 @@
+/* Options from the GRUB command line, e.g.
+ *   multiboot2 /boot/hv.elf serial=115200,8n1,0x3f8 serial_mode=plain
+ * Every option and its default is listed in cmdline.c's table. */
+#ifndef HV_CONFIG_H
+#define HV_CONFIG_H
+#include <stdint.h>
+#include <stdbool.h>
+
+enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
+                     SELFTEST_NMI, SELFTEST_DF };
+
+struct hv_config {
+    uint32_t baud;
+    uint8_t data_bits, stop_bits;
+    char parity;                /* 'n', 'e', 'o' */
+    uint16_t uart_port;
+    int serial_mode;            /* enum serial_mode */
+    int selftest;               /* enum selftest_kind */
+    uint64_t trace_classes;     /* bit per TRACE_CLASS */
+    int trace_policy;           /* enum ring_policy */
+    bool flight_recorder;       /* keep traces in memory until asked/fatal */
+    uint64_t heap_bytes;        /* hypervisor page pool */
+};
+
+extern struct hv_config hv_config;
+
+/* Parses the command line into hv_config; bad options are reported and
+ * ignored, never fatal. */
+void cmdline_parse(const char *cmdline);
+
+#endif

@@ -1,0 +1,20 @@
+/* The hypervisor's own use of the local APIC, in whichever mode (xAPIC or
+ * x2APIC) is live: the mode is read from IA32_APIC_BASE each time, because
+ * a guest may switch it. */
+#ifndef HV_LAPIC_H
+#define HV_LAPIC_H
+#include <stdint.h>
+#include <stdbool.h>
+
+#define ICR_INIT        0x00004500u     /* INIT, level assert */
+#define ICR_STARTUP     0x00004600u     /* SIPI; | vector */
+#define ICR_NMI         0x00000400u
+#define ICR_SHORT_OTHERS (3u << 18)     /* all excluding self */
+
+bool lapic_x2apic_mode(void);
+uint32_t lapic_id(void);
+void lapic_enable(void);
+/* Sends an IPI to one APIC id, or to a shorthand encoded in icr_low. */
+void lapic_send_ipi(uint32_t dest, uint32_t icr_low);
+
+#endif

@@ -1,0 +1,96 @@
+/* The BSP's start-up sequence, from the first C line to the idle loop. */
+#include <stdint.h>
+#include <string.h>
+#include <config.h>
+#include <console.h>
+#include <percpu.h>
+#include <pmm.h>
+#include <tsc.h>
+#include <lapic.h>
+#include <trace.h>
+#include <x86.h>
+#include "boot/boot.h"
+#include "boot/multiboot.h"
+#include "cpu/idt.h"
+#include "cpu/exception.h"
+#include "acpi/acpi.h"
+#include "smp/smp.h"
+#include "vmx/features.h"
+#include "selftest/selftest.h"
+#include "console/console_rings.h"
+
+static const char *const mmap_type[] = {
+    "?", "usable", "reserved", "ACPI reclaimable", "ACPI NVS", "bad"
+};
+
+static void print_memory(void)
+{
+    printf("memory map (multiboot2):\n");
+    for (uint32_t i = 0; i < boot_info.mmap_count; i++) {
+        const struct mb_mmap_entry *m = &boot_info.mmap[i];
+        printf("  [%016lx-%016lx) %s\n", m->addr, m->addr + m->len,
+               m->type < 6 ? mmap_type[m->type] : "other");
+    }
+    printf("hv footprint: [%#lx-%#lx) image %lu KiB, page pool ~%lu MiB\n",
+           hv_footprint_start, hv_footprint_end,
+           ((uint64_t)hv_end - (uint64_t)hv_start) >> 10,
+           (hv_footprint_end - (uint64_t)hv_end) >> 20);
+}
+
+static void __attribute__((noreturn)) halt_all(const char *why)
+{
+    printf("hv: halted: %s\n", why);
+    trace_event(TEV_CPU_PARKED, 0);
+    console_fatal_takeover();   /* flush every ring before stopping */
+    for (;;) {
+        irq_disable();
+        cpu_halt();
+    }
+}
+
+void hv_main(uint32_t mbi_phys)
+{
+    /* The BSP's stacks are static so exceptions work from the first line. */
+    static uint8_t bsp_ist[3][IST_STACK_SIZE] __attribute__((aligned(16)));
+    struct percpu *bsp = &percpu_table[0];
+    bsp->stack_base = boot_stack;
+    for (int i = 1; i < 4; i++)
+        bsp->ist_base[i] = bsp_ist[i - 1];
+    idt_init();
+    cpu_init_self(bsp);
+    console_rings_prepare(0);
+
+    if (multiboot_parse(mbi_phys) == 0)
+        cmdline_parse(boot_info.cmdline);
+    console_start();        /* the UART as configured; output flows from here */
+    printf("hv: debug-first hypervisor, command line '%s'\n", boot_info.cmdline);
+
+    if (pmm_init(hv_config.heap_bytes))
+        halt_all("no room for the hypervisor's memory");
+    bsp->online = true;
+    tsc_calibrate();
+    print_memory();
+    printf("tsc: %lu kHz\n", tsc_per_ms);
+
+    struct acpi_cpus cpus;
+    if (acpi_find_cpus(boot_info.acpi_rsdp, &cpus))
+        halt_all("CPU enumeration failed");
+    printf("acpi: %u CPUs in the MADT, local APIC at %#lx\n", cpus.count, cpus.lapic_base);
+    trace_event(TEV_CPU_ONLINE, bsp->apic_id);
+    printf("cpu0 online: apic id %u (%s) [BSP]\n", bsp->apic_id,
+           lapic_x2apic_mode() ? "x2apic" : "xapic");
+    uint32_t online = smp_start_aps(&cpus);
+    printf("smp: %u of %u CPUs online\n", online, cpus.count);
+    console_announce();     /* again, now with the CPU count and TSC rate */
+    trace_event(TEV_BOOT, online, tsc_per_ms);
+
+    if (!vmx_features_probe())
+        halt_all("no VMX: this CPU does not offer Intel VT-x, the hypervisor cannot run here");
+
+    selftest_run(hv_config.selftest);
+    printf("hv: ready\n");
+    for (;;) {
+        console_kick();
+        cpu_halt();
+    }
+}

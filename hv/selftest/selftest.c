@@ -1,0 +1,65 @@
+#include <stdint.h>
+#include <config.h>
+#include <console.h>
+#include <lapic.h>
+#include <percpu.h>
+#include <tsc.h>
+#include <x86.h>
+#include "selftest/selftest.h"
+
+/* Far beyond the 4 GiB identity map, so it is not present. */
+#define UNMAPPED_ADDR   0x00007f0000000000ull
+#define NONCANONICAL    0x8000000000000000ull
+
+__attribute__((noinline)) void selftest_ud(void)
+{
+    __asm__ volatile("ud2");
+}
+
+__attribute__((noinline)) void selftest_pf(void)
+{
+    (void)*(volatile uint64_t *)UNMAPPED_ADDR;
+}
+
+__attribute__((noinline)) void selftest_gp(void)
+{
+    (void)*(volatile uint64_t *)NONCANONICAL;
+}
+
+/* A #UD whose frame cannot be pushed (the stack is unmapped) becomes #PF,
+ * which cannot be pushed either: #DF, which only works on its IST stack. */
+__attribute__((noinline)) void selftest_df(void)
+{
+    __asm__ volatile("mov %0, %%rsp\n\tud2" :: "r"(UNMAPPED_ADDR + 0x1000));
+}
+
+/* A real NMI through the local APIC to ourselves; the NMI path reports it
+ * and must return here. */
+__attribute__((noinline)) void selftest_nmi(void)
+{
+    struct percpu *p = this_cpu();
+    uint64_t before = __atomic_load_n(&p->nmi_count, __ATOMIC_ACQUIRE);
+    lapic_send_ipi(p->apic_id, ICR_NMI);
+    uint64_t deadline = rdtsc() + 1000 * tsc_per_ms;
+    while (__atomic_load_n(&p->nmi_count, __ATOMIC_ACQUIRE) == before && rdtsc() < deadline)
+        cpu_relax();
+    if (__atomic_load_n(&p->nmi_count, __ATOMIC_ACQUIRE) == before)
+        printf("selftest nmi: FAILED, no NMI arrived within 1 s\n");
+    else
+        printf("selftest nmi: NMI handled, back in selftest_nmi\n");
+}
+
+void selftest_run(int kind)
+{
+    static const struct { const char *name; void (*fn)(void); } tests[] = {
+        [SELFTEST_UD] = { "ud", selftest_ud },
+        [SELFTEST_PF] = { "pf", selftest_pf },
+        [SELFTEST_GP] = { "gp", selftest_gp },
+        [SELFTEST_NMI] = { "nmi", selftest_nmi },
+        [SELFTEST_DF] = { "df", selftest_df },
+    };
+    if (kind <= SELFTEST_NONE || kind > SELFTEST_DF)
+        return;
+    printf("selftest %s: starting on cpu%u\n", tests[kind].name, this_cpu_index());
+    tests[kind].fn();
+}

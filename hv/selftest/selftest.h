@@ -1,0 +1,6 @@
+#ifndef HV_SELFTEST_SELFTEST_H
+#define HV_SELFTEST_SELFTEST_H
+/* Deliberate faults asked for with selftest=ud|pf|gp|nmi|df, so tests can
+ * prove that the fatal-path dumps name the right vector and RIP. */
+void selftest_run(int kind);
+#endif

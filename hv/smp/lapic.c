@@ -1,0 +1,48 @@
+#include <lapic.h>
+#include <x86.h>
+
+#define APIC_BASE_X2APIC  (1u << 10)
+#define XAPIC_ID          0x20
+#define XAPIC_SVR         0xf0
+#define XAPIC_ICR_LO      0x300
+#define XAPIC_ICR_HI      0x310
+#define X2APIC_MSR(off)   (0x800 + ((off) >> 4))
+
+static volatile uint32_t *xapic_reg(uint32_t off)
+{
+    uint64_t base = rdmsr(MSR_IA32_APIC_BASE) & ~0xfffull & ((1ull << 52) - 1);
+    return (volatile uint32_t *)(base + off);
+}
+
+bool lapic_x2apic_mode(void)
+{
+    return rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC;
+}
+
+uint32_t lapic_id(void)
+{
+    if (lapic_x2apic_mode())
+        return (uint32_t)rdmsr(X2APIC_MSR(XAPIC_ID));
+    return *xapic_reg(XAPIC_ID) >> 24;
+}
+
+void lapic_enable(void)
+{
+    /* Software-enable with spurious vector 0xff (ignored by the IDT). */
+    if (lapic_x2apic_mode())
+        wrmsr(X2APIC_MSR(XAPIC_SVR), rdmsr(X2APIC_MSR(XAPIC_SVR)) | 0x1ff);
+    else
+        *xapic_reg(XAPIC_SVR) |= 0x1ff;
+}
+
+void lapic_send_ipi(uint32_t dest, uint32_t icr_low)
+{
+    if (lapic_x2apic_mode()) {
+        wrmsr(X2APIC_MSR(XAPIC_ICR_LO), ((uint64_t)dest << 32) | icr_low);
+        return;
+    }
+    *xapic_reg(XAPIC_ICR_HI) = dest << 24;
+    *xapic_reg(XAPIC_ICR_LO) = icr_low;
+    for (int i = 0; i < 1000000 && (*xapic_reg(XAPIC_ICR_LO) & (1u << 12)); i++)
+        cpu_relax();    /* delivery status: sent */
+}
