@@ -15,6 +15,7 @@
 #include "cpu/exception.h"
 #include "acpi/acpi.h"
 #include "smp/smp.h"
+#include "smp/work.h"
 #include "vmx/features.h"
 #include "selftest/selftest.h"
 #include "console/console_rings.h"
@@ -89,8 +90,5 @@ void hv_main(uint32_t mbi_phys)
 
     selftest_run(hv_config.selftest);
     printf("hv: ready\n");
-    for (;;) {
-        console_kick();
-        cpu_halt();
-    }
+    cpu_idle();
 }

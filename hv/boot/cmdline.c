@@ -130,8 +130,10 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         return true;
     }
     if (is(k, kn, "selftest")) {
-        static const char *const kinds[] = { "none", "ud", "pf", "gp", "nmi", "df" };
-        for (int i = 0; i < 6; i++)
+        static const char *const kinds[SELFTEST_COUNT] = {
+            "none", "ud", "pf", "gp", "nmi", "df", "storm"
+        };
+        for (int i = 0; i < SELFTEST_COUNT; i++)
             if (is(v, vn, kinds[i])) {
                 hv_config.selftest = i;
                 return true;

@@ -27,5 +27,7 @@ void console_start(void);
 void console_announce(void);
 /* Flight recorder: send the held trace events at the next drain. */
 void console_request_event_dump(void);
+/* Reads host->hv frames from the UART; only the line owner calls it. */
+int console_poll_input(void);
 
 #endif

@@ -203,6 +203,8 @@ void console_kick(void)
     for (int round = 0; round < 4; round++) {
         if (!line_try_acquire(me))
             return;     /* the owner will see our records after it lets go */
+        if (hv_config.serial_mode == SERIAL_FRAMED)
+            console_poll_input();
         drain_all(false);
         line_release();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);

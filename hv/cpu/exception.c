@@ -7,6 +7,7 @@
 #include <percpu.h>
 #include <x86.h>
 #include <trace.h>
+#include <lapic.h>
 #include "cpu/idt.h"
 #include "cpu/exception.h"
 #include "boot/boot.h"
@@ -96,6 +97,11 @@ void exception_dispatch(struct regs *r)
     if (depth > 3) {
         /* Faulting inside the fatal path itself: stop digging. */
         cpu_park();
+    }
+    if (r->vector == VEC_WAKEUP) {
+        lapic_eoi();        /* its only job was to end a hlt */
+        p->exc_depth--;
+        return;
     }
     if (r->vector >= 32) {
         /* Interrupts stay disabled in the hypervisor; one arriving means

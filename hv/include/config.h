@@ -7,7 +7,8 @@
 #include <stdbool.h>
 
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
-                     SELFTEST_NMI, SELFTEST_DF };
+                     SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM,
+                     SELFTEST_COUNT };
 
 struct hv_config {
     uint32_t baud;

@@ -10,11 +10,14 @@
 #define ICR_STARTUP     0x00004600u     /* SIPI; | vector */
 #define ICR_NMI         0x00000400u
 #define ICR_SHORT_OTHERS (3u << 18)     /* all excluding self */
+/* Fixed-vector IPI that only wakes a CPU from sti;hlt (see cpu_idle). */
+#define VEC_WAKEUP      0xf0
 
 bool lapic_x2apic_mode(void);
 uint32_t lapic_id(void);
 void lapic_enable(void);
 /* Sends an IPI to one APIC id, or to a shorthand encoded in icr_low. */
 void lapic_send_ipi(uint32_t dest, uint32_t icr_low);
+void lapic_eoi(void);
 
 #endif

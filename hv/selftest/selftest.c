@@ -5,6 +5,8 @@
 #include <percpu.h>
 #include <tsc.h>
 #include <x86.h>
+#include <trace.h>
+#include "smp/work.h"
 #include "selftest/selftest.h"
 
 /* Far beyond the 4 GiB identity map, so it is not present. */
@@ -49,6 +51,28 @@ __attribute__((noinline)) void selftest_nmi(void)
         printf("selftest nmi: NMI handled, back in selftest_nmi\n");
 }
 
+/* Every CPU prints and traces at once: the console and the trace must come
+ * out separated, complete and in order on the host side. */
+#define STORM_LINES 300
+
+static void storm_on_cpu(void *arg)
+{
+    (void)arg;
+    uint32_t me = this_cpu_index();
+    for (uint32_t i = 0; i < STORM_LINES; i++) {
+        printf("storm cpu%u line %u of %u\n", me, i, STORM_LINES);
+        trace_event(TEV_TRACE_MARK, ((uint64_t)me << 32) | i);
+    }
+    printf("storm cpu%u done\n", me);
+}
+
+__attribute__((noinline)) void selftest_storm(void)
+{
+    uint32_t missing = smp_run_on_all(storm_on_cpu, NULL, 60000);
+    printf("selftest storm: %u CPUs x %u lines, %u CPUs missing\n",
+           cpu_count, STORM_LINES, missing);
+}
+
 void selftest_run(int kind)
 {
     static const struct { const char *name; void (*fn)(void); } tests[] = {
@@ -57,8 +81,9 @@ void selftest_run(int kind)
         [SELFTEST_GP] = { "gp", selftest_gp },
         [SELFTEST_NMI] = { "nmi", selftest_nmi },
         [SELFTEST_DF] = { "df", selftest_df },
+        [SELFTEST_STORM] = { "storm", selftest_storm },
     };
-    if (kind <= SELFTEST_NONE || kind > SELFTEST_DF)
+    if (kind <= SELFTEST_NONE || kind >= SELFTEST_COUNT)
         return;
     printf("selftest %s: starting on cpu%u\n", tests[kind].name, this_cpu_index());
     tests[kind].fn();

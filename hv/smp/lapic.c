@@ -3,6 +3,7 @@
 
 #define APIC_BASE_X2APIC  (1u << 10)
 #define XAPIC_ID          0x20
+#define XAPIC_EOI         0xb0
 #define XAPIC_SVR         0xf0
 #define XAPIC_ICR_LO      0x300
 #define XAPIC_ICR_HI      0x310
@@ -45,4 +46,12 @@ void lapic_send_ipi(uint32_t dest, uint32_t icr_low)
     *xapic_reg(XAPIC_ICR_LO) = icr_low;
     for (int i = 0; i < 1000000 && (*xapic_reg(XAPIC_ICR_LO) & (1u << 12)); i++)
         cpu_relax();    /* delivery status: sent */
+}
+
+void lapic_eoi(void)
+{
+    if (lapic_x2apic_mode())
+        wrmsr(X2APIC_MSR(XAPIC_EOI), 0);
+    else
+        *xapic_reg(XAPIC_EOI) = 0;
 }

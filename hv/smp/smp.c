@@ -10,6 +10,7 @@
 #include <x86.h>
 #include "boot/boot.h"
 #include "smp/smp.h"
+#include "smp/work.h"
 #include "console/console_rings.h"
 
 extern uint8_t trampoline_start[], trampoline_end[];
@@ -44,10 +45,7 @@ void ap_main(struct percpu *p)
     trace_event(TEV_CPU_ONLINE, p->apic_id);
     printf("cpu%u online: apic id %u (%s)\n", p->index, p->apic_id,
            lapic_x2apic_mode() ? "x2apic" : "xapic");
-    for (;;) {
-        console_kick();
-        cpu_halt();         /* interrupts off: only NMI/INIT wake us */
-    }
+    cpu_idle();
 }
 
 static int start_one(struct percpu *p)

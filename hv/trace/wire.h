@@ -57,6 +57,12 @@
 #define WIRE_RAW_MAX      (WIRE_RAW_HDR + WIRE_MAX_TEXT)
 #define WIRE_RAW_TEXT     0x01
 #define WIRE_CTL_HELLO    1
+/* Host -> hypervisor CONTROL commands (hvlog sends them):
+ *   DUMP_EVENTS  u8 op                  flight recorder: send held events
+ *   TRACE_MASK   u8 op | u64 LE mask    enable trace classes (bit per class)
+ * Unknown ops are reported on the console and ignored. */
+#define WIRE_CTL_DUMP_EVENTS 0x10
+#define WIRE_CTL_TRACE_MASK  0x11
 #define WIRE_HELLO_LEN    12
 
 enum wire_status {
