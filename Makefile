@@ -30,7 +30,8 @@ HV_OBJS   := $(HV_C_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_S_SRCS:%.S=$(BUILD)/hv/%.o)
 
 # Portable cores: the same files compile into the hypervisor and host tests.
 PORTABLE_SRCS := $(sort $(wildcard hv/trace/*.c))
-TRACE_DEPS    := $(wildcard hv/trace/*.h hv/trace/*.def hv/include/*.h)
+# Host builds include hypervisor headers and .def tables directly.
+HOST_DEPS    := $(wildcard hv/*/*.h hv/*/*.def hv/include/*.h)
 
 # ---- host builds (unit tests, fuzzers, benchmarks) ------------------------
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -69,16 +70,16 @@ iso: deps $(BUILD)/hv.iso
 
 host: $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
-$(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+$(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -fsanitize=address,undefined -o $@ $< $(PORTABLE_SRCS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) -std=gnu11 -O1 -g -Ihv -Ihv/include -DHOSTED \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(PORTABLE_SRCS)
 
-$(BUILD)/bench/%: bench/%.c $(PORTABLE_SRCS) $(TRACE_DEPS)
+$(BUILD)/bench/%: bench/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -O2 -o $@ $< $(PORTABLE_SRCS)
 

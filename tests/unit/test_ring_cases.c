@@ -1,0 +1,497 @@
+/* Deterministic tests of the trace ring (hv/trace/ring.c): edge cases, and
+ * "NMIs" injected at exact instructions of the writer through the HOSTED
+ * test hook, with a consumer also interleaved at those points.
+ * Exit 0 on success; on failure prints what broke and exits 1. */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/ring.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fprintf(stderr, "\n");                                           \
+            failures++;                                                      \
+            if (failures > 20)                                               \
+                exit(1);                                                     \
+        }                                                                    \
+    } while (0)
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Record content is a function of (id, length): any tear or mix shows. */
+static uint8_t pat(uint64_t id, uint32_t i)
+{
+    return (uint8_t)(id * 0x9e37u + i * 31u + (id >> 7) + 1);
+}
+static void fill(uint8_t *p, uint32_t len, uint64_t id)
+{
+    for (uint32_t i = 0; i < len; i++)
+        p[i] = pat(id, i);
+}
+static bool verify(const uint8_t *p, uint32_t len, uint64_t id)
+{
+    for (uint32_t i = 0; i < len; i++)
+        if (p[i] != pat(id, i))
+            return false;
+    return true;
+}
+
+static _Alignas(64) uint8_t mem[1 << 16];
+static uint8_t out[1 << 16];
+
+static void test_init(void)
+{
+    struct trace_ring r;
+    CHECK(!ring_init(&r, mem, 100, RING_DROP_NEWEST), "non power of two");
+    CHECK(!ring_init(&r, mem, 32, RING_DROP_NEWEST), "too small");
+    CHECK(!ring_init(&r, mem + 4, 256, RING_DROP_NEWEST), "misaligned");
+    CHECK(!ring_write(&r, "x", 1), "write to a failed ring must fail");
+    uint64_t seq;
+    CHECK(ring_read(&r, out, sizeof(out), &seq) == 0, "read failed ring");
+    CHECK(ring_init(&r, mem, 256, RING_DROP_NEWEST), "good init");
+    CHECK(ring_max_len(&r) == 256 / 2 - 16, "max_len %u", ring_max_len(&r));
+    CHECK(ring_empty(&r), "new ring empty");
+}
+
+static void test_lengths(void)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 1024, RING_DROP_NEWEST);
+    uint32_t max = ring_max_len(&r);
+    CHECK(!ring_write(&r, out, 0), "len 0 accepted");
+    CHECK(!ring_write(&r, out, max + 1), "oversize accepted");
+    CHECK(!ring_reserve(&r, 0, NULL), "reserve 0 accepted");
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.invalid == 3 && s.attempts == 0 && s.dropped == 0,
+          "invalid %lu attempts %lu", (unsigned long)s.invalid,
+          (unsigned long)s.attempts);
+    /* Max-size and 1-byte records round-trip exactly. */
+    uint8_t rec[1024];
+    fill(rec, max, 77);
+    CHECK(ring_write(&r, rec, max), "max-size write");
+    fill(rec, 1, 78);
+    CHECK(ring_write(&r, rec, 1), "1-byte write");
+    uint64_t seq = 99;
+    memset(out, 0, 2048);
+    int n = ring_read(&r, out, max, &seq);
+    CHECK(n == (int)max && seq == 0 && verify(out, max, 77), "max read n=%d", n);
+    CHECK(out[max] == 0, "wrote past len");
+    CHECK(ring_read(&r, out, 0, &seq) == RING_E2BIG, "cap too small");
+    n = ring_read(&r, out, 1, &seq);
+    CHECK(n == 1 && seq == 1 && verify(out, 1, 78), "1-byte read n=%d", n);
+    CHECK(ring_read(&r, out, sizeof(out), &seq) == 0, "empty");
+    CHECK(ring_empty(&r), "empty after drain");
+    /* Big ring: max_len capped by the 16-bit header field. */
+    static _Alignas(64) uint8_t big[1 << 18];
+    ring_init(&r, big, sizeof(big), RING_DROP_NEWEST);
+    CHECK(ring_max_len(&r) == RING_LEN_LIMIT, "cap %u", ring_max_len(&r));
+}
+
+static void test_exactly_full(enum ring_policy pol)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 256, pol);
+    uint8_t rec[64];
+    /* 48-byte payload -> 64-byte footprint: 4 fill 256 bytes exactly. */
+    for (int i = 0; i < 4; i++) {
+        fill(rec, 48, (uint64_t)i);
+        CHECK(ring_write(&r, rec, 48), "write %d of exactly-full", i);
+    }
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.pending_bytes == 256, "pending %lu", (unsigned long)s.pending_bytes);
+    fill(rec, 48, 4);
+    bool ok = ring_write(&r, rec, 48);
+    ring_stats(&r, &s);
+    if (pol == RING_DROP_NEWEST) {
+        CHECK(!ok && s.dropped == 1 && s.attempts == 5, "5th not dropped");
+        for (uint64_t i = 0; i < 4; i++) {
+            uint64_t seq;
+            int n = ring_read(&r, out, sizeof(out), &seq);
+            CHECK(n == 48 && seq == i && verify(out, 48, i), "read %lu", (unsigned long)i);
+        }
+        fill(rec, 48, 5);
+        CHECK(ring_write(&r, rec, 48), "write after drain");
+        uint64_t seq;
+        int n = ring_read(&r, out, sizeof(out), &seq);
+        CHECK(n == 48 && seq == 5 && verify(out, 48, 5), "gap at seq 4 expected, got %lu",
+              (unsigned long)seq);
+    } else {
+        CHECK(ok && s.overwritten == 1 && s.dropped == 0, "oldest not overwritten");
+        for (uint64_t i = 1; i < 5; i++) {
+            uint64_t seq;
+            int n = ring_read(&r, out, sizeof(out), &seq);
+            CHECK(n == 48 && seq == i && verify(out, 48, i), "read %lu got seq %lu",
+                  (unsigned long)i, (unsigned long)seq);
+        }
+    }
+    CHECK(ring_empty(&r), "empty at end");
+}
+
+/* Many laps with pads: every record comes back whole, seqs contiguous. */
+static void test_wrap(enum ring_policy pol)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 512, pol);
+    uint8_t rec[256];
+    uint64_t want = 0, id = 0;
+    uint32_t max = ring_max_len(&r);
+    for (int round = 0; round < 20000; round++) {
+        int k = 1 + (int)(rnd() % 3);
+        for (int j = 0; j < k; j++) {
+            uint32_t len = 1 + (uint32_t)(rnd() % max);
+            fill(rec, len, id);
+            struct ring_stats s;
+            ring_stats(&r, &s);
+            if (s.pending_bytes + 16 + ((len + 7) & ~7u) + 240 > 512)
+                break;   /* keep it lossless: stop before any loss */
+            CHECK(ring_write(&r, rec, len), "write");
+            id++;
+        }
+        while (want < id && (rnd() & 3)) {
+            uint64_t seq;
+            int n = ring_read(&r, out, sizeof(out), &seq);
+            CHECK(n > 0 && seq == want && verify(out, (uint32_t)n, want),
+                  "wrap read n=%d seq=%lu want=%lu", n, (unsigned long)seq,
+                  (unsigned long)want);
+            want++;
+        }
+    }
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.dropped == 0 && s.overwritten == 0, "loss in lossless wrap test");
+    CHECK(s.bytes > 100 * 512, "did not wrap enough: %lu", (unsigned long)s.bytes);
+}
+
+/* Overwrite: the newest records survive, the loss count is exact. */
+static void test_overwrite_counts(void)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 256, RING_OVERWRITE);
+    uint8_t rec[64];
+    for (uint64_t i = 0; i < 10; i++) {
+        fill(rec, 48, i);
+        CHECK(ring_write(&r, rec, 48), "overwrite never refuses here");
+    }
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.overwritten == 6 && s.dropped == 0, "overwritten %lu",
+          (unsigned long)s.overwritten);
+    for (uint64_t i = 6; i < 10; i++) {
+        uint64_t seq;
+        int n = ring_read(&r, out, sizeof(out), &seq);
+        CHECK(n == 48 && seq == i && verify(out, 48, i), "ow read");
+    }
+}
+
+/* An uncommitted record blocks the consumer, and is never overwritten. */
+static void test_uncommitted_blocks(enum ring_policy pol)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 256, pol);
+    uint64_t sa, seq;
+    uint8_t *a = ring_reserve(&r, 40, &sa);
+    CHECK(a && sa == 0, "reserve A");
+    uint8_t rec[64];
+    fill(rec, 24, 1);
+    CHECK(ring_write(&r, rec, 24), "nested B");
+    CHECK(ring_read(&r, out, sizeof(out), &seq) == 0, "A must block");
+    /* Fill the ring with more "nested" writes: none may clobber A. */
+    int ok = 0, dropped = 0;
+    for (uint64_t i = 2; i < 12; i++) {
+        fill(rec, 24, i);
+        if (ring_write(&r, rec, 24))
+            ok++;
+        else
+            dropped++;
+    }
+    CHECK(dropped > 0, "ring never filled");
+    fill(a, 40, 0);
+    ring_commit(&r, a);
+    int n = ring_read(&r, out, sizeof(out), &seq);
+    CHECK(n == 40 && seq == 0 && verify(out, 40, 0), "A whole after commit");
+    n = ring_read(&r, out, sizeof(out), &seq);
+    CHECK(n == 24 && seq == 1 && verify(out, 24, 1), "B next");
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.dropped == (uint64_t)dropped && s.overwritten == 0,
+          "dropped %lu overwritten %lu", (unsigned long)s.dropped,
+          (unsigned long)s.overwritten);
+    uint64_t last = 1;
+    while ((n = ring_read(&r, out, sizeof(out), &seq)) > 0) {
+        CHECK(seq > last && verify(out, 24, seq), "tail records");
+        last = seq;
+    }
+}
+
+/* A writer that never commits: the consumer gives up after N calls. */
+static void test_stale_skip(void)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 1024, RING_DROP_NEWEST);
+    uint64_t sa, seq;
+    void *a = ring_reserve(&r, 30, &sa);
+    CHECK(a != NULL, "reserve");
+    uint8_t rec[32];
+    fill(rec, 32, 1);
+    ring_write(&r, rec, 32);
+    CHECK(ring_read(&r, out, sizeof(out), &seq) == 0, "plain read blocks");
+    CHECK(ring_read_ex(&r, out, sizeof(out), &seq, 3) == 0, "1st");
+    CHECK(ring_read_ex(&r, out, sizeof(out), &seq, 3) == 0, "2nd");
+    int n = ring_read_ex(&r, out, sizeof(out), &seq, 3);
+    CHECK(n == 32 && seq == 1 && verify(out, 32, 1), "3rd skips: n=%d", n);
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    CHECK(s.stale_skipped == 1, "stale %lu", (unsigned long)s.stale_skipped);
+    CHECK(ring_empty(&r), "empty after skip");
+}
+
+/* ---- writers that die inside the header window (longjmp out) --------- */
+
+static jmp_buf die_jmp;
+static enum ring_hook_point die_at;
+static void die_hook(struct trace_ring *r, enum ring_hook_point pt)
+{
+    (void)r;
+    if (pt == die_at) {
+        ring_test_hook = NULL;
+        longjmp(die_jmp, 1);
+    }
+}
+
+static void test_die_in_window(enum ring_hook_point pt)
+{
+    struct trace_ring r;
+    ring_init(&r, mem, 4096, RING_OVERWRITE);
+    uint8_t rec[64];
+    fill(rec, 24, 0);
+    ring_write(&r, rec, 24);                   /* seq 0, readable */
+    die_at = pt;
+    ring_test_hook = die_hook;
+    if (setjmp(die_jmp) == 0) {
+        ring_write(&r, rec, 40);               /* seq 1 dies in the window */
+        CHECK(0, "hook did not fire");
+    }
+    /* The CPU keeps running handlers that write (they look nested). */
+    for (uint64_t i = 2; i < 6; i++) {
+        fill(rec, 24, i);
+        CHECK(ring_write(&r, rec, 24), "write after death");
+    }
+    uint64_t seq;
+    int n = ring_read(&r, out, sizeof(out), &seq);
+    CHECK(n == 24 && seq == 0, "record before the dead one");
+    CHECK(ring_read(&r, out, sizeof(out), &seq) == 0, "wedged without stale");
+    /* Died before its CAS: no seq consumed, later records shift down. */
+    uint64_t shift = pt == RING_HOOK_BEFORE_CAS ? 1 : 0;
+    uint64_t got[8];
+    int k = 0;
+    for (int tries = 0; tries < 100 && k < 8; tries++) {
+        n = ring_read_ex(&r, out, sizeof(out), &seq, 5);
+        if (n > 0) {
+            CHECK(n == 24 && verify(out, 24, seq + shift), "after skip seq %lu", (unsigned long)seq);
+            got[k++] = seq;
+        }
+    }
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    if (pt != RING_HOOK_BEFORE_CAS)
+        CHECK(s.stale_skipped >= 1, "no stale skip");
+    else
+        CHECK(k == 4 && got[0] == 1 && got[3] == 4 && s.stale_skipped == 0,
+              "died before CAS: nothing lost, k=%d", k);
+    if (pt == RING_HOOK_HDR_WRITTEN) {
+        /* Header known: exactly the dead record is lost. */
+        CHECK(k == 4 && got[0] == 2 && got[3] == 5 && s.stale_skipped == 1,
+              "k=%d", k);
+    }
+    /* Later writes still come through (if only via the stale path). */
+    fill(rec, 24, 6);
+    ring_write(&r, rec, 24);
+    int seen6 = 0;
+    for (int tries = 0; tries < 100; tries++)
+        if (ring_read_ex(&r, out, sizeof(out), &seq, 5) > 0 && seq == 6 - shift &&
+            verify(out, 24, 6))
+            seen6 = 1;
+    CHECK(seen6, "ring wedged after a dead writer (point %d)", pt);
+}
+
+/* ---- NMIs at every instruction point of the writer ---------------------- */
+
+enum { MAXREC = 4096 };
+static struct trace_ring hr;
+static int8_t fate[1 << 20];          /* by seq: 1 written, 2 dropped */
+static uint32_t flen[1 << 20];
+static uint64_t h_last;                /* last seq delivered + 1 */
+static uint64_t h_delivered, h_missing;
+static enum ring_hook_point h_point;
+static int h_depth, h_budget, h_maxdepth;
+
+static void h_consume_one(void)
+{
+    uint64_t seq;
+    int n = ring_read(&hr, out, sizeof(out), &seq);
+    if (n <= 0)
+        return;
+    CHECK(seq >= h_last, "seq went back: %lu < %lu", (unsigned long)seq,
+          (unsigned long)h_last);
+    CHECK(fate[seq] == 1, "delivered seq %lu that was not written (fate %d)",
+          (unsigned long)seq, fate[seq]);
+    CHECK((uint32_t)n == flen[seq] && verify(out, (uint32_t)n, seq),
+          "torn record seq %lu len %d want %u", (unsigned long)seq, n, flen[seq]);
+    h_missing += seq - h_last;
+    h_last = seq + 1;
+    h_delivered++;
+}
+
+static void h_write(void)
+{
+    uint32_t len = 1 + (uint32_t)(rnd() % ring_max_len(&hr));
+    uint64_t seq;
+    uint8_t *p = ring_reserve(&hr, len, &seq);
+    if (seq >= sizeof(fate)) {
+        CHECK(0, "too many seqs");
+        exit(1);
+    }
+    if (!p) {
+        fate[seq] = 2;
+        return;
+    }
+    fate[seq] = 1;
+    flen[seq] = len;
+    /* Encode slowly; an "NMI" at a hook point of a nested writer lands
+     * while this record is half-written. */
+    fill(p, len, seq);
+    ring_commit(&hr, p);
+}
+
+/* White-box invariant (ring.h note 3): every header below vis is written,
+ * i.e. walking stamped headers from tail lands exactly on vis. */
+static void check_vis(struct trace_ring *r)
+{
+    uint64_t p = r->tail, v = r->vis, size = (uint64_t)r->mask + 1;
+    while ((int64_t)(v - p) > 0) {
+        uint64_t w = *(uint64_t *)(void *)(r->buf + (p & r->mask));
+        if ((uint32_t)(w >> 32) != (uint32_t)(p >> 3)) {
+            CHECK(0, "header at %lu below vis %lu not written (point %d)",
+                  (unsigned long)p, (unsigned long)v, h_point);
+            return;
+        }
+        p += (w & (1u << 17)) ? size - (p & r->mask)
+                              : 16 + ((((uint32_t)w & 0xffff) + 7) & ~7u);
+    }
+    CHECK(p == v, "walk overshot vis");
+}
+
+static void nmi_hook(struct trace_ring *r, enum ring_hook_point pt)
+{
+    if (pt != h_point || h_budget <= 0 || h_depth >= h_maxdepth)
+        return;
+    h_budget--;
+    if (pt == RING_HOOK_READ_COPIED) {
+        /* The producer CPU writes while the consumer is mid-copy. */
+        h_depth = h_maxdepth;
+        int k = 1 + (int)(rnd() % 8);
+        for (int i = 0; i < k; i++)
+            h_write();
+        h_depth = 0;
+        return;
+    }
+    if (rnd() & 1)
+        h_consume_one();               /* another CPU reads right now */
+    h_depth++;
+    int k = 1 + (int)(rnd() % 2);
+    for (int i = 0; i < k; i++)
+        h_write();
+    h_depth--;
+    check_vis(r);
+    if (rnd() & 1)
+        h_consume_one();
+}
+
+static void test_nmi_points(enum ring_policy pol, uint32_t size)
+{
+    static _Alignas(64) uint8_t hmem[1 << 14];
+    const enum ring_hook_point pts[] = {
+        RING_HOOK_LOADED, RING_HOOK_BEFORE_CAS, RING_HOOK_AFTER_CAS,
+        RING_HOOK_HDR_WRITTEN, RING_HOOK_PUBLISH, RING_HOOK_RECLAIM,
+        RING_HOOK_READ_COPIED,
+    };
+    for (unsigned pi = 0; pi < sizeof(pts) / sizeof(pts[0]); pi++) {
+        ring_init(&hr, hmem, size, pol);
+        memset(fate, 0, sizeof(fate));
+        h_last = h_delivered = h_missing = 0;
+        h_point = pts[pi];
+        h_maxdepth = 3;
+        h_depth = 0;
+        ring_test_hook = nmi_hook;
+        for (int it = 0; it < 20000; it++) {
+            h_budget = 1 + (int)(rnd() % 4);
+            h_write();
+            int reads = (int)(rnd() % 4);
+            for (int j = 0; j < reads; j++)
+                h_consume_one();
+        }
+        ring_test_hook = NULL;
+        for (int j = 0; j < 1000000 && !ring_empty(&hr); j++)
+            h_consume_one();
+        CHECK(ring_empty(&hr), "not drained (point %d)", h_point);
+        struct ring_stats s;
+        ring_stats(&hr, &s);
+        h_missing += s.attempts - h_last;
+        uint64_t dropped = 0, written = 0;
+        for (uint64_t q = 0; q < s.attempts; q++) {
+            CHECK(fate[q] != 0, "seq %lu never handed out", (unsigned long)q);
+            dropped += fate[q] == 2;
+            written += fate[q] == 1;
+        }
+        CHECK(dropped == s.dropped, "dropped %lu counted %lu",
+              (unsigned long)dropped, (unsigned long)s.dropped);
+        CHECK(h_delivered + h_missing == s.attempts, "delivered+missing");
+        CHECK(h_missing == s.dropped + s.overwritten + s.stale_skipped,
+              "point %d pol %d: missing %lu != dropped %lu + overwritten %lu",
+              h_point, pol, (unsigned long)h_missing, (unsigned long)s.dropped,
+              (unsigned long)s.overwritten);
+        CHECK(h_delivered == written - s.overwritten, "delivered count");
+    }
+}
+
+int main(void)
+{
+    test_init();
+    test_lengths();
+    test_exactly_full(RING_DROP_NEWEST);
+    test_exactly_full(RING_OVERWRITE);
+    test_wrap(RING_DROP_NEWEST);
+    test_wrap(RING_OVERWRITE);
+    test_overwrite_counts();
+    test_uncommitted_blocks(RING_DROP_NEWEST);
+    test_uncommitted_blocks(RING_OVERWRITE);
+    test_stale_skip();
+    test_die_in_window(RING_HOOK_AFTER_CAS);
+    test_die_in_window(RING_HOOK_HDR_WRITTEN);
+    test_die_in_window(RING_HOOK_BEFORE_CAS);
+    test_nmi_points(RING_DROP_NEWEST, 1024);
+    test_nmi_points(RING_OVERWRITE, 1024);
+    test_nmi_points(RING_DROP_NEWEST, 16384);
+    test_nmi_points(RING_OVERWRITE, 16384);
+    if (failures) {
+        fprintf(stderr, "test_ring_cases: %d FAILURES\n", failures);
+        return 1;
+    }
+    printf("test_ring_cases: all passed\n");
+    return 0;
+}
