@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testpaths import BUILD, ROOT  # noqa: E402  (re-exported for old imports)
+
 sys.path.insert(0, os.path.join(ROOT, "host-tools"))
 
 

@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from conftest import BUILD
+from testpaths import BUILD
 from hvtools import catalog
 
 TEST_WIRE = os.path.join(BUILD, "host", "test_wire")

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from testpaths import BUILD, ROOT
 from hvtools import catalog, frame, records
 
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "fuzz_*.c")))

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from testpaths import BUILD, ROOT
 
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "tests", "unit", "test_*.c")))
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD
+from testpaths import BUILD
 from hvtools import catalog, frame, records
 
 TEST_FRAME = os.path.join(BUILD, "host", "test_frame")
