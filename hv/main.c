@@ -17,6 +17,7 @@
 #include "smp/smp.h"
 #include "smp/work.h"
 #include "vmx/features.h"
+#include "vmx/vmx.h"
 #include "selftest/selftest.h"
 #include "console/console_rings.h"
 
@@ -47,6 +48,15 @@ static void __attribute__((noreturn)) halt_all(const char *why)
         irq_disable();
         cpu_halt();
     }
+}
+
+static uint32_t vmx_init_failures;
+
+static void vmx_init_on_cpu(void *arg)
+{
+    (void)arg;
+    if (!vmx_cpu_init())
+        __atomic_fetch_add(&vmx_init_failures, 1, __ATOMIC_RELAXED);
 }
 
 void hv_main(uint32_t mbi_phys)
@@ -88,7 +98,15 @@ void hv_main(uint32_t mbi_phys)
     if (!vmx_features_probe())
         halt_all("no VMX: this CPU does not offer Intel VT-x, the hypervisor cannot run here");
 
+    if (!vmx_global_init())
+        halt_all("VMX is present but lacks what the hypervisor needs (see above)");
+    uint32_t failed = smp_run_on_all(vmx_init_on_cpu, NULL, 5000) + vmx_init_failures;
+    if (failed)
+        halt_all("VMX set-up failed on some CPU (see above)");
+
     selftest_run(hv_config.selftest);
     printf("hv: ready\n");
-    cpu_idle();
+    if (hv_config.no_guest)
+        cpu_idle();
+    vmx_launch_guest(hv_config.boot_drive);
 }

@@ -39,14 +39,17 @@ class Session:
         return self.hellos[-1] if self.hellos else None
 
     @classmethod
-    def decode(cls, data: bytes, cat=None) -> "Session":
+    def decode(cls, data: bytes, cat=None, final: bool = False) -> "Session":
+        """final=False (a capture still being written): bytes after the last
+        delimiter are a frame in flight, not an error."""
         s = cls()
         if data and b"\x00" not in data:
             s._decode_plain(data)
             return s
         fd = _frame.FrameDecoder()
         td = _records.TraceDecoder(cat, strict=False)
-        for ev in fd.decode_all(bytes(data)):
+        events = fd.feed(bytes(data)) + (fd.finish() if final else [])
+        for ev in events:
             if isinstance(ev, _frame.FrameError):
                 s.frame_errors.append(ev)
                 continue
@@ -56,7 +59,8 @@ class Session:
                 s.gdb += ev.payload
             for item in td.frame(ev):
                 s._add(item)
-        s._flush_partials()
+        if final:       # otherwise a line without its newline is still coming
+            s._flush_partials()
         return s
 
     def _add(self, item):

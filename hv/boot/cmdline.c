@@ -10,7 +10,7 @@ struct hv_config hv_config = {
     .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
     .selftest = SELFTEST_NONE, .trace_classes = ~0ull,
     .trace_policy = RING_DROP_NEWEST, .flight_recorder = false,
-    .heap_bytes = 16ull << 20,
+    .heap_bytes = 16ull << 20, .boot_drive = 0x80,
 };
 
 static const struct { const char *name; uint64_t bit; } trace_class_names[] = {
@@ -158,6 +158,25 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         if (!parse_u64(v, vn, &x) || x < (4ull << 20) || x > (1ull << 30))
             return false;
         hv_config.heap_bytes = x;
+        return true;
+    }
+    if (is(k, kn, "boot_drive")) {
+        if (!parse_u64(v, vn, &x) || x > 0xff)
+            return false;
+        hv_config.boot_drive = x;
+        return true;
+    }
+    if (is(k, kn, "guest")) {
+        if (is(v, vn, "none")) hv_config.no_guest = true;
+        else if (is(v, vn, "boot")) hv_config.no_guest = false;
+        else return false;
+        return true;
+    }
+    if (is(k, kn, "vmx_corrupt")) {
+        if (vn == 0 || vn >= sizeof(hv_config.vmx_corrupt))
+            return false;
+        memcpy(hv_config.vmx_corrupt, v, vn);
+        hv_config.vmx_corrupt[vn] = 0;
         return true;
     }
     printf("hv: unknown option '%.*s' ignored\n", (int)kn, k);

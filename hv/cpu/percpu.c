@@ -19,6 +19,9 @@ bool percpu_on_stack(const struct percpu *p, uint64_t addr, uint64_t len)
     if (p->stack_base && addr >= (uint64_t)p->stack_base &&
         end <= (uint64_t)p->stack_base + STACK_SIZE)
         return true;
+    if (p->exit_stack_base && addr >= (uint64_t)p->exit_stack_base &&
+        end <= (uint64_t)p->exit_stack_base + 16 * 1024)
+        return true;
     for (int i = 1; i < 4; i++)
         if (p->ist_base[i] && addr >= (uint64_t)p->ist_base[i] &&
             end <= (uint64_t)p->ist_base[i] + IST_STACK_SIZE)

@@ -21,6 +21,9 @@ struct hv_config {
     int trace_policy;           /* enum ring_policy */
     bool flight_recorder;       /* keep traces in memory until asked/fatal */
     uint64_t heap_bytes;        /* hypervisor page pool */
+    uint8_t boot_drive;         /* DL for the guest's boot sector */
+    bool no_guest;              /* guest=none: stay in the hypervisor */
+    char vmx_corrupt[40];       /* VMCS field to break (entry-failure tests) */
 };
 
 extern struct hv_config hv_config;

@@ -30,6 +30,7 @@ struct percpu {
     volatile bool parked;           /* stopped on a fatal path */
     uint8_t *stack_base;            /* main stack [base, base+STACK_SIZE) */
     uint8_t *ist_base[4];           /* IST stacks, index enum ist_index */
+    uint8_t *exit_stack_base;       /* VM exits run here (16 KiB) */
     uint32_t exc_depth;             /* nesting of exceptions/NMIs now */
     uint64_t nmi_count;
     uint64_t gdt[7] __attribute__((aligned(16)));

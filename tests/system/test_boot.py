@@ -5,27 +5,19 @@ import re
 
 import pytest
 
-from hvtools.session import Session
 from hvelf import symbol_range
+from waits import wait_events, wait_session, wait_text
 
 pytestmark = pytest.mark.emulator
 
 READY = r"hv: ready"
 
 
-def decoded(machine):
-    return Session.decode(machine.output)
-
-
-def wait_text(machine, pattern, timeout):
-    machine.wait_for(pattern, timeout=timeout, decode=lambda b: Session.decode(b).text())
-    return decoded(machine)
-
-
 @pytest.mark.parametrize("cpus", [1, 2, 4])
 def test_every_cpu_reports_in(boot, cpus):
     m = boot(cpus=cpus, model="corei7_skylake_x")
-    s = wait_text(m, READY, timeout=240)
+    wait_text(m, READY, timeout=240)
+    s = wait_events(m, "CPU_ONLINE", count=cpus)
     apic_ids = {}
     for cpu in range(cpus):
         found = s.find(rf"cpu{cpu} online: apic id (\d+)", cpu=cpu)
@@ -56,7 +48,8 @@ EXPECTED = {
 def test_selftest_fault_dump(boot, kind):
     vector, mnemonic, func = EXPECTED[kind]
     m = boot(cmdline=f"selftest={kind}", cpus=1)
-    s = wait_text(m, r"frames: 0x[0-9a-f]+.*", timeout=180)
+    wait_text(m, r"frames: 0x[0-9a-f]+.*", timeout=180)
+    s = wait_events(m, "CPU_PARKED")
     head = s.find(r"FATAL cpu0 apic\d+: unhandled exception: exception (\S+) \(vector (\d+)\)")
     assert head, s.text()
     assert (head.group(1), int(head.group(2))) == (mnemonic, vector)
@@ -81,7 +74,8 @@ def test_selftest_fault_dump(boot, kind):
 
 def test_selftest_nmi_is_reported_and_returns(boot):
     m = boot(cmdline="selftest=nmi", cpus=1)
-    s = wait_text(m, r"selftest nmi: NMI handled, back in selftest_nmi", timeout=180)
+    wait_text(m, r"selftest nmi: NMI handled, back in selftest_nmi", timeout=180)
+    s = wait_events(m, "NMI_EXIT")
     head = s.find(r"exception #NMI \(vector (\d+)\)")
     assert head and int(head.group(1)) == 2, s.text()
     # The NMI is asynchronous: it may land in a callee (sending the IPI), so
@@ -108,7 +102,8 @@ def test_feature_report(boot, model, mtf):
 
 def test_qemu_without_vmx_halts_cleanly(boot):
     m = boot(emu="qemu", cpus=2)
-    s = wait_text(m, r"hv: halted: .*", timeout=120)
+    wait_text(m, r"hv: halted: .*", timeout=120)
+    s = wait_events(m, "CPU_PARKED")
     assert s.find(r"hv: halted: no VMX: this CPU does not offer Intel VT-x"), s.text()
     assert s.find(r"vmx: features: vmx=no")
     assert not s.find(r"FATAL"), s.text()

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from hvtools.session import Session
+from waits import wait_session, wait_text
 
 pytestmark = pytest.mark.emulator
 
@@ -14,8 +14,9 @@ CPUS = 4
 
 def test_four_cpu_storm_is_separated_and_lossless(boot):
     m = boot(cmdline="selftest=storm", cpus=CPUS)
-    m.wait_for(r"hv: ready", timeout=300, decode=lambda b: Session.decode(b).text())
-    s = Session.decode(m.output)
+    wait_text(m, r"hv: ready", timeout=300)
+    s = wait_session(m, lambda s: len(s.events("TRACE_MARK")) >= CPUS * 300,
+                     "every CPU's trace marks")
     summary = s.find(r"selftest storm: (\d+) CPUs x (\d+) lines, (\d+) CPUs missing")
     assert summary, s.text()
     ncpus, lines, missing = map(int, summary.groups())

@@ -1,0 +1,70 @@
+/* VMX controls computed from the capability MSRs. What the hypervisor needs
+ * must be allowed by the CPU, or it stops with the feature's name. */
+#include <x86.h>
+#include <console.h>
+#include "vmx/controls.h"
+
+#define MSR_VMX_EXIT_CTLS        0x483
+#define MSR_VMX_ENTRY_CTLS       0x484
+#define MSR_VMX_TRUE_EXIT        0x48f
+#define MSR_VMX_TRUE_ENTRY       0x490
+
+static const struct required {
+    int reg;                    /* enum ctl_reg */
+    uint32_t bit;
+    const char *name;
+} required[] = {
+    { CTL_PIN,   PIN_NMI_EXITING,       "NMI exiting" },
+    { CTL_PIN,   PIN_VIRTUAL_NMIS,      "virtual NMIs" },
+    { CTL_PROC,  PROC_MSR_BITMAPS,      "MSR bitmaps" },
+    { CTL_PROC,  PROC_SECONDARY,        "secondary controls" },
+    { CTL_PROC2, PROC2_EPT,             "EPT" },
+    { CTL_PROC2, PROC2_VPID,            "VPID" },
+    { CTL_PROC2, PROC2_UNRESTRICTED,    "unrestricted guest" },
+    { CTL_EXIT,  EXIT_HOST_64,          "64-bit host" },
+    { CTL_EXIT,  EXIT_SAVE_EFER,        "save IA32_EFER on exit" },
+    { CTL_EXIT,  EXIT_LOAD_EFER,        "load IA32_EFER on exit" },
+    { CTL_ENTRY, ENTRY_LOAD_EFER,       "load IA32_EFER on entry" },
+};
+
+static uint64_t cap_msr(int reg, bool true_ctls)
+{
+    switch (reg) {
+    case CTL_PIN:   return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PINBASED : MSR_IA32_VMX_PINBASED_CTLS);
+    case CTL_PROC:  return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
+    case CTL_PROC2: return rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2);
+    case CTL_EXIT:  return rdmsr(true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT_CTLS);
+    default:        return rdmsr(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY_CTLS);
+    }
+}
+
+/* allowed-0 (low half) bits must be 1; allowed-1 (high half) may be 1. */
+static uint32_t adjust(int reg, uint32_t want, bool true_ctls)
+{
+    uint64_t cap = cap_msr(reg, true_ctls);
+    return (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
+}
+
+bool vmx_controls_compute(struct vmx_controls *c)
+{
+    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
+    uint32_t want[CTL_COUNT] = {
+        [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
+        [CTL_PROC] = PROC_MSR_BITMAPS | PROC_SECONDARY,
+        [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
+        [CTL_EXIT] = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
+                     EXIT_SAVE_PAT | EXIT_LOAD_PAT,
+        [CTL_ENTRY] = ENTRY_LOAD_EFER | ENTRY_LOAD_PAT,
+    };
+    for (int r = 0; r < CTL_COUNT; r++)
+        c->ctl[r] = adjust(r, want[r], true_ctls && r != CTL_PROC2);
+    bool ok = true;
+    for (unsigned i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+        if (!(c->ctl[required[i].reg] & required[i].bit)) {
+            printf("vmx: this CPU does not allow \"%s\", which the hypervisor needs\n",
+                   required[i].name);
+            ok = false;
+        }
+    /* PAT save/load is nice to have: without it the guest shares ours. */
+    return ok;
+}

@@ -1,0 +1,31 @@
+#ifndef HV_VMX_CONTROLS_H
+#define HV_VMX_CONTROLS_H
+#include <stdint.h>
+#include <stdbool.h>
+
+enum ctl_reg { CTL_PIN, CTL_PROC, CTL_PROC2, CTL_EXIT, CTL_ENTRY, CTL_COUNT };
+
+#define PIN_NMI_EXITING     (1u << 3)
+#define PIN_VIRTUAL_NMIS    (1u << 5)
+#define PROC_NMI_WINDOW     (1u << 22)
+#define PROC_MSR_BITMAPS    (1u << 28)
+#define PROC_SECONDARY      (1u << 31)
+#define PROC2_EPT           (1u << 1)
+#define PROC2_VPID          (1u << 5)
+#define PROC2_UNRESTRICTED  (1u << 7)
+#define EXIT_HOST_64        (1u << 9)
+#define EXIT_SAVE_PAT       (1u << 18)
+#define EXIT_LOAD_PAT       (1u << 19)
+#define EXIT_SAVE_EFER      (1u << 20)
+#define EXIT_LOAD_EFER      (1u << 21)
+#define ENTRY_IA32E_GUEST   (1u << 9)
+#define ENTRY_LOAD_PAT      (1u << 14)
+#define ENTRY_LOAD_EFER     (1u << 15)
+
+struct vmx_controls { uint32_t ctl[CTL_COUNT]; };
+
+/* Fills c from the capability MSRs (TRUE_* where offered). Returns false,
+ * naming each missing feature, if the CPU lacks something required. */
+bool vmx_controls_compute(struct vmx_controls *c);
+
+#endif

@@ -1,0 +1,185 @@
+/* VM exit dispatch and the simple handlers. An exit without a handler is
+ * reported by name with the guest's state: never skipped silently. */
+#include <string.h>
+#include <console.h>
+#include <percpu.h>
+#include <trace.h>
+#include <x86.h>
+#include "cpu/exception.h"
+#include "vmx/ept.h"
+#include "vmx/exit.h"
+#include "vmx/guest_start.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define CPUID_HV_BASE   0x40000000u
+#define RFLAGS_CF       1ull
+
+void guest_advance_rip(void)
+{
+    vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSN_LEN));
+    /* An instruction completed: STI/MOV SS blocking ends with it. */
+    vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~3u);
+}
+
+void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error)
+{
+    /* Real mode has no error codes. */
+    if (!(vmcs_read(GUEST_CR0) & 1))
+        has_error = false;
+    uint32_t info = vector | (3u << 8) | (1u << 31) | (has_error ? 1u << 11 : 0);
+    vmcs_write(ENTRY_INTR_INFO, info);
+    if (has_error)
+        vmcs_write(ENTRY_EXC_ERROR, error);
+}
+
+bool guest_ram_ok(uint64_t gpa, uint64_t len)
+{
+    if (len == 0 || gpa + len < gpa)
+        return false;
+    for (uint32_t i = 0; i < guest_e820.count; i++) {
+        const struct e820_entry *e = &guest_e820.e[i];
+        if (e->type == 1 && gpa >= e->addr && gpa + len <= e->addr + e->len)
+            return true;
+    }
+    return false;
+}
+
+static void print_guest_state(struct vcpu *v)
+{
+    printf("  guest rip %#lx rsp %#lx rflags %#lx cs %#x (base %#lx)\n",
+           vmcs_read(GUEST_RIP), vmcs_read(GUEST_RSP), vmcs_read(GUEST_RFLAGS),
+           vmcs_read(GUEST_CS_SEL), vmcs_read(GUEST_CS_BASE));
+    printf("  guest cr0 %#lx cr3 %#lx cr4 %#lx efer %#lx\n", vmcs_read(GUEST_CR0),
+           vmcs_read(GUEST_CR3), vmcs_read(GUEST_CR4), vmcs_read(GUEST_EFER));
+    printf("  guest rax %#lx rbx %#lx rcx %#lx rdx %#lx rsi %#lx rdi %#lx\n",
+           v->regs.rax, v->regs.rbx, v->regs.rcx, v->regs.rdx, v->regs.rsi, v->regs.rdi);
+}
+
+void exit_unhandled(struct vcpu *v, const char *why)
+{
+    uint32_t reason = vmcs_read(EXIT_REASON);
+    const char *name = catalog_exit_name(reason & 0xffff);
+    printf("FATAL cpu%u: %s: exit reason %u (%s), qualification %#lx\n", v->index, why,
+           reason & 0xffff, name ? name : "?", vmcs_read(EXIT_QUALIFICATION));
+    print_guest_state(v);
+    cpu_park();
+}
+
+static void handle_cpuid(struct vcpu *v)
+{
+    uint32_t leaf = v->regs.rax, sub = v->regs.rcx;
+    struct cpuid_regs r = cpuid(leaf, sub);
+    if (leaf == 1) {
+        r.ecx |= 1u << 31;          /* a hypervisor is present */
+        r.ecx &= ~(1u << 5);        /* but VMX is not offered */
+    } else if (leaf == CPUID_HV_BASE) {
+        r.eax = CPUID_HV_BASE + 1;
+        memcpy(&r.ebx, "Debu", 4);
+        memcpy(&r.ecx, "gFir", 4);
+        memcpy(&r.edx, "stHV", 4);
+    } else if (leaf == CPUID_HV_BASE + 1) {
+        r = (struct cpuid_regs){ 1, 0, 0, 0 };   /* ABI version */
+    }
+    v->regs.rax = r.eax;
+    v->regs.rbx = r.ebx;
+    v->regs.rcx = r.ecx;
+    v->regs.rdx = r.edx;
+    guest_advance_rip();
+}
+
+/* Only the MSRs in the bitmap exit: feature control and the VMX MSRs. */
+static void handle_msr(struct vcpu *v, bool write)
+{
+    uint32_t msr = v->regs.rcx;
+    if (!write && msr == MSR_IA32_FEATURE_CONTROL) {
+        v->regs.rax = 1;        /* locked, VMX off: as on a CPU without VT-x */
+        v->regs.rdx = 0;
+        guest_advance_rip();
+        return;
+    }
+    guest_inject_exception(13, true, 0);    /* #GP, as without VMX */
+}
+
+static void handle_xsetbv(struct vcpu *v)
+{
+    uint64_t value = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
+    struct cpuid_regs d = cpuid(0xd, 0);
+    uint64_t supported = ((uint64_t)d.edx << 32) | d.eax;
+    if (v->regs.rcx != 0 || !(value & 1) || (value & ~supported) ||
+        ((value & 4) && !(value & 2))) {
+        guest_inject_exception(13, true, 0);
+        return;
+    }
+    write_cr4(read_cr4() | (1ull << 18));   /* OSXSAVE, so we may execute it */
+    __asm__ volatile("xsetbv" :: "a"((uint32_t)value), "d"((uint32_t)(value >> 32)), "c"(0));
+    guest_advance_rip();
+}
+
+static void handle_ept_violation(struct vcpu *v)
+{
+    uint64_t gpa = vmcs_read(GUEST_PHYS_ADDR), qual = vmcs_read(EXIT_QUALIFICATION);
+    uint64_t rip = vmcs_read(GUEST_RIP);
+    trace_event(TEV_EPT_VIOLATION, gpa, qual, rip);
+    if (ept_in_footprint(gpa)) {
+        /* Contained: the guest gets #GP, the hypervisor carries on. */
+        printf("guest cpu%u: %s of hypervisor memory at %#lx refused (guest rip %#lx); "
+               "#GP injected\n", v->index, qual & 2 ? "write" : qual & 4 ? "fetch" : "read",
+               gpa, rip);
+        guest_inject_exception(13, true, 0);
+        return;
+    }
+    printf("guest cpu%u: EPT violation at %#lx (qualification %#lx) outside the "
+           "hypervisor's memory\n", v->index, gpa, qual);
+    exit_unhandled(v, "unexpected EPT violation");
+}
+
+/* An NMI arrived while the guest ran (NMI exiting). Until NMI-window
+ * handling lands (SMP/NMI issue), it is passed straight back when the guest
+ * can take it and reported when it cannot: never lost silently. */
+static void handle_exception_nmi(struct vcpu *v)
+{
+    uint32_t info = vmcs_read(EXIT_INTR_INFO);
+    if (((info >> 8) & 7) != 2)
+        exit_unhandled(v, "guest exception with no handler (exception bitmap is empty)");
+    trace_event(TEV_NMI_ENTER, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
+    if (vmcs_read(GUEST_INTERRUPTIBILITY) & (1u << 3)) {
+        printf("cpu%u: NMI for the guest while it blocks NMIs; not delivered "
+               "(NMI-window exiting not implemented yet)\n", v->index);
+        return;
+    }
+    vmcs_write(ENTRY_INTR_INFO, 2 | (2u << 8) | (1u << 31));
+    trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), 0);
+}
+
+void vmx_exit_handler(struct vcpu *v)
+{
+    uint32_t reason = vmcs_read(EXIT_REASON);
+    uint32_t basic = reason & 0xffff;
+    v->exits++;
+    if (basic < sizeof(v->exit_count) / sizeof(v->exit_count[0]))
+        v->exit_count[basic]++;
+    trace_event(TEV_VMEXIT, basic, vmcs_read(GUEST_RIP));
+    if (reason & (1u << 31))
+        vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
+
+    switch (basic) {
+    case VMX_EXIT_EXCEPTION_NMI: handle_exception_nmi(v); break;
+    case VMX_EXIT_CPUID:        handle_cpuid(v); break;
+    case VMX_EXIT_VMCALL:       handle_vmcall(v); break;
+    case VMX_EXIT_CR_ACCESS:    handle_cr_access(v); break;
+    case VMX_EXIT_RDMSR:        handle_msr(v, false); break;
+    case VMX_EXIT_WRMSR:        handle_msr(v, true); break;
+    case VMX_EXIT_XSETBV:       handle_xsetbv(v); break;
+    case VMX_EXIT_INVD:
+        __asm__ volatile("wbinvd" ::: "memory");    /* never drop dirty lines */
+        guest_advance_rip();
+        break;
+    case VMX_EXIT_EPT_VIOLATION: handle_ept_violation(v); break;
+    case VMX_EXIT_TRIPLE_FAULT: exit_unhandled(v, "guest triple fault");
+    case VMX_EXIT_INIT:         exit_unhandled(v, "INIT signal to a running guest CPU");
+    case VMX_EXIT_EPT_MISCONFIG: exit_unhandled(v, "EPT misconfiguration (hypervisor bug)");
+    default:                    exit_unhandled(v, "exit without a handler");
+    }
+    console_kick();
+}

@@ -1,0 +1,18 @@
+#ifndef HV_VMX_EXIT_H
+#define HV_VMX_EXIT_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "vmx/vcpu.h"
+
+void guest_advance_rip(void);
+void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error);
+/* Is [gpa, gpa+len) ordinary guest RAM (not the hypervisor's, not MMIO)? */
+bool guest_ram_ok(uint64_t gpa, uint64_t len);
+/* Reports the exit and the guest's state, then parks this CPU. */
+void exit_unhandled(struct vcpu *v, const char *why) __attribute__((noreturn));
+void vmx_entry_failure_exit(uint32_t reason, uint64_t qual) __attribute__((noreturn));
+
+void handle_vmcall(struct vcpu *v);
+void handle_cr_access(struct vcpu *v);
+
+#endif

@@ -1,0 +1,172 @@
+/* Starting the machine's own OS, as XMHF does: the first sector of the boot
+ * disk (a multiboot module GRUB read with `module2 --nounzip (hd0)+1`) is
+ * copied to 0:7c00 and the BSP enters it in real mode (unrestricted guest)
+ * with DL = the boot drive. INT 15h is hooked so the guest's E820 map
+ * leaves out the hypervisor (the EPT denies it as well). */
+#include <string.h>
+#include <config.h>
+#include <console.h>
+#include <percpu.h>
+#include <pmm.h>
+#include <trace.h>
+#include <x86.h>
+#include "boot/multiboot.h"
+#include "cpu/exception.h"
+#include "vmx/guest_start.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define BDA_BASE_MEM_KB   0x413
+#define IVT_INT15         (0x15 * 4)
+#define BOOT_SECTOR_ADDR  0x7c00
+
+struct int15_hook int15_hook;
+struct e820_table guest_e820;
+
+static void e820_add(uint64_t a, uint64_t end, uint32_t type)
+{
+    if (end <= a || guest_e820.count == E820_MAX)
+        return;
+    guest_e820.e[guest_e820.count++] = (struct e820_entry){ a, end - a, type };
+}
+
+/* Usable RAM [a, end) minus the holes (sorted by start) becomes usable and
+ * reserved pieces. */
+static void add_ram_minus_holes(uint64_t a, uint64_t end, const uint64_t (*holes)[2], int n)
+{
+    for (int i = 0; i < n && a < end; i++) {
+        uint64_t lo = holes[i][0], hi = holes[i][1];
+        if (hi <= a || lo >= end)
+            continue;
+        e820_add(a, lo, 1);
+        e820_add(lo > a ? lo : a, hi < end ? hi : end, 2);
+        a = hi;
+    }
+    e820_add(a, end, 1);
+}
+
+/* The firmware's map minus the hypervisor and the hook's own kilobyte. */
+static void build_guest_e820(uint64_t hook_lo, uint64_t hook_hi)
+{
+    const uint64_t holes[2][2] = { { hook_lo, hook_hi },        /* below 1 MiB */
+                                   { hv_footprint_start, hv_footprint_end } };
+    guest_e820.count = 0;
+    for (uint32_t i = 0; i < boot_info.mmap_count; i++) {
+        const struct mb_mmap_entry *m = &boot_info.mmap[i];
+        if (m->type == 1)
+            add_ram_minus_holes(m->addr, m->addr + m->len, holes, 2);
+        else
+            e820_add(m->addr, m->addr + m->len, m->type);
+    }
+}
+
+static void install_int15_hook(void)
+{
+    uint16_t *bda_kb = phys_ptr(BDA_BASE_MEM_KB);
+    uint16_t *ivt15 = phys_ptr(IVT_INT15);
+    /* Take the top kilobyte of conventional memory, as option ROMs do. */
+    uint16_t kb = --*bda_kb;
+    uint32_t lin = (uint32_t)kb * 1024;
+    static const uint8_t stub[] = { 0x0f, 0x01, 0xc1,   /* vmcall */
+                                    0xcf };             /* iret   */
+    memcpy(phys_ptr(lin), stub, sizeof(stub));
+    int15_hook.orig_off = ivt15[0];
+    int15_hook.orig_seg = ivt15[1];
+    int15_hook.stub_seg = lin >> 4;
+    int15_hook.stub_linear = lin;
+    ivt15[0] = 0;
+    ivt15[1] = lin >> 4;
+    build_guest_e820(lin, lin + 1024);
+    printf("guest: INT 15h hooked at %04x:0000 (was %04x:%04x); guest E820 has %u entries\n",
+           int15_hook.stub_seg, int15_hook.orig_seg, int15_hook.orig_off, guest_e820.count);
+    for (uint32_t i = 0; i < guest_e820.count; i++)
+        printf("  e820 [%016lx-%016lx) type %u\n", guest_e820.e[i].addr,
+               guest_e820.e[i].addr + guest_e820.e[i].len, guest_e820.e[i].type);
+}
+
+/* Without a boot sector the guest is a tiny built-in one: PING the
+ * hypervisor, then halt. It proves the VMX path with no disk at all. */
+static void place_builtin_guest(void)
+{
+    static const uint8_t idle_guest[] = {
+        0x66, 0x31, 0xc0,                   /* xor eax, eax  (PING) */
+        0x66, 0xb9, 0x34, 0x12, 0, 0,       /* mov ecx, 0x1234 */
+        0x0f, 0x01, 0xc1,                   /* vmcall */
+        0xfa, 0xf4, 0xeb, 0xfd,             /* cli; hlt; jmp $-1 */
+    };
+    memcpy(phys_ptr(BOOT_SECTOR_ADDR), idle_guest, sizeof(idle_guest));
+}
+
+static void real_mode_segment(uint32_t sel_f, uint32_t base_f, uint32_t lim_f, uint32_t ar_f,
+                              uint32_t ar)
+{
+    vmcs_write_checked(sel_f, vmcs_field_name(sel_f), 0, 0xffff);
+    vmcs_write_checked(base_f, vmcs_field_name(base_f), 0, ~0ull);
+    vmcs_write_checked(lim_f, vmcs_field_name(lim_f), 0xffff, 0xffffffff);
+    vmcs_write_checked(ar_f, vmcs_field_name(ar_f), ar, 0xffffffff);
+}
+
+static void setup_real_mode_guest(uint8_t boot_drive)
+{
+    /* Access rights: 0x93 data r/w accessed, 0x9b code; present, S=1. */
+    real_mode_segment(VMCS_GUEST_CS_SEL, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, 0x9b);
+    real_mode_segment(VMCS_GUEST_DS_SEL, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR, 0x93);
+    real_mode_segment(VMCS_GUEST_ES_SEL, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR, 0x93);
+    real_mode_segment(VMCS_GUEST_FS_SEL, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR, 0x93);
+    real_mode_segment(VMCS_GUEST_GS_SEL, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR, 0x93);
+    real_mode_segment(VMCS_GUEST_SS_SEL, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR, 0x93);
+    real_mode_segment(VMCS_GUEST_LDTR_SEL, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT, VMCS_GUEST_LDTR_AR, 0x82);
+    real_mode_segment(VMCS_GUEST_TR_SEL, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_AR, 0x8b);
+    vmcs_write(GUEST_GDTR_BASE, 0);
+    vmcs_write(GUEST_GDTR_LIMIT, 0xffff);
+    vmcs_write(GUEST_IDTR_BASE, 0);
+    vmcs_write(GUEST_IDTR_LIMIT, 0x3ff);
+    /* CR0: ET only as the guest sees it; the fixed bits go in underneath. */
+    uint64_t mask0 = vmcs_read(CR0_GUEST_HOST_MASK), mask4 = vmcs_read(CR4_GUEST_HOST_MASK);
+    vmcs_write(CR0_READ_SHADOW, 0x10);
+    vmcs_write(GUEST_CR0, 0x10 | (mask0 & rdmsr(0x486)));
+    vmcs_write(CR4_READ_SHADOW, 0);
+    vmcs_write(GUEST_CR4, mask4 & (rdmsr(0x488) | (1ull << 13)));
+    vmcs_write(GUEST_CR3, 0);
+    vmcs_write(GUEST_DR7, 0x400);
+    vmcs_write(GUEST_RSP, 0x7000);
+    vmcs_write(GUEST_RIP, BOOT_SECTOR_ADDR);
+    vmcs_write(GUEST_RFLAGS, 0x2);
+    vmcs_write(GUEST_PENDING_DBG, 0);
+    vmcs_write(GUEST_SYSENTER_CS, 0);
+    vmcs_write(GUEST_SYSENTER_ESP, 0);
+    vmcs_write(GUEST_SYSENTER_EIP, 0);
+    vmcs_write(GUEST_EFER, 0);
+    vmcs_write(GUEST_PAT, 0x0007040600070406ull);
+    vmcs_write(GUEST_DEBUGCTL, 0);
+    vmcs_write(GUEST_INTERRUPTIBILITY, 0);
+    vmcs_write(GUEST_ACTIVITY_STATE, 0);
+    struct vcpu *v = &vcpus[this_cpu_index()];
+    memset(&v->regs, 0, sizeof(v->regs));
+    v->regs.rdx = boot_drive;
+}
+
+void vmx_launch_guest(uint8_t boot_drive)
+{
+    if (boot_info.module_count > 0) {
+        const struct mb_module *m = &boot_info.modules[0];
+        if (m->end - m->start < 512) {
+            printf("guest: boot sector module is %lu bytes, need 512; not starting a guest\n",
+                   m->end - m->start);
+            cpu_park();
+        }
+        memcpy(phys_ptr(BOOT_SECTOR_ADDR), phys_ptr(m->start), 512);
+        printf("guest: boot sector from module '%s', drive %#x\n", m->cmdline, boot_drive);
+    } else {
+        place_builtin_guest();
+        printf("guest: no boot sector module; starting the built-in idle guest\n");
+    }
+    install_int15_hook();
+    setup_real_mode_guest(boot_drive);
+    vmx_apply_corruption();     /* vmx_corrupt=FIELD (tests of the entry-failure dump) */
+    trace_event(TEV_GUEST_START, BOOT_SECTOR_ADDR);
+    printf("guest: launching at 0000:7c00\n");
+    console_kick();
+    vcpus[this_cpu_index()].launched = true;
+    vmx_enter_guest(&vcpus[this_cpu_index()], 1);
+}

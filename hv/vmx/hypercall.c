@@ -1,0 +1,119 @@
+/* VMCALL: the INT 15h hook (a VMCALL from the hook's stub) and the
+ * hypercall ABI of guest/hvabi.h, dispatched by EAX. Bad arguments get an
+ * error code, never a crash. */
+#include <string.h>
+#include <console.h>
+#include <pmm.h>
+#include <trace.h>
+#include <x86.h>
+#include "vmx/exit.h"
+#include "vmx/guest_start.h"
+#include "vmx/vmcs.h"
+
+#define SMAP            0x534d4150u     /* "SMAP" */
+#define HC_PING         0x0
+#define HC_FOOTPRINT    0x1
+#define HC_PRINT        0x2
+#define HC_OK           0
+#define HC_EBADADDR     0xfffffffeu
+#define HC_ENOSYS       0xffffffffu
+#define PRINT_MAX       256
+
+static uint64_t guest_linear(uint64_t seg_base, uint64_t off) { return seg_base + off; }
+
+/* The guest's FLAGS image in the INT 15h frame on its stack: IP, CS, FLAGS. */
+static uint16_t *int_frame_flags(void)
+{
+    uint64_t sp = vmcs_read(GUEST_RSP) & 0xffff;
+    return phys_ptr(guest_linear(vmcs_read(GUEST_SS_BASE), sp + 4));
+}
+
+static void int15_e820(struct vcpu *v)
+{
+    uint16_t *flags = int_frame_flags();
+    uint32_t index = v->regs.rbx;
+    if ((uint32_t)v->regs.rdx != SMAP || index >= guest_e820.count ||
+        (uint32_t)v->regs.rcx < 20) {
+        *flags |= 1;        /* CF: error / end */
+        return;
+    }
+    uint64_t buf = guest_linear(vmcs_read(GUEST_ES_BASE), v->regs.rdi & 0xffff);
+    if (!guest_ram_ok(buf, 20)) {
+        *flags |= 1;
+        return;
+    }
+    const struct e820_entry *e = &guest_e820.e[index];
+    memcpy(phys_ptr(buf), &e->addr, 8);
+    memcpy(phys_ptr(buf + 8), &e->len, 8);
+    memcpy(phys_ptr(buf + 16), &e->type, 4);
+    v->regs.rax = SMAP;
+    v->regs.rcx = 20;
+    v->regs.rbx = index + 1 < guest_e820.count ? index + 1 : 0;
+    *flags &= ~1;
+}
+
+static void int15_hook_call(struct vcpu *v)
+{
+    if ((v->regs.rax & 0xffff) == 0xe820) {
+        int15_e820(v);
+        guest_advance_rip();            /* on to the stub's IRET */
+        return;
+    }
+    /* Anything else goes to the BIOS: jump to the original vector with the
+     * caller's interrupt frame still on the stack; its IRET returns there. */
+    vmcs_write(GUEST_CS_SEL, int15_hook.orig_seg);
+    vmcs_write(GUEST_CS_BASE, (uint64_t)int15_hook.orig_seg << 4);
+    vmcs_write(GUEST_RIP, int15_hook.orig_off);
+}
+
+static void hc_print(struct vcpu *v)
+{
+    char buf[PRINT_MAX + 1];
+    uint64_t gpa = v->regs.rbx;
+    size_t n = 0;
+    for (; n < PRINT_MAX; n++) {
+        if (!guest_ram_ok(gpa + n, 1)) {
+            v->regs.rax = HC_EBADADDR;
+            printf("hypercall PRINT from cpu%u: bad address %#lx; refused\n", v->index, gpa);
+            return;
+        }
+        char c = *(const char *)phys_ptr(gpa + n);
+        if (!c)
+            break;
+        buf[n] = (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    buf[n] = 0;
+    printf("guest cpu%u says: %s\n", v->index, buf);
+    v->regs.rax = HC_OK;
+}
+
+void handle_vmcall(struct vcpu *v)
+{
+    uint64_t lin = guest_linear(vmcs_read(GUEST_CS_BASE), vmcs_read(GUEST_RIP));
+    if (lin == int15_hook.stub_linear && !(vmcs_read(GUEST_CR0) & 1)) {
+        int15_hook_call(v);
+        return;
+    }
+    uint32_t fn = v->regs.rax;
+    trace_event(TEV_HYPERCALL, fn, v->regs.rbx, v->regs.rcx, v->regs.rdx);
+    switch (fn) {
+    case HC_PING:
+        v->regs.rax = HC_OK;
+        v->regs.rbx = 0x600df00d;
+        v->regs.rcx = (uint32_t)(v->regs.rcx + 1);
+        printf("hypercall PING from cpu%u\n", v->index);
+        break;
+    case HC_FOOTPRINT:
+        v->regs.rax = HC_OK;
+        v->regs.rbx = hv_footprint_start;
+        v->regs.rcx = hv_footprint_end;
+        break;
+    case HC_PRINT:
+        hc_print(v);
+        break;
+    default:
+        v->regs.rax = HC_ENOSYS;
+    }
+    trace_event(TEV_HYPERCALL_RET, fn, v->regs.rax);
+    guest_advance_rip();
+}

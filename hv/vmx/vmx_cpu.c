@@ -1,0 +1,175 @@
+/* VMXON and VMCS set-up, per CPU. */
+#include <string.h>
+#include <config.h>
+#include <console.h>
+#include <percpu.h>
+#include <pmm.h>
+#include <trace.h>
+#include <x86.h>
+#include "vmx/controls.h"
+#include "vmx/ept.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_insn.h"
+
+#define MSR_VMX_CR0_FIXED0  0x486
+#define MSR_VMX_CR0_FIXED1  0x487
+#define MSR_VMX_CR4_FIXED0  0x488
+#define MSR_VMX_CR4_FIXED1  0x489
+#define MSR_IA32_PAT        0x277
+#define MSR_SYSENTER_CS     0x174
+#define MSR_SYSENTER_ESP    0x175
+#define MSR_SYSENTER_EIP    0x176
+#define CR4_VMXE            (1ull << 13)
+#define CR4_OSXSAVE         (1ull << 18)
+#define CR0_PE              1ull
+#define CR0_PG              (1ull << 31)
+#define EXIT_STACK_SIZE     (16 * 1024)
+
+struct vcpu vcpus[MAX_CPUS];
+static struct vmx_controls controls;
+static uint64_t eptp;
+static uint8_t *msr_bitmap;
+extern uint8_t vmx_exit_entry[];
+
+static void msr_intercept(uint32_t msr, bool read, bool write)
+{
+    uint32_t base = msr >= 0xc0000000 ? 1024 : 0, bit = msr & 0x1fff;
+    if (read)
+        msr_bitmap[base + bit / 8] |= 1u << (bit % 8);
+    if (write)
+        msr_bitmap[2048 + base + bit / 8] |= 1u << (bit % 8);
+}
+
+bool vmx_global_init(void)
+{
+    if (!vmx_controls_compute(&controls))
+        return false;
+    eptp = ept_build();
+    msr_bitmap = pmm_alloc_pages(1);
+    if (!eptp || !msr_bitmap)
+        return false;
+    /* Only what must be virtualised exits; everything else passes. */
+    msr_intercept(MSR_IA32_FEATURE_CONTROL, true, true);
+    for (uint32_t m = 0x480; m <= 0x491; m++)
+        msr_intercept(m, true, true);
+    printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x, eptp %#lx\n",
+           controls.ctl[CTL_PIN], controls.ctl[CTL_PROC], controls.ctl[CTL_PROC2],
+           controls.ctl[CTL_EXIT], controls.ctl[CTL_ENTRY], eptp);
+    return true;
+}
+
+static bool enable_vmx_operation(void)
+{
+    uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    if (!(fc & 1)) {
+        /* Firmware left it unlocked: enable VMX outside SMX and lock. */
+        wrmsr(MSR_IA32_FEATURE_CONTROL, fc | 1 | (1u << 2));
+        fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    }
+    if (!(fc & (1u << 2))) {
+        printf("vmx: cpu%u: IA32_FEATURE_CONTROL is locked with VMX disabled "
+               "(enable VT-x in the firmware setup)\n", this_cpu_index());
+        return false;
+    }
+    uint64_t cr0 = (read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1);
+    uint64_t cr4 = (read_cr4() | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1);
+    write_cr0(cr0);
+    write_cr4(cr4 | CR4_VMXE);
+    return true;
+}
+
+static void setup_host_state(struct vcpu *v)
+{
+    struct percpu *p = this_cpu();
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    vmcs_write(HOST_CR0, read_cr0());
+    vmcs_write(HOST_CR3, read_cr3());
+    vmcs_write(HOST_CR4, read_cr4());
+    vmcs_write(HOST_CS_SEL, 0x08);
+    vmcs_write(HOST_SS_SEL, 0x10);
+    vmcs_write(HOST_DS_SEL, 0x10);
+    vmcs_write(HOST_ES_SEL, 0x10);
+    vmcs_write(HOST_FS_SEL, 0);
+    vmcs_write(HOST_GS_SEL, 0);
+    vmcs_write(HOST_TR_SEL, 0x18);
+    vmcs_write(HOST_FS_BASE, 0);
+    vmcs_write(HOST_GS_BASE, (uint64_t)p);      /* this_cpu() after an exit */
+    vmcs_write(HOST_TR_BASE, (uint64_t)&p->tss);
+    vmcs_write(HOST_GDTR_BASE, gdtr.base);
+    vmcs_write(HOST_IDTR_BASE, idtr.base);
+    vmcs_write(HOST_SYSENTER_CS, 0);
+    vmcs_write(HOST_SYSENTER_ESP, 0);
+    vmcs_write(HOST_SYSENTER_EIP, 0);
+    vmcs_write(HOST_EFER, rdmsr(MSR_IA32_EFER));
+    vmcs_write(HOST_PAT, rdmsr(MSR_IA32_PAT));
+    uint64_t top = (uint64_t)v->exit_stack + EXIT_STACK_SIZE;
+    *(uint64_t *)(top - 16) = (uint64_t)v;
+    vmcs_write(HOST_RSP, top - 16);
+    vmcs_write(HOST_RIP, (uint64_t)vmx_exit_entry);
+}
+
+static void setup_controls(struct vcpu *v)
+{
+    vmcs_write(PIN_CONTROLS, controls.ctl[CTL_PIN]);
+    vmcs_write(PROC_CONTROLS, controls.ctl[CTL_PROC]);
+    vmcs_write(PROC_CONTROLS2, controls.ctl[CTL_PROC2]);
+    vmcs_write(EXIT_CONTROLS, controls.ctl[CTL_EXIT]);
+    vmcs_write(ENTRY_CONTROLS, controls.ctl[CTL_ENTRY] & ~ENTRY_IA32E_GUEST);
+    vmcs_write(EXCEPTION_BITMAP, 0);
+    vmcs_write(PF_ERROR_MASK, 0);
+    vmcs_write(PF_ERROR_MATCH, 0);
+    vmcs_write(CR3_TARGET_COUNT, 0);
+    vmcs_write(EXIT_MSR_STORE_COUNT, 0);
+    vmcs_write(EXIT_MSR_LOAD_COUNT, 0);
+    vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
+    vmcs_write(ENTRY_INTR_INFO, 0);
+    vmcs_write(MSR_BITMAP, (uint64_t)msr_bitmap);
+    vmcs_write(EPT_POINTER, eptp);
+    vmcs_write(VPID, v->index + 1);     /* 0 is the host's */
+    vmcs_write(VMCS_LINK_PTR, ~0ull);
+    /* CR0/CR4 bits the CPU forces in VMX operation are owned by us; the
+     * guest sees its own values through the read shadows. PE and PG are
+     * free for an unrestricted guest. */
+    uint64_t cr0_fixed = (rdmsr(MSR_VMX_CR0_FIXED0) | ~rdmsr(MSR_VMX_CR0_FIXED1)) &
+                         ~(CR0_PE | CR0_PG);
+    uint64_t cr4_fixed = rdmsr(MSR_VMX_CR4_FIXED0) | ~rdmsr(MSR_VMX_CR4_FIXED1) | CR4_VMXE;
+    vmcs_write(CR0_GUEST_HOST_MASK, cr0_fixed);
+    vmcs_write(CR4_GUEST_HOST_MASK, cr4_fixed);
+}
+
+bool vmx_cpu_init(void)
+{
+    struct percpu *p = this_cpu();
+    struct vcpu *v = &vcpus[p->index];
+    v->index = p->index;
+    if (!enable_vmx_operation())
+        return false;
+    uint32_t revision = rdmsr(MSR_IA32_VMX_BASIC) & 0x7fffffff;
+    uint32_t *vmxon = pmm_alloc_pages(1), *vmcs = pmm_alloc_pages(1);
+    v->exit_stack = pmm_alloc_pages(EXIT_STACK_SIZE / PAGE_SIZE);
+    if (!vmxon || !vmcs || !v->exit_stack) {
+        printf("vmx: cpu%u: out of pages\n", p->index);
+        return false;
+    }
+    p->exit_stack_base = v->exit_stack;
+    vmxon[0] = revision;
+    vmcs[0] = revision;
+    v->vmxon_phys = (uint64_t)vmxon;
+    v->vmcs_phys = (uint64_t)vmcs;
+    int st = vmx_on(v->vmxon_phys);
+    if (st) {
+        printf("vmx: cpu%u: VMXON failed (%s)\n", p->index,
+               st == 1 ? "VMfailInvalid" : "VMfailValid");
+        return false;
+    }
+    if ((st = vmx_vmclear(v->vmcs_phys)) || (st = vmx_vmptrld(v->vmcs_phys))) {
+        printf("vmx: cpu%u: VMCLEAR/VMPTRLD failed: %s\n", p->index, vmx_error_text(st));
+        return false;
+    }
+    setup_host_state(v);
+    setup_controls(v);
+    printf("vmx: cpu%u in VMX root operation, VMCS at %#lx\n", p->index, v->vmcs_phys);
+    return true;
+}

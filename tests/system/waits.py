@@ -1,0 +1,30 @@
+"""Waiting on a running machine's decoded output. Console text and trace
+events travel in different frames, so a test that saw a console line waits
+again for the events it wants rather than assuming they came first."""
+import time
+
+from hvtools.session import Session
+
+
+def wait_text(machine, pattern, timeout=240):
+    machine.wait_for(pattern, timeout=timeout, decode=lambda b: Session.decode(b).text())
+    return Session.decode(machine.output)
+
+
+def wait_session(machine, predicate, what, timeout=60):
+    """Polls until predicate(Session) is true; returns that Session."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = Session.decode(machine.output)
+        if predicate(s):
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{s.text()[-3000:]}")
+        if not machine.alive:
+            raise AssertionError(f"emulator exited while waiting for {what}:\n{s.text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def wait_events(machine, name, count=1, timeout=60):
+    return wait_session(machine, lambda s: len(s.events(name)) >= count,
+                        f"{count} {name} event(s)", timeout)
