@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 
-import pytest
 
 from hvtools import frame
 from hvtools.hvlog import LiveDecoder
@@ -119,8 +118,10 @@ def test_tcp_cli_and_ctrl_c_keeps_every_byte(tmp_path):
     while time.monotonic() < deadline:
         found = glob.glob(str(tmp_path / "*-live" / "raw.bin"))
         if found and os.path.getsize(found[0]) == half:
-            raw = found[0]
-            break
+            log = os.path.join(os.path.dirname(found[0]), "decoded.log")
+            if "cpu0| cpu0 round 0:" in open(log).read():
+                raw = found[0]
+                break
         time.sleep(0.05)
     assert raw, "raw.bin not written as bytes arrive"
     proc.send_signal(signal.SIGINT)
@@ -179,3 +180,46 @@ def test_gdb_bridge_both_ways():
         src.close()
         hv.close()
     assert d.stats.gdb_to_hv == len(b"+$qSupported:multiprocess+#c6")
+
+
+def test_keyboard_on_a_tty_goes_to_the_guest_and_terminal_is_restored(tmp_path):
+    import pty
+    import termios
+    hv = FakeHv()
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    proc = subprocess.Popen([HVLOG, "--tcp", f"127.0.0.1:{hv.port}", "--no-save", "--no-color"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        hv.wait_conn()
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(slave) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert termios.tcgetattr(slave)[3] & termios.ICANON == 0     # cbreak/raw
+        os.write(master, b"ls\r\x03")
+        got = recv_until(hv.conn, lambda b: b.count(b"\x00") >= 1)
+        fs = frames_of(got)
+        assert b"".join(f.payload for f in fs) == b"ls\r\x03"
+        assert all((f.type, f.cpu) == (frame.GUEST, 0) for f in fs)
+        os.write(master, bytes([ESCAPE]) + b"q")
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "keyboard:        4 bytes" in err.decode()
+        assert termios.tcgetattr(slave) == before
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+        hv.close()
+
+
+def test_hvrun_seam_text_decoder():
+    from hvtools.hvlog import live_decoder
+    c = standard(rounds=2)
+    d = live_decoder(elf="/nonexistent/hv.elf", color=False)
+    text = d.feed(bytes(c.out)) + d.idle() + d.flush()
+    assert "cpu1| cpu1 round 1: value=" in text and "\x1b" not in text
+    assert "guest| root" in text
+    [f] = frames_of(d.encode_input(b"ls\r"))
+    assert (f.type, f.cpu, f.payload) == (frame.GUEST, 0, b"ls\r")

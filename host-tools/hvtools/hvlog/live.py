@@ -1,0 +1,182 @@
+"""LiveDecoder: bytes in, decoded items rendered as they arrive.
+
+    dec = LiveDecoder(elf="build/hv.elf", cpus="0,1", out=sys.stdout, color=True)
+    dec.feed(chunk)          # -> the decoded items (all, unfiltered)
+    dec.idle()               # nothing arrived for a while: show prompts
+    dec.close()              # end of stream
+    print(dec.summary())
+
+Decoding (decode.StreamDecoder) and presentation (render.Renderer) stay
+apart: tests read the items, people read the rendering.
+"""
+from __future__ import annotations
+
+from .. import catalog as _catalog
+from .. import records as _records
+from .clock import Clock
+from .decode import CatalogRefused, Line, StreamDecoder  # noqa: F401
+from .filters import Filter
+from .render import Renderer
+
+
+def load_symbolizer(elf):
+    if not elf:
+        return None
+    if callable(elf):
+        return elf
+    return _records.Symbolizer(elf)
+
+
+class LiveDecoder:
+    def __init__(self, cat=None, elf=None, *, cpus=None, events=None, classes=None,
+                 trace=True, console=True, guest=True, out=None, color=True,
+                 log=None, force_catalog=False, keep=False):
+        """cat: a catalog.Catalog (default: this tree's events.def).
+        elf: path of hv.elf (or a callable addr -> name) for symbols.
+        cpus/events/classes/trace/console/guest: what is shown (filters).
+        out: text file to render to (None: render nothing); color: rich styles.
+        log: text file that gets every item, unfiltered and uncoloured.
+        force_catalog: decode despite a HELLO naming another catalogue.
+        keep: remember the shown items (for --perfetto / --sequence)."""
+        self.cat = cat or _catalog.default()
+        self.symbolize = load_symbolizer(elf)
+        self.filter = Filter(self.cat, cpus, events, classes, trace, console, guest)
+        self.stream = StreamDecoder(self.cat, force_catalog)
+        self.stats = self.stream.stats
+        self.clock = Clock()
+        self.renderer = Renderer(self.cat, self.clock, self.symbolize)
+        self.log = log
+        self.keep = keep
+        self.kept: list = []
+        self._out = out
+        self._console = None
+        if out is not None and color:
+            from rich.console import Console
+            self._console = Console(file=out, force_terminal=True, color_system="standard",
+                                    highlight=False, markup=False, emoji=False,
+                                    soft_wrap=True)
+        self.closed = False
+
+    # ---- plumbing
+    @property
+    def on_gdb(self):
+        return self.stream.on_gdb
+
+    @on_gdb.setter
+    def on_gdb(self, fn):
+        self.stream.on_gdb = fn
+
+    @property
+    def hello(self):
+        return self.stream.hellos[-1] if self.stream.hellos else None
+
+    @property
+    def ncpus(self) -> int:
+        h = self.hello
+        n = h.ncpus if h else 0
+        seen = [c for (_, c) in self.stats.streams if c is not None]
+        return max([n] + [c + 1 for c in seen])
+
+    def _handle(self, items: list) -> list:
+        clock = self.clock
+        rp = self.renderer.plain
+        log, out, con, keep, accept = self.log, self._out, self._console, self.keep, self.filter.accept
+        for it in items:
+            tsc = getattr(it, "tsc", None)
+            if tsc is not None:
+                clock.see(tsc)
+            if isinstance(it, _records.Hello) and it.tsc_khz:
+                clock.khz = it.tsc_khz
+            elif not clock.khz and isinstance(it, _records.Record) and it.name == "BOOT":
+                clock.khz = it.args[1]
+            if log is not None:
+                log.write(rp(it) + "\n")
+            if not accept(it):
+                continue
+            if keep:
+                self.kept.append(it)
+            if con is not None:
+                con.print(self.renderer.styled(it))
+            elif out is not None:
+                out.write(rp(it) + "\n")
+        if out is not None and con is None:
+            out.flush()
+        if log is not None:
+            log.flush()
+        return items
+
+    def feed(self, data: bytes) -> list:
+        """Decode and render a chunk; returns every decoded item. Raises
+        CatalogRefused on a catalogue mismatch unless force_catalog."""
+        return self._handle(self.stream.feed(data))
+
+    def idle(self) -> list:
+        return self._handle(self.stream.idle())
+
+    def close(self) -> list:
+        if self.closed:
+            return []
+        self.closed = True
+        return self._handle(self.stream.finish())
+
+    def summary(self, notes=()) -> str:
+        return self.stats.text(self.stream.frames.stats.bytes_in, self.hello,
+                               self.cat.crc, notes)
+
+
+def decode_bytes(data: bytes, **kw) -> tuple[list, LiveDecoder]:
+    """Whole capture at once: (items, decoder)."""
+    d = LiveDecoder(**kw)
+    items = d.feed(data) + d.close()
+    return items, d
+
+
+class TextDecoder:
+    """The seam hvrun uses (see host-tools/hvrun make_decoder): feed(bytes)
+    -> rendered text, idle(), flush() -> text, encode_input(keys) -> GUEST
+    frames. A catalogue mismatch is shown as a warning, not refused: a live
+    boot view must keep showing the line."""
+
+    def __init__(self, elf=None, color=None, **kw):
+        import io
+        import os
+        import sys
+        from .. import frame as _frame
+        if color is None:
+            color = sys.stdout.isatty()
+        if isinstance(elf, str) and not os.path.isfile(elf):
+            elf = None
+        self._buf = io.StringIO()
+        kw.setdefault("force_catalog", True)
+        self.dec = LiveDecoder(elf=elf, out=self._buf, color=color, **kw)
+        self._enc = _frame.Encoder()
+        self._frame = _frame
+
+    def _take(self) -> str:
+        s = self._buf.getvalue()
+        self._buf.seek(0)
+        self._buf.truncate()
+        return s
+
+    def feed(self, data: bytes) -> str:
+        self.dec.feed(data)
+        return self._take()
+
+    def idle(self) -> str:
+        self.dec.idle()
+        return self._take()
+
+    def flush(self) -> str:
+        self.dec.close()
+        return self._take()
+
+    def encode_input(self, data: bytes) -> bytes:
+        from .keyboard import guest_frames
+        return guest_frames(self._enc, data, self._frame.GUEST)
+
+    def summary(self) -> str:
+        return self.dec.summary()
+
+
+def live_decoder(elf=None, **kw) -> TextDecoder:
+    return TextDecoder(elf=elf, **kw)

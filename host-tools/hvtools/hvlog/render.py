@@ -1,0 +1,90 @@
+"""Items -> text. Renderer.parts() gives (text, style) pieces; plain() joins
+them (decoded.log, --no-color, tests), styled() makes a rich Text.
+
+    <time since boot>  cpu1| console line
+    <time since boot>  cpu1* VMEXIT reason=WRMSR rip=0x... <sym>   #seq
+                      guest| guest serial output
+                       boot| text before the first frame (GRUB)
+                         !! errors, gaps, ring drops, notices
+"""
+from __future__ import annotations
+
+from .. import frame as _frame
+from .. import records as _records
+from .decode import Line
+
+CPU_STYLES = ("cyan", "green", "yellow", "magenta", "bright_blue", "bright_red",
+              "bright_cyan", "bright_green", "bright_yellow", "bright_magenta",
+              "blue", "red")
+BLANK = " " * 14
+
+
+def cpu_style(cpu) -> str:
+    return CPU_STYLES[cpu % len(CPU_STYLES)] if cpu is not None else "white"
+
+
+def event_args(r, cat, symbolize=None) -> str:
+    ev = cat.event(r.id)
+    if ev is None:
+        return " ".join(f"a{i}={v:#x}" for i, v in enumerate(r.args))
+    fv = cat.format_value
+    return " ".join(f"{a.name}={fv(a.fmt, v, symbolize)}" for a, v in zip(ev.args, r.args))
+
+
+class Renderer:
+    def __init__(self, cat, clock, symbolize=None):
+        self.cat = cat
+        self.clock = clock
+        self.symbolize = symbolize
+
+    def parts(self, item) -> list:
+        label = self.clock.label
+        if isinstance(item, _records.Record):
+            st = cpu_style(item.cpu)
+            return [(label(item.tsc), "dim"), (f" cpu{item.cpu}* ", st),
+                    (item.name, "bold " + st), (" ", ""),
+                    (event_args(item, self.cat, self.symbolize), st),
+                    (f"  #{item.seq}", "dim")]
+        if isinstance(item, Line):
+            mark = "+" if item.cont else "|"
+            if item.kind == "console":
+                st = cpu_style(item.cpu)
+                return [(label(item.tsc), "dim"), (f" cpu{item.cpu}{mark} ", "bold " + st),
+                        (item.text, st)]
+            if item.kind == "guest":
+                return [(BLANK, ""), (f" guest{mark}", "black on white"), (" ", ""),
+                        (item.text, "bold bright_white")]
+            return [(BLANK, ""), (f"  boot{mark} ", "dim"), (item.text, "dim")]
+        if isinstance(item, _frame.FrameError):
+            s = str(item)
+            if item.data and _printable(item.data):
+                s += f": {item.data[:60].decode('ascii', 'replace')!r}"
+            return [(BLANK, ""), ("    !! ", "bold red"), (s, "red")]
+        if isinstance(item, _records.Loss):
+            what = "ring drop" if item.kind == "ring" else "link gap"
+            return [(BLANK, ""), ("    !! ", "bold red"), (f"{what}: {item}", "red")]
+        if isinstance(item, _records.Hello):
+            return [(BLANK, ""), ("    hv| ", "bold"),
+                    (f"HELLO wire v{item.version}, {item.ncpus} CPUs, tsc {item.tsc_khz} kHz, "
+                     f"catalogue {item.catalog_crc:#010x}"
+                     + (" (matches)" if item.catalog_crc == self.cat.crc else
+                        f" (decoder has {self.cat.crc:#010x})"), "bold")]
+        if isinstance(item, _records.Notice):
+            st = "bold red" if item.level == "error" else "yellow"
+            return [(BLANK, ""), ("    !! ", st), (str(item), st)]
+        return [(BLANK, ""), ("    ?? ", ""), (repr(item), "")]
+
+    def plain(self, item) -> str:
+        return "".join(p[0] for p in self.parts(item)).rstrip()
+
+    def styled(self, item):
+        from rich.text import Text
+        t = Text(no_wrap=False)
+        for s, style in self.parts(item):
+            t.append(s, style or None)
+        return t
+
+
+def _printable(data: bytes) -> bool:
+    from .decode import printable
+    return printable(data)
