@@ -379,16 +379,21 @@ class Symbolizer:
             tab = elf.get_section_by_name(".symtab")
             if tab is not None:
                 for s in tab.iter_symbols():
+                    # Absolute symbols (assembler counters) are not places.
+                    if s["st_shndx"] == "SHN_ABS":
+                        continue
                     if s["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE", "STT_OBJECT") \
                             and s["st_value"] and s.name:
                         syms.append((s["st_value"], s["st_size"], s.name))
         syms.sort()
         self._addrs = [s[0] for s in syms]
         self._syms = syms
+        # Past the last sized symbol nothing is ours (guest addresses).
+        self._end = max((b + n for b, n, _ in syms if n), default=0)
 
     def __call__(self, addr: int) -> str | None:
         k = bisect.bisect_right(self._addrs, addr) - 1
-        if k < 0:
+        if k < 0 or addr >= self._end:
             return None
         base, size, name = self._syms[k]
         if size and addr >= base + size:

@@ -71,7 +71,7 @@ def test_sequence_table_columns_and_rows():
     assert head == ["Index", "Time (us)", "CPU 0", "CPU 1", "CPU 2", "CPU 3"]
     body = [[x.strip() for x in l.strip("|").split("|")] for l in lines[2:]]
     assert len(body) == 13
-    assert body[0][2] == "VMEXIT reason=HLT rip=0x1000" and body[0][3:] == ["", "", ""]
+    assert body[0][2] == "VMEXIT reason=HLT guest_rip=0x1000" and body[0][3:] == ["", "", ""]
     assert body[1][2].startswith("QUIESCE_REQUEST")
     assert [r[3] for r in body[2:5]] == ["NMI_ENTER rip=0x2000 origin=guest", "", ""]
     assert body[3][4].startswith("NMI_ENTER") and body[4][5].startswith("NMI_ENTER")
