@@ -131,7 +131,7 @@ def test_trace_decoder_losses_and_hello():
     assert [r.seq for r in recs] == [1000, 1018, 1030]
     assert recs[0].named_args(cat) == {"reason": 32, "guest_rip": 0xffffffff8106b3e4}
     line = records.format_record(recs[0], cat)
-    assert "VMEXIT reason=WRMSR rip=0xffffffff8106b3e4" in line
+    assert "VMEXIT reason=WRMSR guest_rip=0xffffffff8106b3e4" in line
     assert isinstance(out[0], records.Hello) and out[0].ncpus == 4
 
 
