@@ -43,7 +43,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps iso run test test-quick stress bench host clean
+.PHONY: all deps iso run test test-quick stress bench host clean FORCE
 all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host
 
 deps:
@@ -63,7 +63,8 @@ $(BUILD)/hv.elf: $(HV_OBJS) hv/boot/hv.ld
 # The default image: GRUB with the hypervisor and the command line from
 # HV_CMDLINE. Tests build their own images through host-tools/hvtools/image.py.
 HV_CMDLINE ?= serial=115200,8n1,0x3f8
-$(BUILD)/hv.iso: $(BUILD)/hv.elf host-tools/hvtools/image.py
+# Always re-run: the command line may have changed; image.py caches by content.
+$(BUILD)/hv.iso: $(BUILD)/hv.elf host-tools/hvtools/image.py FORCE
 	$(PY) host-tools/hvtools/image.py --elf $< --cmdline "$(HV_CMDLINE)" -o $@
 
 iso: deps $(BUILD)/hv.iso
@@ -109,5 +110,7 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)
+
+FORCE:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
