@@ -18,7 +18,7 @@
 #define AP_RING_BYTES    (64 * 1024)
 
 struct cpu_rings cpu_rings[MAX_CPUS];
-static uint8_t cpu0_mem[2][CPU0_RING_BYTES] __attribute__((aligned(64)));
+static uint8_t cpu0_mem[RINGS_PER_CPU][CPU0_RING_BYTES] __attribute__((aligned(64)));
 
 /* Text printed before CPU 0's rings exist (command-line errors). */
 static char early_buf[2048];
@@ -27,20 +27,19 @@ static uint32_t early_len;
 void console_rings_prepare(uint32_t idx)
 {
     struct cpu_rings *cr = &cpu_rings[idx];
-    uint8_t *mem[2] = { cpu0_mem[0], cpu0_mem[1] };
-    uint32_t bytes = CPU0_RING_BYTES;
-    if (idx) {
-        mem[0] = pmm_alloc_pages(AP_RING_BYTES / PAGE_SIZE);
-        mem[1] = pmm_alloc_pages(AP_RING_BYTES / PAGE_SIZE);
-        bytes = AP_RING_BYTES;
-        if (!mem[0] || !mem[1])
-            return;     /* that CPU's output is dropped; ring_ready says so */
+    uint8_t *mem[RINGS_PER_CPU];
+    uint32_t bytes = idx ? AP_RING_BYTES : CPU0_RING_BYTES;
+    for (int i = 0; i < RINGS_PER_CPU; i++) {
+        mem[i] = idx ? pmm_alloc_pages(AP_RING_BYTES / PAGE_SIZE) : cpu0_mem[i];
+        if (!mem[i])
+            return;     /* that CPU's output is dropped; ready stays false */
     }
     /* The flight recorder keeps the newest events: overwrite the oldest. */
     enum ring_policy trace_policy = hv_config.flight_recorder ? RING_OVERWRITE
                                                              : (enum ring_policy)hv_config.trace_policy;
     ring_init(&cr->ring[RING_TEXT], mem[0], bytes, (enum ring_policy)hv_config.trace_policy);
     ring_init(&cr->ring[RING_EVENTS], mem[1], bytes, trace_policy);
+    ring_init(&cr->ring[RING_GUEST], mem[2], bytes, RING_DROP_NEWEST);
     __atomic_store_n(&cr->ready, true, __ATOMIC_RELEASE);
     if (idx == 0 && early_len) {
         uint32_t n = early_len;

@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include "trace/ring.h"
 
-enum { RING_TEXT, RING_EVENTS, RINGS_PER_CPU };
+/* Per CPU: console text, trace events, and the guest's serial output when
+ * the guest ran on this CPU (sent as GUEST frames). */
+enum { RING_TEXT, RING_EVENTS, RING_GUEST, RINGS_PER_CPU };
 
 struct cpu_rings {
     struct trace_ring ring[RINGS_PER_CPU];

@@ -14,6 +14,7 @@
 #include "trace/crc32.h"
 #include "trace/frame.h"
 #include "trace/wire.h"
+#include "vmx/guest_uart.h"
 #include <fmt.h>
 
 #define FATAL_WAIT_MS 200
@@ -106,6 +107,25 @@ static void plain_event(uint32_t cpu, struct cpu_rings *cr, const struct wire_ra
     plain_text(cpu, cr, line, n);
 }
 
+/* ---- the guest's serial output -------------------------------------------- */
+
+/* Guest bytes are a raw stream on the GUEST channel (sub-stream = vCPU), or
+ * plain text in plain mode. A loss can't be marked inside a raw stream, so
+ * it is said on the console. */
+static void drain_guest_record(uint32_t cpu, struct cpu_rings *cr, const void *rec, int len,
+                               uint64_t lost, bool framed)
+{
+    struct wire_raw w;
+    if (!wire_raw_decode(rec, len, &w) || !w.text)
+        return;
+    if (lost)
+        printf("guest serial: %lu chunks of guest output lost on cpu%u (ring full)\n", lost, cpu);
+    if (framed)
+        send_frame(FRAME_GUEST, cpu, &cr->frame_seq[RING_GUEST], w.text_ptr, w.text_len);
+    else
+        uart_write(w.text_ptr, w.text_len);
+}
+
 /* ---- draining one ring -------------------------------------------------- */
 
 /* On the fatal path a record whose writer died half-way (a CPU that faulted
@@ -126,7 +146,7 @@ static int read_one(struct trace_ring *r, void *out, uint32_t cap, uint64_t *seq
 
 static void drain_ring(uint32_t cpu, struct cpu_rings *cr, int which, bool force)
 {
-    static const uint8_t frame_type[RINGS_PER_CPU] = { FRAME_CONSOLE, FRAME_TRACE };
+    static const uint8_t frame_type[RINGS_PER_CPU] = { FRAME_CONSOLE, FRAME_TRACE, FRAME_GUEST };
     uint8_t rec[WIRE_RAW_MAX], payload[FRAME_MAX_PAYLOAD];
     struct wire_batch b;
     struct trace_ring *r = &cr->ring[which];
@@ -138,6 +158,10 @@ static void drain_ring(uint32_t cpu, struct cpu_rings *cr, int which, bool force
     while ((len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
         uint64_t lost = seq > cr->next_seq[which] ? seq - cr->next_seq[which] : 0;
         cr->next_seq[which] = seq + 1;
+        if (which == RING_GUEST) {
+            drain_guest_record(cpu, cr, rec, len, lost, framed);
+            continue;
+        }
         if (!framed) {
             struct wire_raw w;
             if (!wire_raw_decode(rec, len, &w))
@@ -163,6 +187,14 @@ static void drain_ring(uint32_t cpu, struct cpu_rings *cr, int which, bool force
         send_frame(frame_type[which], cpu, &cr->frame_seq[which], b.buf, b.len);
 }
 
+static void drain_all_rings_of(uint32_t cpu, struct cpu_rings *cr, bool events, bool force)
+{
+    drain_ring(cpu, cr, RING_TEXT, force);
+    drain_ring(cpu, cr, RING_GUEST, force);
+    if (events)
+        drain_ring(cpu, cr, RING_EVENTS, force);
+}
+
 static bool drain_all(bool force)
 {
     bool events = !hv_config.flight_recorder || dump_events || force;
@@ -171,9 +203,7 @@ static bool drain_all(bool force)
         struct cpu_rings *cr = &cpu_rings[cpu];
         if (!__atomic_load_n(&cr->ready, __ATOMIC_ACQUIRE))
             continue;
-        drain_ring(cpu, cr, RING_TEXT, force);
-        if (events)
-            drain_ring(cpu, cr, RING_EVENTS, force);
+        drain_all_rings_of(cpu, cr, events, force);
         sent = true;
     }
     dump_events = false;
@@ -187,7 +217,8 @@ static bool anything_pending(void)
         struct cpu_rings *cr = &cpu_rings[cpu];
         if (!__atomic_load_n(&cr->ready, __ATOMIC_ACQUIRE))
             continue;
-        if (!ring_empty(&cr->ring[RING_TEXT]) || (events && !ring_empty(&cr->ring[RING_EVENTS])))
+        if (!ring_empty(&cr->ring[RING_TEXT]) || !ring_empty(&cr->ring[RING_GUEST]) ||
+            (events && !ring_empty(&cr->ring[RING_EVENTS])))
             return true;
     }
     return false;
@@ -198,6 +229,7 @@ void console_kick(void)
     if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE) || this_cpu()->exc_depth)
         return;
     int me = this_cpu_index();
+    guest_uart_flush(false);
     /* Bounded: records that arrive faster than the line drains are left
      * for the next kick rather than pinning this CPU here. */
     for (int round = 0; round < 4; round++) {
@@ -233,6 +265,7 @@ void console_fatal_takeover(void)
     }
     if (hv_config.serial_mode == SERIAL_FRAMED)
         uart_putc(FRAME_DELIM);
+    guest_uart_flush(true);
     drain_all(true);
     line_release();
 }

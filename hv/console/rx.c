@@ -8,6 +8,7 @@
 #include "console/uart.h"
 #include "trace/frame.h"
 #include "trace/wire.h"
+#include "vmx/guest_uart.h"
 
 static struct frame_rx rx;
 static bool rx_ready;
@@ -53,8 +54,10 @@ int console_poll_input(void)
             handled++;
             if (f.type == FRAME_CONTROL)
                 control(&f);
-            /* GUEST and GDB frames get their consumers with the VMX core
-             * and the GDB stub; until then they are counted and dropped. */
+            else if (f.type == FRAME_GUEST)
+                guest_uart_receive(f.payload, f.len);
+            /* GDB frames get their consumer with the GDB stub; until then
+             * they are dropped. */
             break;
         case FRAME_RX_ERROR:
             printf("rx: bad frame from the host (%s, %lu bytes at offset %lu); dropped\n",

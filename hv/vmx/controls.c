@@ -17,6 +17,7 @@ static const struct required {
     { CTL_PIN,   PIN_NMI_EXITING,       "NMI exiting" },
     { CTL_PIN,   PIN_VIRTUAL_NMIS,      "virtual NMIs" },
     { CTL_PROC,  PROC_MSR_BITMAPS,      "MSR bitmaps" },
+    { CTL_PROC,  PROC_IO_BITMAPS,       "I/O bitmaps" },
     { CTL_PROC,  PROC_SECONDARY,        "secondary controls" },
     { CTL_PROC2, PROC2_EPT,             "EPT" },
     { CTL_PROC2, PROC2_VPID,            "VPID" },
@@ -50,7 +51,7 @@ bool vmx_controls_compute(struct vmx_controls *c)
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
     uint32_t want[CTL_COUNT] = {
         [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
-        [CTL_PROC] = PROC_MSR_BITMAPS | PROC_SECONDARY,
+        [CTL_PROC] = PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_SECONDARY,
         [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
         [CTL_EXIT] = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
                      EXIT_SAVE_PAT | EXIT_LOAD_PAT,

@@ -9,6 +9,7 @@
 #include "vmx/ept.h"
 #include "vmx/exit.h"
 #include "vmx/guest_start.h"
+#include "vmx/guest_uart.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
@@ -152,6 +153,33 @@ static void handle_exception_nmi(struct vcpu *v)
     trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), 0);
 }
 
+/* IN/OUT to an intercepted port: only the guest's COM1 is in the bitmap. */
+static void handle_io(struct vcpu *v)
+{
+    uint64_t q = vmcs_read(EXIT_QUALIFICATION);
+    unsigned size = (q & 7) + 1;
+    bool in = q & 8, string = q & 16;
+    uint16_t port = q >> 16;
+    if (port < GUEST_UART_BASE || port >= GUEST_UART_BASE + GUEST_UART_PORTS)
+        exit_unhandled(v, "I/O exit for a port that is not intercepted");
+    if (string) {
+        /* INS/OUTS would need the guest's page tables; no known console
+         * driver uses them on a UART. Refused loudly, guest kept running. */
+        printf("guest cpu%u: string I/O to port %#x not emulated; skipped\n", v->index, port);
+        guest_advance_rip();
+        return;
+    }
+    if (in) {
+        uint32_t val = guest_uart_in(port);
+        uint64_t mask = size == 4 ? 0xffffffffull : (1ull << (size * 8)) - 1;
+        /* A 32-bit IN zero-extends into RAX; 8/16-bit ones merge. */
+        v->regs.rax = size == 4 ? val : (v->regs.rax & ~mask) | (val & mask);
+    } else {
+        guest_uart_out(port, (uint8_t)v->regs.rax);
+    }
+    guest_advance_rip();
+}
+
 void vmx_exit_handler(struct vcpu *v)
 {
     uint32_t reason = vmcs_read(EXIT_REASON);
@@ -171,6 +199,7 @@ void vmx_exit_handler(struct vcpu *v)
     case VMX_EXIT_RDMSR:        handle_msr(v, false); break;
     case VMX_EXIT_WRMSR:        handle_msr(v, true); break;
     case VMX_EXIT_XSETBV:       handle_xsetbv(v); break;
+    case VMX_EXIT_IO_INSTRUCTION: handle_io(v); break;
     case VMX_EXIT_INVD:
         __asm__ volatile("wbinvd" ::: "memory");    /* never drop dirty lines */
         guest_advance_rip();

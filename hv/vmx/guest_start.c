@@ -84,15 +84,25 @@ static void install_int15_hook(void)
                guest_e820.e[i].addr + guest_e820.e[i].len, guest_e820.e[i].type);
 }
 
-/* Without a boot sector the guest is a tiny built-in one: PING the
- * hypervisor, then halt. It proves the VMX path with no disk at all. */
+/* Without a boot sector the guest is a tiny built-in one: a line on its
+ * COM1, a PING to the hypervisor, then halt. It proves the VMX path and
+ * the guest serial channel with no disk at all. */
 static void place_builtin_guest(void)
 {
     static const uint8_t idle_guest[] = {
-        0x66, 0x31, 0xc0,                   /* xor eax, eax  (PING) */
+        0xbe, 0x1e, 0x7c,                   /* mov si, msg */
+        0xba, 0xf8, 0x03,                   /* mov dx, 0x3f8 */
+        0xac,                               /* 1: lodsb */
+        0x84, 0xc0,                         /* test al, al */
+        0x74, 0x03,                         /* jz 2f */
+        0xee,                               /* out dx, al */
+        0xeb, 0xf8,                         /* jmp 1b */
+        0x66, 0x31, 0xc0,                   /* 2: xor eax, eax  (PING) */
         0x66, 0xb9, 0x34, 0x12, 0, 0,       /* mov ecx, 0x1234 */
-        0x0f, 0x01, 0xc1,                   /* vmcall */
+        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c17) */
         0xfa, 0xf4, 0xeb, 0xfd,             /* cli; hlt; jmp $-1 */
+        'b', 'u', 'i', 'l', 't', '-', 'i', 'n', ' ', 'g', 'u', 'e', 's', 't',
+        ':', ' ', 'h', 'e', 'l', 'l', 'o', '\r', '\n', 0,    /* msg (0x7c1e) */
     };
     memcpy(phys_ptr(BOOT_SECTOR_ADDR), idle_guest, sizeof(idle_guest));
 }

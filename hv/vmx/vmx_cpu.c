@@ -8,6 +8,7 @@
 #include <x86.h>
 #include "vmx/controls.h"
 #include "vmx/ept.h"
+#include "vmx/guest_uart.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_insn.h"
@@ -29,7 +30,7 @@
 struct vcpu vcpus[MAX_CPUS];
 static struct vmx_controls controls;
 static uint64_t eptp;
-static uint8_t *msr_bitmap;
+static uint8_t *msr_bitmap, *io_bitmaps;   /* io: A (ports 0-7fff), B */
 extern uint8_t vmx_exit_entry[];
 
 static void msr_intercept(uint32_t msr, bool read, bool write)
@@ -47,8 +48,12 @@ bool vmx_global_init(void)
         return false;
     eptp = ept_build();
     msr_bitmap = pmm_alloc_pages(1);
-    if (!eptp || !msr_bitmap)
+    io_bitmaps = pmm_alloc_pages(2);
+    if (!eptp || !msr_bitmap || !io_bitmaps)
         return false;
+    /* Only the guest's COM1 exits: it is emulated onto the GUEST channel. */
+    for (uint32_t port = GUEST_UART_BASE; port < GUEST_UART_BASE + GUEST_UART_PORTS; port++)
+        io_bitmaps[port / 8] |= 1u << (port % 8);
     /* Only what must be virtualised exits; everything else passes. */
     msr_intercept(MSR_IA32_FEATURE_CONTROL, true, true);
     for (uint32_t m = 0x480; m <= 0x491; m++)
@@ -126,6 +131,8 @@ static void setup_controls(struct vcpu *v)
     vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);
     vmcs_write(MSR_BITMAP, (uint64_t)msr_bitmap);
+    vmcs_write(IO_BITMAP_A, (uint64_t)io_bitmaps);
+    vmcs_write(IO_BITMAP_B, (uint64_t)io_bitmaps + PAGE_SIZE);
     vmcs_write(EPT_POINTER, eptp);
     vmcs_write(VPID, v->index + 1);     /* 0 is the host's */
     vmcs_write(VMCS_LINK_PTR, ~0ull);

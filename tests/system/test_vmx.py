@@ -17,8 +17,11 @@ def test_every_cpu_in_vmx_root_and_builtin_guest_pings(boot):
         assert s.find(rf"vmx: cpu{cpu} in VMX root operation", cpu=cpu), s.text()
     assert s.find(r"guest: no boot sector module; starting the built-in idle guest")
     exits = [r for r in s.events("VMEXIT") if r.cpu == 0]
-    assert [r.args[0] for r in exits] == [18], exits       # exactly one VMCALL exit
-    assert exits[0].args[1] == 0x7c00 + 9, "VMCALL exit at the wrong guest RIP"
+    hello = b"built-in guest: hello\r\n"
+    # One emulated OUT to COM1 per byte, then exactly one VMCALL.
+    assert [r.args[0] for r in exits] == [30] * len(hello) + [18], exits
+    assert exits[-1].args[1] == 0x7c17, "VMCALL exit at the wrong guest RIP"
+    assert bytes(s.guest) == hello, bytes(s.guest)
     calls = s.events("HYPERCALL")
     assert calls and calls[0].args[0] == 0 and calls[0].args[2] == 0x1234
     assert s.events("HYPERCALL_RET")[0].args[1] == 0

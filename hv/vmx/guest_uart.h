@@ -1,0 +1,24 @@
+/* The guest's COM1, emulated so its bytes travel on the GUEST channel of the
+ * framed line instead of garbling it. An 8250/16550 as GRUB and Linux's
+ * 8250 driver probe it (scratch, IER, loopback), transmit instantly, and
+ * receive what the host sends as GUEST frames. Interrupts are not raised
+ * yet: polled consoles (GRUB, Linux printk, the test guest) work; an
+ * interrupt-driven tty needs the APIC work of a later issue. */
+#ifndef HV_VMX_GUEST_UART_H
+#define HV_VMX_GUEST_UART_H
+#include <stdint.h>
+#include <stdbool.h>
+
+#define GUEST_UART_BASE 0x3f8
+#define GUEST_UART_PORTS 8
+
+/* An IN/OUT of `size` bytes at `port` (inside the UART's 8 ports). */
+uint32_t guest_uart_in(uint16_t port);
+void guest_uart_out(uint16_t port, uint8_t value);
+/* Host -> guest bytes (called by the line owner from console/rx.c). */
+void guest_uart_receive(const uint8_t *bytes, uint32_t len);
+/* Moves buffered guest output into this CPU's guest ring when it is a full
+ * line or has waited long enough (called before each drain). */
+void guest_uart_flush(bool force);
+
+#endif
