@@ -44,7 +44,10 @@ BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps iso run test test-quick stress bench host clean FORCE
-all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host
+all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest
+
+# The project's own test guest (guest/): build/guest/guest.elf.
+include guest/guest.mk
 
 deps:
 	@sh mk/deps.sh

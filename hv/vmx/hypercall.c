@@ -82,6 +82,12 @@ static void hc_print(struct vcpu *v)
             break;
         buf[n] = (c >= 0x20 && c < 0x7f) ? c : '?';
     }
+    if (n == PRINT_MAX) {
+        v->regs.rax = HC_EBADADDR;
+        printf("hypercall PRINT from cpu%u: no NUL in %u bytes at %#lx; refused\n",
+               v->index, PRINT_MAX, gpa);
+        return;
+    }
     buf[n] = 0;
     printf("guest cpu%u says: %s\n", v->index, buf);
     v->regs.rax = HC_OK;

@@ -1,0 +1,44 @@
+"""The whole XMHF-style chain: hypervisor -> GRUB reads the guest disk's
+first sector as a module -> real-mode guest -> the guest disk's GRUB -> the
+project's test guest, whose scenarios check what the hypervisor shows it."""
+import os
+import re
+import sys
+
+import pytest
+
+from hvtools.image import Module
+from testpaths import ROOT
+from waits import wait_session
+
+sys.path.insert(0, os.path.join(ROOT, "guest"))
+import disk  # noqa: E402  (guest/disk.py)
+
+pytestmark = pytest.mark.emulator
+
+SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall"]
+
+
+def guest_text(s):
+    return bytes(s.guest).decode("utf-8", "replace").replace("\r", "")
+
+
+def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
+    img = disk.build_guest_disk(scenarios="all", poweroff=False)
+    m = boot(modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom")
+    s = wait_session(m, lambda s: "GUEST DONE" in guest_text(s) or "GUEST FAULT" in guest_text(s),
+                     "the guest's summary", timeout=300)
+    out = guest_text(s)
+    assert "GUEST FAULT" not in out, out
+    checks = re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)
+    failed = [c for c in checks if c[2] != "PASS"]
+    assert not failed, "\n".join(f"{a}.{b}: {r}" for a, b, r in failed)
+    assert {c[0] for c in checks} >= set(SCENARIOS), sorted({c[0] for c in checks})
+    summary = re.search(r"GUEST SUMMARY passed=(\d+) failed=(\d+)", out)
+    assert summary and int(summary.group(2)) == 0 and int(summary.group(1)) == len(checks)
+    # The hypervisor's side of the same story, on its own console.
+    assert s.find(r"guest: boot sector from module"), s.text()
+    assert s.find(r"write of hypervisor memory at 0x[0-9a-f]+ refused .* #GP injected"), s.text()
+    assert s.find(r"hypercall PRINT from cpu0: bad address"), s.text()
+    assert s.events("EPT_VIOLATION"), "no EPT violation traced"
+    assert [e.offset for e in s.frame_errors] in ([], [0]), s.frame_errors
