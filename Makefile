@@ -73,7 +73,12 @@ HV_CMDLINE ?= serial=115200,8n1,0x3f8
 $(BUILD)/hv.iso: $(BUILD)/hv.elf host-tools/hvtools/image.py FORCE
 	$(PY) host-tools/hvtools/image.py --elf $< --cmdline "$(HV_CMDLINE)" -o $@
 
-iso: deps $(BUILD)/hv.iso
+# The same hypervisor chainloading a guest disk's first sector (XMHF style).
+$(BUILD)/hv-chain.iso: $(BUILD)/hv.elf host-tools/hvtools/image.py FORCE
+	$(PY) host-tools/hvtools/image.py --elf $< --cmdline "$(HV_CMDLINE)" \
+		--module "(hd0)+1" --nounzip -o $@
+
+iso: deps $(BUILD)/hv.iso $(BUILD)/hv-chain.iso
 
 host: $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
@@ -94,9 +99,14 @@ $(BUILD)/bench/%: bench/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 EMU   ?= bochs
 CPUS  ?= 2
 MODEL ?= corei7_skylake_x
-run: all
+# make run: the hypervisor, then the test guest from its own disk (GRUB on
+# the guest disk boots it); GUEST_SCENARIOS picks what the guest checks.
+GUEST_POWEROFF ?= --no-poweroff
+run: all $(BUILD)/hv-chain.iso
+	$(PY) guest/disk.py --elf $(GUEST_ELF) --scenarios "$(GUEST_SCENARIOS)" \
+		$(GUEST_POWEROFF) -o $(BUILD)/guest/run-disk.img
 	$(PY) host-tools/hvrun --emu $(EMU) --cpus $(CPUS) --model $(MODEL) \
-		--iso $(BUILD)/hv.iso --elf $(BUILD)/hv.elf
+		--iso $(BUILD)/hv-chain.iso --disk $(BUILD)/guest/run-disk.img --elf $(BUILD)/hv.elf
 
 # ---- tests ------------------------------------------------------------------
 # One runner (pytest) for everything; its last line is the summary. Emulator

@@ -138,9 +138,12 @@ class _Proc:
 
 
 class Disk:
-    """A hard disk image. mode: Bochs mode (flat, volatile, ...)."""
+    """A hard disk image. mode: Bochs mode. The default, volatile, opens the
+    image read-only with writes going to a throw-away redo log: cached images
+    are never changed, and parallel runs can share one image (a flat image is
+    locked by the first Bochs that opens it)."""
 
-    def __init__(self, path, mode="flat"):
+    def __init__(self, path, mode="volatile"):
         self.path, self.mode = os.fspath(path), mode
 
     @classmethod
