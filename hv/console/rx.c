@@ -9,6 +9,7 @@
 #include "trace/frame.h"
 #include "trace/wire.h"
 #include "vmx/guest_uart.h"
+#include "vmx/vmx.h"
 
 static struct frame_rx rx;
 static bool rx_ready;
@@ -30,6 +31,9 @@ static void control(const struct frame *f)
         } else {
             printf("rx: TRACE_MASK command too short (%u bytes); ignored\n", f->len);
         }
+        break;
+    case WIRE_CTL_EXIT_STATS:
+        vmx_print_exit_stats();
         break;
     default:
         printf("rx: unknown control op %#x from the host; ignored\n", f->payload[0]);

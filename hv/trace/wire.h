@@ -60,9 +60,11 @@
 /* Host -> hypervisor CONTROL commands (hvlog sends them):
  *   DUMP_EVENTS  u8 op                  flight recorder: send held events
  *   TRACE_MASK   u8 op | u64 LE mask    enable trace classes (bit per class)
+ *   EXIT_STATS   u8 op                  print VM exit counts per CPU and reason
  * Unknown ops are reported on the console and ignored. */
 #define WIRE_CTL_DUMP_EVENTS 0x10
 #define WIRE_CTL_TRACE_MASK  0x11
+#define WIRE_CTL_EXIT_STATS  0x12   /* u8 op: print VM exit counts by reason */
 #define WIRE_HELLO_LEN    12
 
 enum wire_status {

@@ -50,7 +50,10 @@ bool vmx_controls_compute(struct vmx_controls *c)
 {
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
     uint32_t want[CTL_COUNT] = {
-        [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS,
+        /* The preemption timer is optional: it hands the CPU back to the
+         * hypervisor every few ms (console drain, host commands) even
+         * when the guest neither exits nor wakes. */
+        [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS | PIN_PREEMPT_TIMER,
         [CTL_PROC] = PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_SECONDARY,
         [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
         [CTL_EXIT] = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |

@@ -7,6 +7,7 @@ enum ctl_reg { CTL_PIN, CTL_PROC, CTL_PROC2, CTL_EXIT, CTL_ENTRY, CTL_COUNT };
 
 #define PIN_NMI_EXITING     (1u << 3)
 #define PIN_VIRTUAL_NMIS    (1u << 5)
+#define PIN_PREEMPT_TIMER   (1u << 6)
 #define PROC_NMI_WINDOW     (1u << 22)
 #define PROC_IO_BITMAPS     (1u << 25)
 #define PROC_MSR_BITMAPS    (1u << 28)

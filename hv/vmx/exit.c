@@ -180,6 +180,19 @@ static void handle_io(struct vcpu *v)
     guest_advance_rip();
 }
 
+void vmx_print_exit_stats(void)
+{
+    for (uint32_t cpu = 0; cpu < cpu_count; cpu++) {
+        const struct vcpu *v = &vcpus[cpu];
+        printf("exit stats cpu%u: total %lu\n", cpu, v->exits);
+        for (unsigned r = 0; r < sizeof(v->exit_count) / sizeof(v->exit_count[0]); r++)
+            if (v->exit_count[r]) {
+                const char *name = catalog_exit_name(r);
+                printf("exit stats cpu%u: %s %lu\n", cpu, name ? name : "?", v->exit_count[r]);
+            }
+    }
+}
+
 void vmx_exit_handler(struct vcpu *v)
 {
     uint32_t reason = vmcs_read(EXIT_REASON);
@@ -187,7 +200,10 @@ void vmx_exit_handler(struct vcpu *v)
     v->exits++;
     if (basic < sizeof(v->exit_count) / sizeof(v->exit_count[0]))
         v->exit_count[basic]++;
-    trace_event(TEV_VMEXIT, basic, vmcs_read(GUEST_RIP));
+    /* Housekeeping timer exits are counted but not traced: at 20 per
+     * second they would only crowd the line. */
+    if (basic != VMX_EXIT_PREEMPTION_TIMER)
+        trace_event(TEV_VMEXIT, basic, vmcs_read(GUEST_RIP));
     if (reason & (1u << 31))
         vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
 
@@ -200,6 +216,8 @@ void vmx_exit_handler(struct vcpu *v)
     case VMX_EXIT_WRMSR:        handle_msr(v, true); break;
     case VMX_EXIT_XSETBV:       handle_xsetbv(v); break;
     case VMX_EXIT_IO_INSTRUCTION: handle_io(v); break;
+    case VMX_EXIT_PREEMPTION_TIMER:
+        break;      /* its job: the console_kick below (drain, host commands) */
     case VMX_EXIT_INVD:
         __asm__ volatile("wbinvd" ::: "memory");    /* never drop dirty lines */
         guest_advance_rip();

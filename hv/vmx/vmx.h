@@ -16,6 +16,9 @@ bool vmx_cpu_init(void);
 void vmx_launch_guest(uint8_t boot_drive) __attribute__((noreturn));
 
 const char *vmx_error_text(int status);
+uint32_t vmx_preemption_ticks(void);
+/* Prints every CPU's VM exit counts by reason (host command EXIT_STATS). */
+void vmx_print_exit_stats(void);
 void vmcs_dump_all(void);
 void vmx_entry_failed(int invalid) __attribute__((noreturn));
 void vmx_exit_handler(struct vcpu *v);

@@ -5,6 +5,7 @@
 #include <percpu.h>
 #include <pmm.h>
 #include <trace.h>
+#include <tsc.h>
 #include <x86.h>
 #include "vmx/controls.h"
 #include "vmx/ept.h"
@@ -40,6 +41,13 @@ static void msr_intercept(uint32_t msr, bool read, bool write)
         msr_bitmap[base + bit / 8] |= 1u << (bit % 8);
     if (write)
         msr_bitmap[2048 + base + bit / 8] |= 1u << (bit % 8);
+}
+
+/* ~50 ms of TSC in preemption-timer units (TSC >> IA32_VMX_MISC[4:0]). */
+uint32_t vmx_preemption_ticks(void)
+{
+    uint64_t ticks = (50 * tsc_per_ms) >> (rdmsr(MSR_IA32_VMX_MISC) & 0x1f);
+    return ticks > 0xffffffff ? 0xffffffff : ticks ? (uint32_t)ticks : 1;
 }
 
 bool vmx_global_init(void)
@@ -130,6 +138,8 @@ static void setup_controls(struct vcpu *v)
     vmcs_write(EXIT_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);
+    if (controls.ctl[CTL_PIN] & PIN_PREEMPT_TIMER)
+        vmcs_write(PREEMPTION_TIMER, vmx_preemption_ticks());
     vmcs_write(MSR_BITMAP, (uint64_t)msr_bitmap);
     vmcs_write(IO_BITMAP_A, (uint64_t)io_bitmaps);
     vmcs_write(IO_BITMAP_B, (uint64_t)io_bitmaps + PAGE_SIZE);
