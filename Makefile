@@ -18,7 +18,7 @@ HV_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdinc \
 	-fno-delete-null-pointer-checks -mno-omit-leaf-frame-pointer \
 	-fno-optimize-sibling-calls \
 	-fno-asynchronous-unwind-tables -fcf-protection=none \
-	-Wall -Wextra -Werror -Wno-unused-parameter -Ihv -Ihv/include
+	-Wall -Wextra -Werror -Wno-unused-parameter -Ihv -Ihv/include -Iabi
 HV_ASFLAGS := -g -Ihv -Ihv/include -D__ASSEMBLY__
 HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	-Wl,--build-id=none \

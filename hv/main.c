@@ -108,5 +108,6 @@ void hv_main(uint32_t mbi_phys)
     printf("hv: ready\n");
     if (hv_config.no_guest)
         cpu_idle();
+    selftest_start_background(hv_config.selftest);
     vmx_launch_guest(hv_config.boot_drive);
 }

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
-                     SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM,
+                     SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
                      SELFTEST_COUNT };
 
 struct hv_config {

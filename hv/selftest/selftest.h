@@ -3,4 +3,6 @@
 /* Deliberate faults asked for with selftest=ud|pf|gp|nmi|df, so tests can
  * prove that the fatal-path dumps name the right vector and RIP. */
 void selftest_run(int kind);
+/* Selftests that run on the other CPUs alongside the guest. */
+void selftest_start_background(int kind);
 #endif

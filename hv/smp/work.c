@@ -43,17 +43,29 @@ void cpu_idle(void)
     }
 }
 
-uint32_t smp_run_on_all(cpu_work_fn fn, void *arg, uint64_t timeout_ms)
+static void post_work(cpu_work_fn fn, void *arg, struct percpu *self)
 {
-    struct percpu *self = this_cpu();
     work.fn = fn;
     work.arg = arg;
     __atomic_store_n(&work.done, 0, __ATOMIC_RELEASE);
     __atomic_fetch_add(&work.generation, 1, __ATOMIC_ACQ_REL);
+    seen_generation[self->index] = work.generation;    /* not for the caller */
     for (uint32_t i = 0; i < cpu_count; i++)
         if (i != self->index && percpu_table[i].online)
             lapic_send_ipi(percpu_table[i].apic_id, VEC_WAKEUP);
-    run_pending(self);
+}
+
+void smp_start_on_others(cpu_work_fn fn, void *arg)
+{
+    post_work(fn, arg, this_cpu());
+}
+
+uint32_t smp_run_on_all(cpu_work_fn fn, void *arg, uint64_t timeout_ms)
+{
+    struct percpu *self = this_cpu();
+    post_work(fn, arg, self);
+    fn(arg);
+    __atomic_fetch_add(&work.done, 1, __ATOMIC_RELEASE);
     uint32_t want = 0;
     for (uint32_t i = 0; i < cpu_count; i++)
         want += percpu_table[i].online;

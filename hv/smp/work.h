@@ -9,6 +9,9 @@ typedef void (*cpu_work_fn)(void *arg);
  * Returns how many did not finish. Normal context only. */
 uint32_t smp_run_on_all(cpu_work_fn fn, void *arg, uint64_t timeout_ms);
 
+/* Hands fn(arg) to every other online CPU and returns at once. */
+void smp_start_on_others(cpu_work_fn fn, void *arg);
+
 /* The idle loop of a CPU with nothing to run: drains the console, runs work
  * handed to it, and otherwise sleeps in hlt until an IPI or NMI. */
 void cpu_idle(void) __attribute__((noreturn));

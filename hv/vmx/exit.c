@@ -1,6 +1,7 @@
 /* VM exit dispatch and the simple handlers. An exit without a handler is
  * reported by name with the guest's state: never skipped silently. */
 #include <string.h>
+#include <hvabi.h>
 #include <console.h>
 #include <percpu.h>
 #include <trace.h>
@@ -13,8 +14,6 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define CPUID_HV_BASE   0x40000000u
-#define RFLAGS_CF       1ull
 
 void guest_advance_rip(void)
 {
@@ -72,15 +71,13 @@ static void handle_cpuid(struct vcpu *v)
     uint32_t leaf = v->regs.rax, sub = v->regs.rcx;
     struct cpuid_regs r = cpuid(leaf, sub);
     if (leaf == 1) {
-        r.ecx |= 1u << 31;          /* a hypervisor is present */
-        r.ecx &= ~(1u << 5);        /* but VMX is not offered */
-    } else if (leaf == CPUID_HV_BASE) {
-        r.eax = CPUID_HV_BASE + 1;
-        memcpy(&r.ebx, "Debu", 4);
-        memcpy(&r.ecx, "gFir", 4);
-        memcpy(&r.edx, "stHV", 4);
-    } else if (leaf == CPUID_HV_BASE + 1) {
-        r = (struct cpuid_regs){ 1, 0, 0, 0 };   /* ABI version */
+        r.ecx |= HVABI_CPUID1_ECX_HYPERVISOR;
+        r.ecx &= ~HVABI_CPUID1_ECX_VMX;         /* VMX is not offered */
+    } else if (leaf == HVABI_CPUID_VENDOR_LEAF) {
+        r = (struct cpuid_regs){ HVABI_CPUID_MAX_LEAF, HVABI_SIG_EBX, HVABI_SIG_ECX,
+                                 HVABI_SIG_EDX };
+    } else if (leaf == HVABI_CPUID_VERSION_LEAF) {
+        r = (struct cpuid_regs){ HVABI_VERSION, 0, 0, 0 };
     }
     v->regs.rax = r.eax;
     v->regs.rbx = r.ebx;
@@ -93,8 +90,8 @@ static void handle_cpuid(struct vcpu *v)
 static void handle_msr(struct vcpu *v, bool write)
 {
     uint32_t msr = v->regs.rcx;
-    if (!write && msr == MSR_IA32_FEATURE_CONTROL) {
-        v->regs.rax = 1;        /* locked, VMX off: as on a CPU without VT-x */
+    if (!write && msr == HVABI_MSR_FEATURE_CONTROL) {
+        v->regs.rax = HVABI_FC_LOCK;    /* locked, VMX off: as without VT-x */
         v->regs.rdx = 0;
         guest_advance_rip();
         return;

@@ -1,7 +1,8 @@
 /* VMCALL: the INT 15h hook (a VMCALL from the hook's stub) and the
- * hypercall ABI of guest/hvabi.h, dispatched by EAX. Bad arguments get an
- * error code, never a crash. */
+ * hypercall ABI of abi/hvabi.h (shared with the test guest), dispatched by
+ * EAX. Bad arguments get an error code, never a crash. */
 #include <string.h>
+#include <hvabi.h>
 #include <console.h>
 #include <pmm.h>
 #include <trace.h>
@@ -11,13 +12,6 @@
 #include "vmx/vmcs.h"
 
 #define SMAP            0x534d4150u     /* "SMAP" */
-#define HC_PING         0x0
-#define HC_FOOTPRINT    0x1
-#define HC_PRINT        0x2
-#define HC_OK           0
-#define HC_EBADADDR     0xfffffffeu
-#define HC_ENOSYS       0xffffffffu
-#define PRINT_MAX       256
 
 static uint64_t guest_linear(uint64_t seg_base, uint64_t off) { return seg_base + off; }
 
@@ -68,12 +62,12 @@ static void int15_hook_call(struct vcpu *v)
 
 static void hc_print(struct vcpu *v)
 {
-    char buf[PRINT_MAX + 1];
+    char buf[HVABI_PRINT_MAX + 1];
     uint64_t gpa = v->regs.rbx;
     size_t n = 0;
-    for (; n < PRINT_MAX; n++) {
+    for (; n < HVABI_PRINT_MAX; n++) {
         if (!guest_ram_ok(gpa + n, 1)) {
-            v->regs.rax = HC_EBADADDR;
+            v->regs.rax = HVABI_ERR_BADARG;
             printf("hypercall PRINT from cpu%u: bad address %#lx; refused\n", v->index, gpa);
             return;
         }
@@ -82,15 +76,15 @@ static void hc_print(struct vcpu *v)
             break;
         buf[n] = (c >= 0x20 && c < 0x7f) ? c : '?';
     }
-    if (n == PRINT_MAX) {
-        v->regs.rax = HC_EBADADDR;
+    if (n == HVABI_PRINT_MAX) {
+        v->regs.rax = HVABI_ERR_BADARG;
         printf("hypercall PRINT from cpu%u: no NUL in %u bytes at %#lx; refused\n",
-               v->index, PRINT_MAX, gpa);
+               v->index, HVABI_PRINT_MAX, gpa);
         return;
     }
     buf[n] = 0;
     printf("guest cpu%u says: %s\n", v->index, buf);
-    v->regs.rax = HC_OK;
+    v->regs.rax = HVABI_OK;
 }
 
 void handle_vmcall(struct vcpu *v)
@@ -103,22 +97,22 @@ void handle_vmcall(struct vcpu *v)
     uint32_t fn = v->regs.rax;
     trace_event(TEV_HYPERCALL, fn, v->regs.rbx, v->regs.rcx, v->regs.rdx);
     switch (fn) {
-    case HC_PING:
-        v->regs.rax = HC_OK;
-        v->regs.rbx = 0x600df00d;
+    case HVABI_VMCALL_PING:
+        v->regs.rax = HVABI_OK;
+        v->regs.rbx = HVABI_PING_MAGIC;
         v->regs.rcx = (uint32_t)(v->regs.rcx + 1);
         printf("hypercall PING from cpu%u\n", v->index);
         break;
-    case HC_FOOTPRINT:
-        v->regs.rax = HC_OK;
+    case HVABI_VMCALL_FOOTPRINT:
+        v->regs.rax = HVABI_OK;
         v->regs.rbx = hv_footprint_start;
         v->regs.rcx = hv_footprint_end;
         break;
-    case HC_PRINT:
+    case HVABI_VMCALL_PRINT:
         hc_print(v);
         break;
     default:
-        v->regs.rax = HC_ENOSYS;
+        v->regs.rax = HVABI_ERR_UNKNOWN;
     }
     trace_event(TEV_HYPERCALL_RET, fn, v->regs.rax);
     guest_advance_rip();
