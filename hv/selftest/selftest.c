@@ -87,7 +87,7 @@ void selftest_start_background(int kind)
 
 void selftest_run(int kind)
 {
-    static const struct { const char *name; void (*fn)(void); } tests[] = {
+    static const struct { const char *name; void (*fn)(void); } tests[SELFTEST_COUNT] = {
         [SELFTEST_UD] = { "ud", selftest_ud },
         [SELFTEST_PF] = { "pf", selftest_pf },
         [SELFTEST_GP] = { "gp", selftest_gp },

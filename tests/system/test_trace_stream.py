@@ -69,3 +69,53 @@ def test_hvlog_splits_the_storm_and_exports_one_track_per_cpu(boot, tmp_path):
     per_cpu = {cpu: sum(1 for e in events if e.get("ph") == "i" and e.get("tid") == cpu
                         and "TRACE_MARK" in e.get("name", "")) for cpu in range(CPUS)}
     assert per_cpu == {cpu: 300 for cpu in range(CPUS)}, per_cpu
+
+
+def test_storm_on_three_cpus_while_the_guest_prints(boot):
+    """Hypervisor consoles and traces of three CPUs and the test guest's own
+    serial output, all on the line at once: every stream complete."""
+    import os
+    import sys
+
+    from hvtools.image import Module
+    from testpaths import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "guest"))
+    import disk
+
+    img = disk.build_guest_disk(scenarios="all", poweroff=False)
+    m = boot(cmdline="selftest=storm_guest", cpus=CPUS,
+             modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom")
+    s = wait_session(
+        m, lambda s: b"GUEST DONE" in bytes(s.guest)
+        and all(f"storm cpu{c} done" in s.console(c) for c in range(1, CPUS))
+        and len(s.events("TRACE_MARK")) >= (CPUS - 1) * 300,
+        "the guest and every storming CPU to finish", timeout=300)
+    for cpu in range(1, CPUS):
+        got = [int(x) for x in re.findall(rf"storm cpu{cpu} line (\d+) of", s.console(cpu))]
+        assert got == list(range(300)), f"cpu{cpu} console incomplete or out of order"
+    guest = bytes(s.guest).decode("utf-8", "replace")
+    assert "GUEST SUMMARY passed=" in guest and "failed=0" in guest, guest[-2000:]
+    assert "storm" not in guest, "hypervisor text leaked into the guest stream"
+    assert [e.offset for e in s.frame_errors] in ([], [0]), s.frame_errors
+    assert not s.losses, s.losses
+
+
+def test_flight_recorder_holds_events_until_asked(boot):
+    from hvtools import frame, records
+    m = boot(cmdline="flight_recorder=1", cpus=2, serial="socket")
+    wait_text(m, r"hypercall PING from cpu0")
+    s = wait_session(m, lambda s: s.find(r"guest: launching"), "the guest launch")
+    assert not s.records, f"events sent without being asked: {s.records[:3]}"
+    m.write(frame.encode(frame.CONTROL, 0, 0, bytes([records.CTL_DUMP_EVENTS])))
+    s = wait_session(m, lambda s: len(s.events("CPU_ONLINE")) == 2 and s.events("HYPERCALL"),
+                     "the held events")
+    assert not s.losses
+
+
+def test_flight_recorder_is_flushed_on_a_fatal_error(boot):
+    m = boot(cmdline="flight_recorder=1 selftest=gp", cpus=1)
+    s = wait_session(m, lambda s: s.events("CPU_PARKED"), "the fatal path's flush",
+                     fatal_ok=True)
+    fatal = s.events("EXC_FATAL")
+    assert fatal and fatal[0].args[0] == 13
+    assert s.events("CPU_ONLINE") and s.events("BOOT")
