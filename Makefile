@@ -48,6 +48,8 @@ all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest
 
 # The project's own test guest (guest/): build/guest/guest.elf.
 include guest/guest.mk
+# Debian's kernel + busybox as a real guest (make linux-guest; tests call it).
+include mk/linux-guest.mk
 
 deps:
 	@sh mk/deps.sh
