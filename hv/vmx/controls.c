@@ -46,6 +46,8 @@ static uint32_t adjust(int reg, uint32_t want, bool true_ctls)
     return (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
 }
 
+struct vmx_controls vmx_controls;
+
 bool vmx_controls_compute(struct vmx_controls *c)
 {
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
@@ -55,7 +57,10 @@ bool vmx_controls_compute(struct vmx_controls *c)
          * when the guest neither exits nor wakes. */
         [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS | PIN_PREEMPT_TIMER,
         [CTL_PROC] = PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_SECONDARY,
-        [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED,
+        /* RDTSCP, INVPCID and XSAVES raise #UD in a guest unless enabled
+         * here; where the CPU can't, the CPUID handler hides them. */
+        [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_RDTSCP |
+                      PROC2_INVPCID | PROC2_XSAVES,
         [CTL_EXIT] = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
                      EXIT_SAVE_PAT | EXIT_LOAD_PAT,
         [CTL_ENTRY] = ENTRY_LOAD_EFER | ENTRY_LOAD_PAT,

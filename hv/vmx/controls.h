@@ -15,6 +15,9 @@ enum ctl_reg { CTL_PIN, CTL_PROC, CTL_PROC2, CTL_EXIT, CTL_ENTRY, CTL_COUNT };
 #define PROC2_EPT           (1u << 1)
 #define PROC2_VPID          (1u << 5)
 #define PROC2_UNRESTRICTED  (1u << 7)
+#define PROC2_RDTSCP        (1u << 3)   /* without it RDTSCP is #UD in the guest */
+#define PROC2_INVPCID       (1u << 12)  /* without it INVPCID is #UD in the guest */
+#define PROC2_XSAVES        (1u << 20)  /* without it XSAVES/XRSTORS are #UD */
 #define EXIT_HOST_64        (1u << 9)
 #define EXIT_SAVE_PAT       (1u << 18)
 #define EXIT_LOAD_PAT       (1u << 19)
@@ -29,5 +32,6 @@ struct vmx_controls { uint32_t ctl[CTL_COUNT]; };
 /* Fills c from the capability MSRs (TRUE_* where offered). Returns false,
  * naming each missing feature, if the CPU lacks something required. */
 bool vmx_controls_compute(struct vmx_controls *c);
+extern struct vmx_controls vmx_controls;   /* what every VMCS uses */
 
 #endif

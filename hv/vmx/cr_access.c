@@ -48,6 +48,8 @@ static bool set_guest_cr4(uint64_t value)
 {
     if (value & CR4_VMXE)
         return false;           /* VMX is not offered to the guest */
+    if (value & ~(rdmsr(0x489) | CR4_VMXE))
+        return false;           /* a bit this CPU cannot set: #GP, as bare */
     uint64_t mask = vmcs_read(CR4_GUEST_HOST_MASK);
     vmcs_write(CR4_READ_SHADOW, value);
     vmcs_write(GUEST_CR4, (value & ~mask) | (mask & (rdmsr(0x488) | CR4_VMXE)));

@@ -7,6 +7,7 @@
 #include <trace.h>
 #include <x86.h>
 #include "cpu/exception.h"
+#include "vmx/controls.h"
 #include "vmx/ept.h"
 #include "vmx/exit.h"
 #include "vmx/guest_start.h"
@@ -70,6 +71,13 @@ static void handle_cpuid(struct vcpu *v)
 {
     uint32_t leaf = v->regs.rax, sub = v->regs.rcx;
     struct cpuid_regs r = cpuid(leaf, sub);
+    uint32_t proc2 = vmx_controls.ctl[CTL_PROC2];
+    if (leaf == 7 && sub == 0 && !(proc2 & PROC2_INVPCID))
+        r.ebx &= ~(1u << 10);                   /* INVPCID would #UD */
+    if (leaf == 0x80000001 && !(proc2 & PROC2_RDTSCP))
+        r.edx &= ~(1u << 27);                   /* RDTSCP would #UD */
+    if (leaf == 0xd && sub == 1 && !(proc2 & PROC2_XSAVES))
+        r.eax &= ~(1u << 3);                    /* XSAVES would #UD */
     if (leaf == 1) {
         r.ecx |= HVABI_CPUID1_ECX_HYPERVISOR;
         r.ecx &= ~HVABI_CPUID1_ECX_VMX;         /* VMX is not offered */
@@ -181,7 +189,11 @@ void vmx_print_exit_stats(void)
 {
     for (uint32_t cpu = 0; cpu < cpu_count; cpu++) {
         const struct vcpu *v = &vcpus[cpu];
+        const char *last = catalog_exit_name(v->last_reason);
         printf("exit stats cpu%u: total %lu\n", cpu, v->exits);
+        if (v->exits)
+            printf("exit stats cpu%u: last exit %s at guest rip %#lx rflags %#lx cr0 %#lx\n",
+                   cpu, last ? last : "?", v->last_rip, v->last_rflags, v->last_cr0);
         for (unsigned r = 0; r < sizeof(v->exit_count) / sizeof(v->exit_count[0]); r++)
             if (v->exit_count[r]) {
                 const char *name = catalog_exit_name(r);
@@ -195,6 +207,10 @@ void vmx_exit_handler(struct vcpu *v)
     uint32_t reason = vmcs_read(EXIT_REASON);
     uint32_t basic = reason & 0xffff;
     v->exits++;
+    v->last_reason = basic;
+    v->last_rip = vmcs_read(GUEST_RIP);
+    v->last_rflags = vmcs_read(GUEST_RFLAGS);
+    v->last_cr0 = vmcs_read(GUEST_CR0);
     if (basic < sizeof(v->exit_count) / sizeof(v->exit_count[0]))
         v->exit_count[basic]++;
     /* Housekeeping timer exits are counted but not traced: at 20 per

@@ -29,7 +29,7 @@
 #define EXIT_STACK_SIZE     (16 * 1024)
 
 struct vcpu vcpus[MAX_CPUS];
-static struct vmx_controls controls;
+#define controls vmx_controls
 static uint64_t eptp;
 static uint8_t *msr_bitmap, *io_bitmaps;   /* io: A (ports 0-7fff), B */
 extern uint8_t vmx_exit_entry[];
