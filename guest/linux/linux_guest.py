@@ -71,7 +71,7 @@ DONE = "LINUX-GUEST-DONE"
 #                         guest runs nothing untrusted.
 # KASLR stays on: the hypervisor hides its memory through E820, and the
 # randomised kernel has to cope with that, as on real machines.
-KERNEL_ARGS = "console=ttyS0,115200 quiet mitigations=off"
+KERNEL_ARGS = "console=ttyS0,115200 quiet mitigations=off printk.devkmsg=on"
 
 # GRUB modules for the disk (grub-mkrescue adds dependencies). `linux` loads
 # the bzImage and the initrd; the rest mirrors hvtools.image's defaults.

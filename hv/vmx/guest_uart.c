@@ -20,7 +20,8 @@
 
 static struct {
     uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
-} uart = { .dll = 1 };
+    bool thri_pending;          /* THR empty not yet reported through IIR */
+} uart = { .dll = 1, .thri_pending = true };
 
 /* Host -> guest: one producer (the line owner), one consumer (the vCPU
  * reading RBR; the guest serialises its own UART accesses). */
@@ -110,8 +111,10 @@ uint32_t guest_uart_in(uint16_t port)
         uint8_t fifo = uart.fcr & 1 ? 0xc0 : 0;
         if ((uart.ier & IER_RDI) && !rx_empty())
             return fifo | 0x04;
-        if (uart.ier & IER_THRI)
-            return fifo | 0x02;         /* THR is always empty */
+        if ((uart.ier & IER_THRI) && uart.thri_pending) {
+            uart.thri_pending = false;  /* reading IIR clears it (see .h) */
+            return fifo | 0x02;
+        }
         return fifo | 0x01;
     }
     case 3: return uart.lcr;
@@ -132,6 +135,7 @@ void guest_uart_out(uint16_t port, uint8_t v)
             guest_uart_receive(&v, 1);  /* loopback: what is sent comes back */
         else
             tx_byte(v);
+        uart.thri_pending = true;       /* sent at once: THR empty again */
         break;
     case 1:
         if (uart.lcr & LCR_DLAB)

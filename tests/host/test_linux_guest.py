@@ -65,14 +65,19 @@ def test_disk_args_in_grub_cfg():
         linux_guest.grub_cfg("a;b")
 
 
+# /init prints through printk: each line carries "[    t.tttttt] ".
+PRINTK = r"^(?:\[\s*\d+\.\d+\] )?"
+
+
 def _check_output(text, cpus):
+    text = text.replace("\r", "")
     up = re.search(UP_RE, text)
     assert up, text[-3000:]
     assert int(up.group(1)) == cpus, up.group(0)
     assert up.group(2) == linux_guest.packages().get("release", up.group(2))
-    procs = re.findall(r"^processor\s*: (\d+)", text, re.M)
+    procs = re.findall(PRINTK + r"processor\s*: (\d+)", text, re.M)
     assert [int(p) for p in procs] == list(range(cpus)), procs
-    dmesg = [l for l in text.splitlines() if l.startswith("DMESG:")]
+    dmesg = [l for l in text.splitlines() if re.match(PRINTK + "DMESG:", l)]
     assert not [l for l in dmesg if re.search(r"do_boot_cpu", l, re.I)], dmesg
     assert not [l for l in dmesg if re.search(r"kernel panic|BUG:", l)], dmesg
 
