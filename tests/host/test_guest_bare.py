@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from testpaths import ROOT
 from hvtools.emu import RUNS_DIR, Machine
 
 sys.path.insert(0, os.path.join(ROOT, "guest"))
