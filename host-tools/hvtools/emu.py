@@ -163,7 +163,8 @@ class Machine:
     timeout: overall wall-clock limit in seconds (None = none): a watchdog
         stops the emulator, later waits raise EmuTimeout.
     workdir: run directory (default build/runs/<name>-<pid>-<n>/).
-    kvm: QEMU only; 'auto' uses KVM when /dev/kvm is usable.
+    kvm: QEMU only; False (default) runs TCG, the same CPU on every
+        machine; True uses KVM; 'auto' uses KVM when /dev/kvm opens.
     qemu_cpu: QEMU -cpu (default 'host' with KVM, 'max' with TCG).
     qmp: QEMU only; create a QMP unix socket (path in .qmp_path).
     debug_exit: QEMU only; add isa-debug-exit at 0xf4.
@@ -175,7 +176,7 @@ class Machine:
 
     def __init__(self, emu="bochs", iso=None, disks=(), boot=None, cpus=1,
                  model="corei7_skylake_x", memory=256, serial="file", timeout=None,
-                 workdir=None, name=None, kvm="auto", qemu_cpu=None, qmp=False,
+                 workdir=None, name=None, kvm=False, qemu_cpu=None, qmp=False,
                  debug_exit=False, ips=DEFAULT_IPS, magic_break=False,
                  reset_on_triple_fault=False, decode=None, extra_config=()):
         if emu not in ("bochs", "qemu"):
@@ -561,6 +562,10 @@ class Machine:
             'display_library: rfb, options="timeout=0"',
             "clock: sync=none, time0=local",
             "speaker: enabled=0",
+            # Bochs opens ALSA at start-up even with the speaker off, and on
+            # a machine without a sound card that aborts the emulator
+            # ("buffer overflow detected"): every driver is the dummy one.
+            "sound: driver=dummy",
             "mouse: enabled=0",
             "port_e9_hack: enabled=1",
             f"magic_break: enabled={int(self.magic_break)}",
