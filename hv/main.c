@@ -18,6 +18,7 @@
 #include "smp/work.h"
 #include "vmx/features.h"
 #include "vmx/vmx.h"
+#include "vmx/hypapp.h"
 #include "selftest/selftest.h"
 #include "console/console_rings.h"
 
@@ -98,6 +99,7 @@ void hv_main(uint32_t mbi_phys)
     if (!vmx_features_probe())
         halt_all("no VMX: this CPU does not offer Intel VT-x, the hypervisor cannot run here");
 
+    hypapp_diag_register();
     if (!vmx_global_init())
         halt_all("VMX is present but lacks what the hypervisor needs (see above)");
     uint32_t failed = smp_run_on_all(vmx_init_on_cpu, NULL, 5000) + vmx_init_failures;

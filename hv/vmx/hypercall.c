@@ -8,6 +8,7 @@
 #include <trace.h>
 #include <x86.h>
 #include "vmx/exit.h"
+#include "vmx/hypapp.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 
@@ -111,8 +112,13 @@ void handle_vmcall(struct vcpu *v)
     case HVABI_VMCALL_PRINT:
         hc_print(v);
         break;
-    default:
-        v->regs.rax = HVABI_ERR_UNKNOWN;
+    default: {
+        const struct hypapp *app = hypapp_for(fn);
+        if (app)
+            app->vmcall(v, fn);
+        else
+            v->regs.rax = HVABI_ERR_UNKNOWN;
+    }
     }
     trace_event(TEV_HYPERCALL_RET, fn, v->regs.rax);
     guest_advance_rip();
