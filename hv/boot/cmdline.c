@@ -172,6 +172,12 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         else return false;
         return true;
     }
+    if (is(k, kn, "guest_serial")) {
+        if (is(v, vn, "mux")) hv_config.guest_serial_passthrough = false;
+        else if (is(v, vn, "passthrough")) hv_config.guest_serial_passthrough = true;
+        else return false;
+        return true;
+    }
     if (is(k, kn, "vmx_corrupt")) {
         if (vn == 0 || vn >= sizeof(hv_config.vmx_corrupt))
             return false;

@@ -23,6 +23,7 @@ struct hv_config {
     uint64_t heap_bytes;        /* hypervisor page pool */
     uint8_t boot_drive;         /* DL for the guest's boot sector */
     bool no_guest;              /* guest=none: stay in the hypervisor */
+    bool guest_serial_passthrough;  /* the guest drives the real COM1 */
     char vmx_corrupt[40];       /* VMCS field to break (entry-failure tests) */
 };
 

@@ -85,25 +85,36 @@ static void install_int15_hook(void)
 }
 
 /* Without a boot sector the guest is a tiny built-in one: a line on its
- * COM1, a PING to the hypervisor, then halt. It proves the VMX path and
- * the guest serial channel with no disk at all. */
+ * COM1, a PING to the hypervisor, a call to the diag hypapp, then halt. It
+ * proves the VMX path and the guest serial channel with no disk at all.
+ * It waits for THR empty before each byte like any polled driver must:
+ * with guest_serial=passthrough it talks to the real 16550, which drops
+ * what overflows its FIFO. */
 static void place_builtin_guest(void)
 {
     static const uint8_t idle_guest[] = {
-        0xbe, 0x1e, 0x7c,                   /* mov si, msg */
-        0xba, 0xf8, 0x03,                   /* mov dx, 0x3f8 */
-        0xac,                               /* 1: lodsb */
+        0xbe, 0x30, 0x7c,                   /* mov si, msg */
+        0xba, 0xfd, 0x03,                   /* mov dx, 0x3fd (LSR) */
+        0xec,                               /* 1: in al, dx */
+        0xa8, 0x20,                         /* test al, 0x20 (THR empty) */
+        0x74, 0xfb,                         /* jz 1b */
+        0xac,                               /* lodsb */
         0x84, 0xc0,                         /* test al, al */
-        0x74, 0x03,                         /* jz 2f */
+        0x74, 0x07,                         /* jz 2f */
+        0xb2, 0xf8,                         /* mov dl, 0xf8 (THR) */
         0xee,                               /* out dx, al */
-        0xeb, 0xf8,                         /* jmp 1b */
+        0xb2, 0xfd,                         /* mov dl, 0xfd */
+        0xeb, 0xef,                         /* jmp 1b */
         0x66, 0x31, 0xc0,                   /* 2: xor eax, eax  (PING) */
         0x66, 0xb9, 0x34, 0x12, 0, 0,       /* mov ecx, 0x1234 */
-        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c17) */
+        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c20) */
+        0x66, 0xb8, 0x00, 0x01, 0, 0,       /* mov eax, 0x100 (diag hypapp) */
+        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c29) */
         0xfa, 0xf4, 0xeb, 0xfd,             /* cli; hlt; jmp $-1 */
         'b', 'u', 'i', 'l', 't', '-', 'i', 'n', ' ', 'g', 'u', 'e', 's', 't',
-        ':', ' ', 'h', 'e', 'l', 'l', 'o', '\r', '\n', 0,    /* msg (0x7c1e) */
+        ':', ' ', 'h', 'e', 'l', 'l', 'o', '\r', '\n', 0,    /* msg (0x7c30) */
     };
+    _Static_assert(sizeof(idle_guest) == 0x30 + 24, "msg is not at 0x7c30");
     memcpy(phys_ptr(BOOT_SECTOR_ADDR), idle_guest, sizeof(idle_guest));
 }
 

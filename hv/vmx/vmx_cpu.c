@@ -59,9 +59,12 @@ bool vmx_global_init(void)
     io_bitmaps = pmm_alloc_pages(2);
     if (!eptp || !msr_bitmap || !io_bitmaps)
         return false;
-    /* Only the guest's COM1 exits: it is emulated onto the GUEST channel. */
+    /* Only the guest's COM1 exits: it is emulated onto the GUEST channel,
+     * unless guest_serial=passthrough gives the guest the real port (its
+     * bytes then mix with the hypervisor's: use serial_mode=plain). */
     for (uint32_t port = GUEST_UART_BASE; port < GUEST_UART_BASE + GUEST_UART_PORTS; port++)
-        io_bitmaps[port / 8] |= 1u << (port % 8);
+        if (!hv_config.guest_serial_passthrough)
+            io_bitmaps[port / 8] |= 1u << (port % 8);
     /* Only what must be virtualised exits; everything else passes. */
     msr_intercept(MSR_IA32_FEATURE_CONTROL, true, true);
     for (uint32_t m = 0x480; m <= 0x491; m++)
