@@ -66,4 +66,26 @@
 #define HVABI_VMCALL_PRINT          0x2
 #define HVABI_PRINT_MAX             256
 
+/* ---- the diag hypapp: VMCALL functions 0x100-0x10f ---------------------- */
+/* Hypapps own VMCALL ranges above 0xff; "diag" is built in and exists for
+ * tests and benchmarks. */
+#define HVABI_ERR_QUIESCE           0xFFFFFFFDu  /* quiesced section not exclusive */
+
+/* DIAG_EXITS: out EAX = 0, RBX = VM exits this vCPU has taken so far. */
+#define HVABI_VMCALL_DIAG_EXITS     0x100
+
+/* DIAG_QUIESCE: in ECX = x. The hypervisor stops every other CPU that runs
+ * a guest or idles in the hypervisor (quiesce), checks inside the section
+ * that no other CPU is inside one and every other CPU is stopped, then
+ * releases them (endquiesce). out EAX = 0, RBX = number of other CPUs that
+ * were stopped, ECX = x + 1; or EAX = HVABI_ERR_QUIESCE if the section was
+ * not exclusive (the hypervisor also prints why). */
+#define HVABI_VMCALL_DIAG_QUIESCE   0x101
+
+/* DIAG_NMI_STATS: out EAX = 0, RBX = NMIs the hypervisor injected into this
+ * vCPU so far, RCX = NMIs for this vCPU that arrived while one was already
+ * pending and were merged into it (the architectural one-pending limit),
+ * RDX = quiesce requests this CPU answered. */
+#define HVABI_VMCALL_DIAG_NMI_STATS 0x102
+
 #endif /* HVABI_H */

@@ -8,7 +8,7 @@
 struct hv_config hv_config = {
     .baud = 115200, .data_bits = 8, .stop_bits = 1, .parity = 'n',
     .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
-    .selftest = SELFTEST_NONE, .trace_classes = ~0ull,
+    .selftest = SELFTEST_NONE, .trace_classes = ~0ull, .quiesce_report_ms = 2000,
     .trace_policy = RING_DROP_NEWEST, .flight_recorder = false,
     .heap_bytes = 16ull << 20, .boot_drive = 0x80,
 };
@@ -131,7 +131,8 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "selftest")) {
         static const char *const kinds[SELFTEST_COUNT] = {
-            "none", "ud", "pf", "gp", "nmi", "df", "storm", "storm_guest"
+            "none", "ud", "pf", "gp", "nmi", "df", "storm", "storm_guest",
+            "quiesce", "quiesce_stuck"
         };
         for (int i = 0; i < SELFTEST_COUNT; i++)
             if (is(v, vn, kinds[i])) {
@@ -142,6 +143,13 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "trace"))
         return parse_trace_classes(v, vn);
+    if (is(k, kn, "quiesce_report_ms")) {
+        uint64_t ms;
+        if (!parse_u64(v, vn, &ms) || ms == 0 || ms > 600000)
+            return false;
+        hv_config.quiesce_report_ms = ms;
+        return true;
+    }
     if (is(k, kn, "trace_policy")) {
         if (is(v, vn, "drop")) hv_config.trace_policy = RING_DROP_NEWEST;
         else if (is(v, vn, "overwrite")) hv_config.trace_policy = RING_OVERWRITE;

@@ -8,7 +8,7 @@
 
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
-                     SELFTEST_COUNT };
+                     SELFTEST_QUIESCE, SELFTEST_QUIESCE_STUCK, SELFTEST_COUNT };
 
 struct hv_config {
     uint32_t baud;
@@ -25,6 +25,7 @@ struct hv_config {
     bool no_guest;              /* guest=none: stay in the hypervisor */
     bool guest_serial_passthrough;  /* the guest drives the real COM1 */
     char vmx_corrupt[40];       /* VMCS field to break (entry-failure tests) */
+    uint32_t quiesce_report_ms; /* a CPU silent this long is named */
 };
 
 extern struct hv_config hv_config;

@@ -19,5 +19,8 @@ void lapic_enable(void);
 /* Sends an IPI to one APIC id, or to a shorthand encoded in icr_low. */
 void lapic_send_ipi(uint32_t dest, uint32_t icr_low);
 void lapic_eoi(void);
+/* xAPIC registers by offset (for the guest's forwarded accesses). */
+uint32_t lapic_read(uint32_t off);
+void lapic_write(uint32_t off, uint32_t v);
 
 #endif

@@ -94,6 +94,8 @@ void selftest_run(int kind)
         [SELFTEST_NMI] = { "nmi", selftest_nmi },
         [SELFTEST_DF] = { "df", selftest_df },
         [SELFTEST_STORM] = { "storm", selftest_storm },
+        [SELFTEST_QUIESCE] = { "quiesce", selftest_quiesce },
+        [SELFTEST_QUIESCE_STUCK] = { "quiesce_stuck", selftest_quiesce_stuck },
     };
     if (kind <= SELFTEST_NONE || kind >= SELFTEST_COUNT || !tests[kind].fn)
         return;

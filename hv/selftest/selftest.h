@@ -5,4 +5,7 @@
 void selftest_run(int kind);
 /* Selftests that run on the other CPUs alongside the guest. */
 void selftest_start_background(int kind);
+/* quiesce_selftest.c */
+void selftest_quiesce(void);
+void selftest_quiesce_stuck(void);
 #endif

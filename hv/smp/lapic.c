@@ -42,11 +42,18 @@ void lapic_send_ipi(uint32_t dest, uint32_t icr_low)
         wrmsr(X2APIC_MSR(XAPIC_ICR_LO), ((uint64_t)dest << 32) | icr_low);
         return;
     }
+    /* The guest may have written ICR high and not yet ICR low (each is a
+     * separate exit): put its destination back after ours. */
+    uint32_t guest_hi = *xapic_reg(XAPIC_ICR_HI);
     *xapic_reg(XAPIC_ICR_HI) = dest << 24;
     *xapic_reg(XAPIC_ICR_LO) = icr_low;
     for (int i = 0; i < 1000000 && (*xapic_reg(XAPIC_ICR_LO) & (1u << 12)); i++)
         cpu_relax();    /* delivery status: sent */
+    *xapic_reg(XAPIC_ICR_HI) = guest_hi;
 }
+
+uint32_t lapic_read(uint32_t off) { return *xapic_reg(off); }
+void lapic_write(uint32_t off, uint32_t v) { *xapic_reg(off) = v; }
 
 void lapic_eoi(void)
 {

@@ -13,6 +13,9 @@ static struct {
 } work;
 
 static uint64_t seen_generation[MAX_CPUS];
+static void (*idle_hook)(void);
+
+void cpu_idle_set_hook(void (*fn)(void)) { idle_hook = fn; }
 
 static void run_pending(struct percpu *p)
 {
@@ -31,6 +34,8 @@ void cpu_idle(void)
         irq_disable();
         console_kick();
         run_pending(p);
+        if (idle_hook)
+            idle_hook();
         if (p->index == 0) {
             /* The BSP watches the UART for host commands, so it polls
              * instead of sleeping (nothing else would wake it). */

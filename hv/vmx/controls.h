@@ -9,6 +9,7 @@ enum ctl_reg { CTL_PIN, CTL_PROC, CTL_PROC2, CTL_EXIT, CTL_ENTRY, CTL_COUNT };
 #define PIN_VIRTUAL_NMIS    (1u << 5)
 #define PIN_PREEMPT_TIMER   (1u << 6)
 #define PROC_NMI_WINDOW     (1u << 22)
+#define PROC_MONITOR_TRAP   (1u << 27)
 #define PROC_IO_BITMAPS     (1u << 25)
 #define PROC_MSR_BITMAPS    (1u << 28)
 #define PROC_SECONDARY      (1u << 31)

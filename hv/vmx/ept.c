@@ -44,6 +44,9 @@ static enum kind classify(uint64_t a, uint64_t len)
 
 static uint64_t leaf_type(enum kind k) { return k == K_RAM ? EPT_MT_WB : EPT_MT_UC; }
 
+static uint64_t *base_pml4;     /* the shared tables every CPU's root reuses */
+static uint64_t eptp_flags;     /* page-walk length and memory type bits */
+
 uint64_t ept_build(void)
 {
     uint64_t *pml4 = pmm_alloc_pages(1), *pdpt = pmm_alloc_pages(1);
@@ -76,5 +79,53 @@ uint64_t ept_build(void)
         *pde = (uint64_t)pt | EPT_RWX;
     }
     bool wb = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 14);
-    return (uint64_t)pml4 | (3ull << 3) | (wb ? 6 : 0);
+    base_pml4 = pml4;
+    eptp_flags = (3ull << 3) | (wb ? 6 : 0);
+    return (uint64_t)pml4 | eptp_flags;
+}
+
+static uint64_t *table_of(uint64_t entry) { return (uint64_t *)(entry & ~0xfffull & ((1ull << 52) - 1)); }
+
+/* A private copy of the walk from the root to the 4 KiB entry of `gpa`
+ * (below 4 GiB): everything else stays shared with the global EPT. The
+ * guest's LAPIC page gets one per CPU, so a CPU can map it for its single
+ * step without opening it to the others. */
+uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
+{
+    uint64_t *pml4 = pmm_alloc_pages(1), *pdpt = pmm_alloc_pages(1);
+    uint64_t *pd = pmm_alloc_pages(1), *pt = pmm_alloc_pages(1);
+    if (!base_pml4 || !pml4 || !pdpt || !pd || !pt || gpa >= GUEST_LIMIT)
+        return 0;
+    uint64_t *base_pdpt = table_of(base_pml4[0]);
+    uint64_t *base_pd = table_of(base_pdpt[gpa >> 30]);
+    uint64_t pde = base_pd[(gpa >> 21) & 511];
+    memcpy(pml4, base_pml4, PAGE_SIZE);
+    memcpy(pdpt, base_pdpt, PAGE_SIZE);
+    memcpy(pd, base_pd, PAGE_SIZE);
+    uint64_t region = gpa & ~(SZ_2M - 1);
+    for (int j = 0; j < 512; j++) {
+        if (!(pde & EPT_RWX))
+            pt[j] = 0;
+        else if (pde & EPT_LARGE)   /* split: same access and memory type */
+            pt[j] = (region + j * PAGE_SIZE) | (pde & 0x3f);
+        else
+            pt[j] = table_of(pde)[j];
+    }
+    pt[(gpa >> 12) & 511] = 0;     /* trapped: every access exits */
+    pd[(gpa >> 21) & 511] = (uint64_t)pt | EPT_RWX;
+    pdpt[gpa >> 30] = (uint64_t)pd | EPT_RWX;
+    pml4[0] = (uint64_t)pdpt | EPT_RWX;
+    *pte_out = &pt[(gpa >> 12) & 511];
+    return (uint64_t)pml4 | eptp_flags;
+}
+
+void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
+{
+    *pte = value;
+    /* Only this CPU walks this root: a single-context flush here is enough,
+     * else all contexts (both are in every EPT-capable CPU we accept). */
+    uint64_t cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
+    uint64_t type = (cap & (1ull << 25)) ? 1 : 2;
+    struct { uint64_t eptp, zero; } desc = { eptp, 0 };
+    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "memory", "cc");
 }

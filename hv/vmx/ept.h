@@ -9,5 +9,12 @@
  * EPT pointer, or 0 on failure (reported). One EPT serves every CPU. */
 uint64_t ept_build(void);
 bool ept_in_footprint(uint64_t gpa);
+/* A CPU's own root, sharing all tables with ept_build()'s except the walk
+ * to the 4 KiB page at gpa, which starts NOT present; *pte_out is its
+ * entry. Returns the EPT pointer, or 0 if out of pages. */
+uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out);
+/* Sets that entry and flushes the CPU's cached translations for the root. */
+void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value);
+#define EPT_PAGE_RW_UC  0x3ull      /* read/write, no execute, uncached */
 
 #endif

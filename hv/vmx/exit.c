@@ -14,6 +14,8 @@
 #include "vmx/guest_uart.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
+#include "nmi/nmi.h"
+#include "vapic/vapic.h"
 
 
 void guest_advance_rip(void)
@@ -94,10 +96,13 @@ static void handle_cpuid(struct vcpu *v)
     guest_advance_rip();
 }
 
-/* Only the MSRs in the bitmap exit: feature control and the VMX MSRs. */
+/* Only the MSRs in the bitmap exit: feature control, the VMX MSRs, and
+ * writes to the x2APIC ICR and IA32_APIC_BASE (vapic). */
 static void handle_msr(struct vcpu *v, bool write)
 {
     uint32_t msr = v->regs.rcx;
+    if (write && vapic_wrmsr(v, msr, (v->regs.rdx << 32) | (uint32_t)v->regs.rax))
+        return;
     if (!write && msr == HVABI_MSR_FEATURE_CONTROL) {
         v->regs.rax = HVABI_FC_LOCK;    /* locked, VMX off: as without VT-x */
         v->regs.rdx = 0;
@@ -126,6 +131,8 @@ static void handle_ept_violation(struct vcpu *v)
 {
     uint64_t gpa = vmcs_read(GUEST_PHYS_ADDR), qual = vmcs_read(EXIT_QUALIFICATION);
     uint64_t rip = vmcs_read(GUEST_RIP);
+    if (vapic_ept_violation(v, gpa, qual))
+        return;     /* the guest's LAPIC page: single-stepped (not traced) */
     trace_event(TEV_EPT_VIOLATION, gpa, qual, rip);
     if (ept_in_footprint(gpa)) {
         /* Contained: the guest gets #GP, the hypervisor carries on. */
@@ -140,22 +147,32 @@ static void handle_ept_violation(struct vcpu *v)
     exit_unhandled(v, "unexpected EPT violation");
 }
 
-/* An NMI arrived while the guest ran (NMI exiting). Until NMI-window
- * handling lands (SMP/NMI issue), it is passed straight back when the guest
- * can take it and reported when it cannot: never lost silently. */
+/* Exit reason 0: an NMI (classified by hv/nmi) or an exception the
+ * exception bitmap asked for (only while a LAPIC access is stepped). */
 static void handle_exception_nmi(struct vcpu *v)
 {
     uint32_t info = vmcs_read(EXIT_INTR_INFO);
-    if (((info >> 8) & 7) != 2)
-        exit_unhandled(v, "guest exception with no handler (exception bitmap is empty)");
-    trace_event(TEV_NMI_ENTER, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
-    if (vmcs_read(GUEST_INTERRUPTIBILITY) & (1u << 3)) {
-        printf("cpu%u: NMI for the guest while it blocks NMIs; not delivered "
-               "(NMI-window exiting not implemented yet)\n", v->index);
+    if (((info >> 8) & 7) == 2) {
+        nmi_exit(v);
         return;
     }
-    vmcs_write(ENTRY_INTR_INFO, 2 | (2u << 8) | (1u << 31));
-    trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), 0);
+    exit_unhandled(v, "guest exception with no handler (exception bitmap is empty)");
+}
+
+/* An exit that interrupted the delivery of an event through the guest's
+ * IDT (IDT-vectoring information valid): the event is delivered again on
+ * the next entry, or it would be lost (an interrupt, a guest NMI). */
+static void redeliver_vectored_event(void)
+{
+    uint32_t vect = vmcs_read(IDT_VECTORING_INFO);
+    if (!(vect & (1u << 31)))
+        return;
+    vmcs_write(ENTRY_INTR_INFO, vect & ~(1u << 12));    /* bit 12 is undefined */
+    if (vect & (1u << 11))
+        vmcs_write(ENTRY_EXC_ERROR, vmcs_read(IDT_VECTORING_ERROR));
+    uint32_t type = (vect >> 8) & 7;
+    if (type == 4 || type == 5 || type == 6)    /* software events: their length */
+        vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
 }
 
 /* IN/OUT to an intercepted port: only the guest's COM1 is in the bitmap. */
@@ -219,6 +236,13 @@ void vmx_exit_handler(struct vcpu *v)
         trace_event(TEV_VMEXIT, basic, vmcs_read(GUEST_RIP));
     if (reason & (1u << 31))
         vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
+    nmi_after_exit(v);
+    redeliver_vectored_event();
+    if (v->step.active && vapic_step_exit(v, basic)) {
+        console_kick();
+        nmi_before_entry(v);
+        return;
+    }
 
     switch (basic) {
     case VMX_EXIT_EXCEPTION_NMI: handle_exception_nmi(v); break;
@@ -236,10 +260,12 @@ void vmx_exit_handler(struct vcpu *v)
         guest_advance_rip();
         break;
     case VMX_EXIT_EPT_VIOLATION: handle_ept_violation(v); break;
+    case VMX_EXIT_NMI_WINDOW:   nmi_window_exit(v); break;
+    case VMX_EXIT_INIT:         vapic_init_exit(v);
     case VMX_EXIT_TRIPLE_FAULT: exit_unhandled(v, "guest triple fault");
-    case VMX_EXIT_INIT:         exit_unhandled(v, "INIT signal to a running guest CPU");
     case VMX_EXIT_EPT_MISCONFIG: exit_unhandled(v, "EPT misconfiguration (hypervisor bug)");
     default:                    exit_unhandled(v, "exit without a handler");
     }
     console_kick();
+    nmi_before_entry(v);
 }

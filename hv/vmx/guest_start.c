@@ -12,6 +12,7 @@
 #include <x86.h>
 #include "boot/multiboot.h"
 #include "cpu/exception.h"
+#include "nmi/nmi.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -127,7 +128,9 @@ static void real_mode_segment(uint32_t sel_f, uint32_t base_f, uint32_t lim_f, u
     vmcs_write_checked(ar_f, vmcs_field_name(ar_f), ar, 0xffffffff);
 }
 
-static void setup_real_mode_guest(uint8_t boot_drive)
+/* Real mode at cs:ip, as after reset (the BSP at 0:7c00 as the BIOS left
+ * it) or as a SIPI leaves an AP (cs = vector << 8, ip = 0). */
+void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl)
 {
     /* Access rights: 0x93 data r/w accessed, 0x9b code; present, S=1. */
     real_mode_segment(VMCS_GUEST_CS_SEL, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, 0x9b);
@@ -150,8 +153,10 @@ static void setup_real_mode_guest(uint8_t boot_drive)
     vmcs_write(GUEST_CR4, mask4 & (rdmsr(0x488) | (1ull << 13)));
     vmcs_write(GUEST_CR3, 0);
     vmcs_write(GUEST_DR7, 0x400);
-    vmcs_write(GUEST_RSP, 0x7000);
-    vmcs_write(GUEST_RIP, BOOT_SECTOR_ADDR);
+    vmcs_write(GUEST_CS_SEL, cs);
+    vmcs_write(GUEST_CS_BASE, (uint64_t)cs << 4);
+    vmcs_write(GUEST_RSP, cs == 0 && ip == BOOT_SECTOR_ADDR ? 0x7000 : 0);
+    vmcs_write(GUEST_RIP, ip);
     vmcs_write(GUEST_RFLAGS, 0x2);
     vmcs_write(GUEST_PENDING_DBG, 0);
     vmcs_write(GUEST_SYSENTER_CS, 0);
@@ -164,7 +169,7 @@ static void setup_real_mode_guest(uint8_t boot_drive)
     vmcs_write(GUEST_ACTIVITY_STATE, 0);
     struct vcpu *v = &vcpus[this_cpu_index()];
     memset(&v->regs, 0, sizeof(v->regs));
-    v->regs.rdx = boot_drive;
+    v->regs.rdx = dl;
 }
 
 void vmx_launch_guest(uint8_t boot_drive)
@@ -183,11 +188,15 @@ void vmx_launch_guest(uint8_t boot_drive)
         printf("guest: no boot sector module; starting the built-in idle guest\n");
     }
     install_int15_hook();
-    setup_real_mode_guest(boot_drive);
+    vmx_guest_real_mode(0, BOOT_SECTOR_ADDR, boot_drive);
     vmx_apply_corruption();     /* vmx_corrupt=FIELD (tests of the entry-failure dump) */
     trace_event(TEV_GUEST_START, BOOT_SECTOR_ADDR);
     printf("guest: launching at 0000:7c00\n");
     console_kick();
-    vcpus[this_cpu_index()].launched = true;
-    vmx_enter_guest(&vcpus[this_cpu_index()], 1);
+    struct vcpu *v = &vcpus[this_cpu_index()];
+    nmi_init();
+    __atomic_store_n(&v->run_state, GUEST_RUNNING, __ATOMIC_RELEASE);
+    v->launched = true;
+    nmi_before_entry(v);
+    vmx_enter_guest(v, 1);
 }

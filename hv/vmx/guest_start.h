@@ -16,6 +16,9 @@ struct int15_hook {
 extern struct int15_hook int15_hook;
 extern struct e820_table guest_e820;
 
+/* Guest state for real mode at cs:ip with DL = dl, in the current VMCS. */
+void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl);
+
 /* Applies vmx_corrupt=FIELD from the command line to the guest VMCS. */
 void vmx_apply_corruption(void);
 

@@ -1,6 +1,7 @@
 #include <console.h>
 #include <hvabi.h>
 #include "vmx/hypapp.h"
+#include "nmi/nmi.h"
 
 #define MAX_HYPAPPS 8
 
@@ -37,15 +38,39 @@ const struct hypapp *hypapp_for(uint32_t fn)
     return NULL;
 }
 
-/* diag: 0x100 = this vCPU's VM exit count so far in RBX. */
+/* diag: the hypervisor's own test and benchmark functions (hvabi.h). */
+static void diag_quiesce(struct vcpu *v)
+{
+    char why[80];
+    uint32_t others = quiesce(v);
+    bool ok = quiesce_section_exclusive(v, why, sizeof(why));
+    endquiesce(v);
+    if (!ok)
+        printf("diag quiesce from cpu%u: section not exclusive: %s\n", v->index, why);
+    v->regs.rax = ok ? HVABI_OK : HVABI_ERR_QUIESCE;
+    v->regs.rbx = others;
+    v->regs.rcx = (uint32_t)(v->regs.rcx + 1);
+}
+
 static void diag_vmcall(struct vcpu *v, uint32_t fn)
 {
-    if (fn == 0x100) {
+    switch (fn) {
+    case HVABI_VMCALL_DIAG_EXITS:
         v->regs.rbx = v->exits;
-        v->regs.rax = HVABI_OK;
+        break;
+    case HVABI_VMCALL_DIAG_QUIESCE:
+        diag_quiesce(v);
+        return;
+    case HVABI_VMCALL_DIAG_NMI_STATS:
+        v->regs.rbx = v->nmi_injected;
+        v->regs.rcx = v->nmi_coalesced;
+        v->regs.rdx = v->quiesce_answered;
+        break;
+    default:
+        v->regs.rax = HVABI_ERR_UNKNOWN;
         return;
     }
-    v->regs.rax = HVABI_ERR_UNKNOWN;
+    v->regs.rax = HVABI_OK;
 }
 
 void hypapp_diag_register(void)

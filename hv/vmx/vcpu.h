@@ -20,6 +20,40 @@ struct vcpu {
     uint32_t last_reason;       /* for reports from other CPUs: VMREAD only */
     uint64_t last_rip, last_rflags, last_cr0;    /* works on the own VMCS */
     uint64_t exit_count[70];    /* by basic exit reason, for the bench */
+
+    /* Guest life cycle on this CPU (hv/vapic/sipi.c): the BSP's guest runs
+     * from launch; an AP's waits in the hypervisor for the guest's SIPI. */
+    volatile uint32_t run_state;    /* enum guest_run_state */
+    volatile uint8_t sipi_vector;
+
+    /* NMI virtualisation and quiesce (hv/nmi/, the protocol of
+     * hv/nmi/nmi_model.pml). Written by this CPU, also from its NMI path. */
+    volatile uint32_t nmi_pending;      /* 0/1: the architectural one-pending limit */
+    volatile bool entry_committed;      /* VMCS final until the next exit */
+    volatile bool stopped;              /* answered the current quiesce */
+    bool nmi_hold;                      /* no injection now (LAPIC step) */
+    uint64_t nmi_injected, nmi_coalesced, nmi_dropped, quiesce_answered;
+
+    /* Guest LAPIC access being single-stepped (hv/vapic/xapic_step.c). */
+    struct lapic_step {
+        bool active;
+        bool icr_write;                 /* to the scratch page, decoded after */
+        uint32_t reg;                   /* register offset in the page */
+        uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
+        uint32_t saved_exc_bitmap;
+        uint64_t rip;
+    } step;
+    uint8_t *lapic_scratch;             /* this CPU's ICR-write catcher page */
+    uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
+    uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
+    uint64_t lapic_exits[0x40];         /* by register (offset >> 4), bench */
+};
+
+enum guest_run_state {
+    GUEST_WAIT_SIPI = 0,    /* AP before its first SIPI, or after INIT */
+    GUEST_SIPI_READY,       /* SIPI accepted: start at sipi_vector:0000 */
+    GUEST_RUNNING,
+    GUEST_RESETTING,        /* INIT sent to it while running; INIT exit next */
 };
 
 extern struct vcpu vcpus[];

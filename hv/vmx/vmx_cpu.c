@@ -13,6 +13,8 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_insn.h"
+#include "smp/work.h"
+#include "vapic/vapic.h"
 
 #define MSR_VMX_CR0_FIXED0  0x486
 #define MSR_VMX_CR0_FIXED1  0x487
@@ -69,6 +71,11 @@ bool vmx_global_init(void)
     msr_intercept(MSR_IA32_FEATURE_CONTROL, true, true);
     for (uint32_t m = 0x480; m <= 0x491; m++)
         msr_intercept(m, true, true);
+    /* The guest's INIT/SIPI in x2APIC mode, and its APIC mode changes. */
+    msr_intercept(MSR_X2APIC_ICR, false, true);
+    msr_intercept(MSR_APIC_BASE, false, true);
+    vapic_global_init();
+    cpu_idle_set_hook(vapic_idle_poll);
     printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x, eptp %#lx\n",
            controls.ctl[CTL_PIN], controls.ctl[CTL_PROC], controls.ctl[CTL_PROC2],
            controls.ctl[CTL_EXIT], controls.ctl[CTL_ENTRY], eptp);
@@ -190,6 +197,8 @@ bool vmx_cpu_init(void)
     }
     setup_host_state(v);
     setup_controls(v);
+    if (!vapic_cpu_init(v))
+        return false;
     printf("vmx: cpu%u in VMX root operation, VMCS at %#lx\n", p->index, v->vmcs_phys);
     return true;
 }

@@ -1,0 +1,130 @@
+/* Classifying NMIs and injecting the guest's. Model: nmi_model.pml. */
+#include <console.h>
+#include <percpu.h>
+#include <trace.h>
+#include "cpu/exception.h"
+#include "nmi/nmi.h"
+#include "vmx/controls.h"
+#include "vmx/vmcs.h"
+
+#define INTR_INFO_VALID     (1u << 31)
+#define INTR_TYPE_NMI       (2u << 8)
+#define BLOCK_STI           (1u << 0)
+#define BLOCK_MOV_SS        (1u << 1)
+#define BLOCK_NMI           (1u << 3)   /* virtual-NMI blocking (virtual NMIs on) */
+
+void nmi_unblock(void)
+{
+    /* IRET to the next instruction on the same stack: the only way, short
+     * of taking another NMI, to end the NMI blocking in root mode. */
+    __asm__ volatile(
+        "mov %%ss, %%eax\n\t"
+        "push %%rax\n\t"
+        "push %%rsp\n\t"
+        "addq $8, (%%rsp)\n\t"
+        "pushfq\n\t"
+        "mov %%cs, %%eax\n\t"
+        "push %%rax\n\t"
+        "lea 1f(%%rip), %%rax\n\t"
+        "push %%rax\n\t"
+        "iretq\n"
+        "1:" ::: "rax", "memory", "cc");
+}
+
+void nmi_reset(struct vcpu *v)
+{
+    if (__atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL))
+        v->nmi_dropped++;
+}
+
+void nmi_arrived(struct vcpu *v, enum nmi_path path)
+{
+    if (quiesce_answer(v))
+        return;
+    uint32_t state = __atomic_load_n(&v->run_state, __ATOMIC_ACQUIRE);
+    if (state != GUEST_RUNNING && state != GUEST_RESETTING) {
+        /* No guest context on this CPU (an AP waiting for its SIPI):
+         * like a CPU in wait-for-SIPI, it has nothing to deliver it to. */
+        v->nmi_dropped++;
+        trace_event(TEV_NMI_DROPPED, state);
+        return;
+    }
+    if (__atomic_exchange_n(&v->nmi_pending, 1, __ATOMIC_ACQ_REL)) {
+        v->nmi_coalesced++;     /* one is already pending: hardware merges too */
+        trace_event(TEV_NMI_COALESCED, v->nmi_coalesced);
+    } else {
+        trace_event(TEV_NMI_PENDING, 1);
+    }
+    /* Interrupting the last steps before VM entry: the main path will not
+     * look at pending again, and will not touch the VMCS either, so the
+     * window request is ours to make (no read-modify-write race). */
+    if (path == NMI_VIA_IDT && __atomic_load_n(&v->entry_committed, __ATOMIC_ACQUIRE) &&
+        !v->nmi_hold)
+        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_NMI_WINDOW);
+}
+
+/* Root-mode NMIs (IDT vector 2, on the NMI IST stack). */
+bool nmi_from_idt(struct regs *r)
+{
+    (void)r;
+    struct vcpu *v = &vcpus[this_cpu_index()];
+    if (!v->vmcs_phys)
+        return false;       /* not a VMX CPU yet: reported as unclaimed */
+    nmi_arrived(v, NMI_VIA_IDT);
+    return true;
+}
+
+void nmi_init(void)
+{
+    exception_set_nmi_hook(nmi_from_idt);
+}
+
+void nmi_exit(struct vcpu *v)
+{
+    struct percpu *p = this_cpu();
+    p->nmi_count++;
+    trace_event(TEV_NMI_ENTER, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
+    nmi_arrived(v, NMI_VIA_EXIT);
+    /* The NMI exit left NMIs blocked in root; the rest of this exit runs
+     * with them open, as the IDT path does after its IRET. */
+    nmi_unblock();
+    trace_event(TEV_NMI_EXIT, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
+}
+
+void nmi_window_exit(struct vcpu *v)
+{
+    trace_event(TEV_NMI_WINDOW, vmcs_read(GUEST_RIP), v->nmi_pending);
+    /* nmi_before_entry injects; the window control is recomputed there. */
+}
+
+void nmi_after_exit(struct vcpu *v)
+{
+    __atomic_store_n(&v->entry_committed, false, __ATOMIC_SEQ_CST);
+}
+
+static bool guest_can_take_nmi(void)
+{
+    if (vmcs_read(ENTRY_INTR_INFO) & INTR_INFO_VALID)
+        return false;   /* another event goes in first; the window follows */
+    /* STI blocking too: some CPUs refuse NMI injection under it. */
+    return !(vmcs_read(GUEST_INTERRUPTIBILITY) & (BLOCK_STI | BLOCK_MOV_SS | BLOCK_NMI));
+}
+
+void nmi_before_entry(struct vcpu *v)
+{
+    uint32_t proc = vmcs_read(PROC_CONTROLS) & ~PROC_NMI_WINDOW;
+    if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE) &&
+        guest_can_take_nmi() && __atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL)) {
+        vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+        v->nmi_injected++;
+        trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), v->nmi_injected);
+    }
+    if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE))
+        proc |= PROC_NMI_WINDOW;
+    vmcs_write(PROC_CONTROLS, proc);
+    __atomic_store_n(&v->entry_committed, true, __ATOMIC_SEQ_CST);
+    /* An NMI between the check and the commit only set pending. */
+    if (!v->nmi_hold && !(proc & PROC_NMI_WINDOW) &&
+        __atomic_load_n(&v->nmi_pending, __ATOMIC_SEQ_CST))
+        vmcs_write(PROC_CONTROLS, proc | PROC_NMI_WINDOW);
+}

@@ -1,0 +1,136 @@
+/* Quiesce: one CPU stops all the others with NMIs, runs a hypapp section,
+ * releases them. The seed's deadlock (XMHF) came from endquiesce raising
+ * the resume signal while the request was still up: a released CPU that
+ * took another NMI saw the request, stopped again and waited for a signal
+ * that was about to drop. Here the request is withdrawn first, and a CPU
+ * stops at most once per request (v->stopped). nmi_model.pml checks this
+ * protocol, and finds the seed's bug when the order is swapped. */
+#include <config.h>
+#include <console.h>
+#include <fmt.h>
+#include <lapic.h>
+#include <percpu.h>
+#include <trace.h>
+#include <tsc.h>
+#include <x86.h>
+#include "nmi/nmi.h"
+#include "console/console_rings.h"
+#include "vmx/vcpu.h"
+
+static volatile uint32_t quiesce_lock;          /* held by the quiescer */
+static volatile bool quiesce_request;
+static volatile bool resume_signal;
+static volatile uint32_t quiesce_acks, resume_acks;
+static volatile uint32_t quiesce_owner;
+static volatile uint32_t in_section;            /* for the exclusivity check */
+static uint64_t request_tsc;
+
+/* The CPUs a quiesce waits for: every other CPU in VMX operation. */
+static bool participates(uint32_t cpu, uint32_t self)
+{
+    return cpu != self && percpu_table[cpu].online && vcpus[cpu].vmcs_phys;
+}
+
+bool quiesce_answer(struct vcpu *v)
+{
+    if (!__atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE) || v->stopped)
+        return false;
+    v->stopped = true;
+    uint32_t owner = quiesce_owner;
+    trace_event(TEV_QUIESCE_JOINED, owner, rdtsc() - request_tsc);
+    __atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_ACQ_REL);
+    uint64_t t0 = rdtsc();
+    while (!__atomic_load_n(&resume_signal, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    __atomic_fetch_add(&resume_acks, 1, __ATOMIC_ACQ_REL);
+    v->quiesce_answered++;
+    trace_event(TEV_QUIESCE_RELEASED, owner, rdtsc() - t0);
+    v->stopped = false;
+    return true;
+}
+
+static void report_stragglers(uint32_t self, uint64_t waited_ms)
+{
+    for (uint32_t c = 0; c < cpu_count; c++) {
+        if (!participates(c, self) || vcpus[c].stopped)
+            continue;
+        const struct vcpu *o = &vcpus[c];
+        const struct percpu *p = &percpu_table[c];
+        const char *last = catalog_exit_name(o->last_reason);
+        printf("quiesce: cpu%u (apic %u) has not answered the quiesce NMI after %lu ms\n",
+               c, p->apic_id, waited_ms);
+        printf("quiesce: cpu%u state: guest %s, %s, NMIs taken %lu, last exit %s at guest rip "
+               "%#lx, exits %lu\n", c,
+               o->run_state == GUEST_RUNNING ? "running" : "not running",
+               p->parked ? "parked" : p->exc_depth ? "inside an exception/NMI handler"
+                                                    : "not in a handler",
+               p->nmi_count, last ? last : "none", o->last_rip, o->exits);
+        trace_event(TEV_QUIESCE_STRAGGLER, c, waited_ms);
+    }
+    console_request_event_dump();   /* its held trace events go out too */
+}
+
+uint32_t quiesce(struct vcpu *v)
+{
+    uint32_t self = v->index;
+    while (__atomic_exchange_n(&quiesce_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();        /* NMIs open: the holder can stop us meanwhile */
+    v->stopped = true;
+    quiesce_owner = self;
+    __atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELEASE);
+    request_tsc = rdtsc();
+    __atomic_store_n(&quiesce_request, true, __ATOMIC_SEQ_CST);
+    uint32_t want = 0;
+    uint64_t mask = 0;
+    for (uint32_t c = 0; c < cpu_count; c++)
+        if (participates(c, self)) {
+            want++;
+            mask |= 1ull << c;
+            lapic_send_ipi(percpu_table[c].apic_id, ICR_NMI);
+        }
+    trace_event(TEV_QUIESCE_REQUEST, mask);
+    uint64_t report_at = request_tsc + hv_config.quiesce_report_ms * tsc_per_ms;
+    while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < want) {
+        cpu_relax();
+        if (rdtsc() > report_at) {
+            report_stragglers(self, (rdtsc() - request_tsc) / tsc_per_ms);
+            report_at = rdtsc() + hv_config.quiesce_report_ms * tsc_per_ms;
+        }
+    }
+    trace_event(TEV_QUIESCE_ALL_IN, mask, rdtsc() - request_tsc);
+    __atomic_fetch_add(&in_section, 1, __ATOMIC_ACQ_REL);
+    return want;
+}
+
+void endquiesce(struct vcpu *v)
+{
+    uint32_t self = v->index, want = 0;
+    for (uint32_t c = 0; c < cpu_count; c++)
+        want += participates(c, self);
+    __atomic_fetch_sub(&in_section, 1, __ATOMIC_ACQ_REL);
+    /* Withdraw the request BEFORE signalling resume (the seed's fix). */
+    __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want)
+        cpu_relax();
+    __atomic_store_n(&resume_signal, false, __ATOMIC_SEQ_CST);
+    v->stopped = false;
+    trace_event(TEV_QUIESCE_RELEASED, self, rdtsc() - request_tsc);
+    __atomic_store_n(&quiesce_lock, 0, __ATOMIC_RELEASE);
+}
+
+bool quiesce_section_exclusive(struct vcpu *v, char *why, unsigned len)
+{
+    uint32_t inside = __atomic_load_n(&in_section, __ATOMIC_ACQUIRE);
+    if (inside != 1) {
+        snprintf(why, len, "%u CPUs inside a quiesced section", inside);
+        return false;
+    }
+    for (uint32_t c = 0; c < cpu_count; c++)
+        if (participates(c, v->index) && !vcpus[c].stopped) {
+            snprintf(why, len, "cpu%u is not stopped", c);
+            return false;
+        }
+    return true;
+}

@@ -1,0 +1,53 @@
+/* The guest's local APIC: what the hypervisor intercepts and why.
+ *
+ * Only INIT and SIPI are virtualised (the hypervisor owns the physical
+ * start-up of every CPU; the guest's APs are started in real mode at the
+ * SIPI vector by the hypervisor on that CPU). Everything else the guest
+ * does with its LAPIC reaches the hardware:
+ *  - xAPIC: the LAPIC page is not present in the CPU's EPT; each access
+ *    exits, and is completed by single-stepping the instruction with the
+ *    page mapped (monitor trap flag where the CPU has it, else TF + #DB).
+ *    A write to ICR low is caught in a scratch page and then acted on.
+ *  - x2APIC: only WRMSR to the ICR (0x830) and to IA32_APIC_BASE exit;
+ *    EOI, TPR and the rest pass with no exit.
+ * The hypervisor never writes the guest's LVT entries, so LINT1 stays an
+ * NMI input as the guest set it. */
+#ifndef HV_VAPIC_VAPIC_H
+#define HV_VAPIC_VAPIC_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "vmx/vcpu.h"
+
+#define GUEST_LAPIC_GPA     0xfee00000ull
+#define XAPIC_ICR_LO        0x300
+#define XAPIC_ICR_HI        0x310
+#define MSR_X2APIC_ICR      0x830
+#define MSR_APIC_BASE       0x1b
+
+/* Once: chooses the single-step method and prints it. */
+void vapic_global_init(void);
+/* Per CPU, with its VMCS current: its own EPT root with the LAPIC page
+ * trapped, and the scratch page. False (reported) when out of pages. */
+bool vapic_cpu_init(struct vcpu *v);
+
+/* xapic_step.c */
+bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual);
+/* An exit while a step is armed: MTF and #DB end it (done), any other
+ * exception ends it undone and goes to the guest; other exits end it
+ * undone. Returns true if the exit was the step's own (nothing left). */
+bool vapic_step_exit(struct vcpu *v, uint32_t basic);
+
+/* icr.c: a guest ICR write (dest: x2APIC id, or xAPIC id from ICR high). */
+void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
+
+/* x2apic_msr.c: WRMSR to an intercepted APIC MSR; false if not ours. */
+bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value);
+
+/* sipi.c */
+void vapic_guest_init(struct vcpu *target);
+void vapic_guest_sipi(struct vcpu *target, uint8_t vector);
+void vapic_init_exit(struct vcpu *v) __attribute__((noreturn));
+/* The idle loop's hook: an AP whose SIPI arrived starts its guest. */
+void vapic_idle_poll(void);
+
+#endif

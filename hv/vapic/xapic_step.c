@@ -1,0 +1,156 @@
+/* xAPIC accesses, completed by single-stepping the guest's instruction with
+ * its LAPIC page mapped in this CPU's own EPT root (other CPUs keep it
+ * trapped). During the step: external interrupts are held off (IF = 0), no
+ * NMI is injected (nmi_hold; NMIs that arrive stay pending), and every
+ * exception exits to us, so nothing runs in the guest with the page open
+ * except the one instruction. */
+#include <console.h>
+#include <lapic.h>
+#include <percpu.h>
+#include <pmm.h>
+#include <trace.h>
+#include <x86.h>
+#include "vapic/vapic.h"
+#include "vmx/controls.h"
+#include "vmx/ept.h"
+#include "vmx/exit.h"
+#include "vmx/vmcs.h"
+
+#define RF_TF               (1ull << 8)
+#define RF_IF               (1ull << 9)
+#define BLOCK_STI           (1u << 0)
+#define BLOCK_MOV_SS        (1u << 1)
+#define PENDING_DBG_BS      (1ull << 14)
+#define DB_QUAL_BS          (1ull << 14)
+#define INTR_VALID          (1u << 31)
+#define INTR_ERR_VALID      (1u << 11)
+
+static bool use_mtf;
+
+void vapic_global_init(void)
+{
+    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
+    uint64_t cap = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
+    use_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
+    printf("vapic: guest xAPIC accesses are single-stepped with %s\n",
+           use_mtf ? "the monitor trap flag" : "TF and #DB (this CPU has no monitor trap flag)");
+}
+
+bool vapic_cpu_init(struct vcpu *v)
+{
+    v->lapic_scratch = pmm_alloc_pages(1);
+    v->eptp = ept_build_cpu(GUEST_LAPIC_GPA, &v->lapic_pte);
+    if (!v->lapic_scratch || !v->eptp) {
+        printf("vapic: cpu%u: out of pages for the LAPIC trap\n", v->index);
+        return false;
+    }
+    vmcs_write(EPT_POINTER, v->eptp);
+    return true;
+}
+
+static void step_begin(struct vcpu *v, uint32_t reg, bool write)
+{
+    struct lapic_step *s = &v->step;
+    s->active = true;
+    s->reg = reg;
+    s->icr_write = write && reg == XAPIC_ICR_LO;
+    s->rip = vmcs_read(GUEST_RIP);
+    /* An ICR-low write lands in the scratch page and is acted on after
+     * the step; anything else goes straight to the real LAPIC. */
+    uint64_t page = s->icr_write ? (uint64_t)v->lapic_scratch : GUEST_LAPIC_GPA;
+    ept_set_page(v->eptp, v->lapic_pte, page | EPT_PAGE_RW_UC);
+    v->nmi_hold = true;
+    uint64_t rf = vmcs_read(GUEST_RFLAGS);
+    uint32_t intr = vmcs_read(GUEST_INTERRUPTIBILITY);
+    s->saved_rflags_bits = rf & (RF_IF | RF_TF);
+    s->saved_exc_bitmap = vmcs_read(EXCEPTION_BITMAP);
+    rf &= ~RF_IF;
+    intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 */
+    vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);
+    if (use_mtf) {
+        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
+    } else {
+        rf |= RF_TF;
+        if (intr & BLOCK_MOV_SS)    /* entry check: TF under MOV SS blocking */
+            vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
+    }
+    vmcs_write(GUEST_RFLAGS, rf);
+    vmcs_write(GUEST_INTERRUPTIBILITY, intr);
+}
+
+static void step_end(struct vcpu *v, bool done)
+{
+    struct lapic_step *s = &v->step;
+    ept_set_page(v->eptp, v->lapic_pte, 0);
+    uint64_t rf = vmcs_read(GUEST_RFLAGS) & ~(RF_IF | RF_TF);
+    vmcs_write(GUEST_RFLAGS, rf | s->saved_rflags_bits);
+    vmcs_write(EXCEPTION_BITMAP, s->saved_exc_bitmap);
+    if (use_mtf)
+        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) & ~PROC_MONITOR_TRAP);
+    v->nmi_hold = false;
+    s->active = false;
+    if (!done)
+        return;     /* the guest runs the instruction again: a new exit */
+    v->lapic_exits[(s->reg >> 4) & 0x3f]++;
+    if (s->icr_write) {
+        uint32_t lo = *(volatile uint32_t *)(v->lapic_scratch + XAPIC_ICR_LO);
+        trace_event(TEV_APIC_WRITE, s->reg, lo);
+        vapic_icr_write(v, lapic_read(XAPIC_ICR_HI) >> 24, lo, false);
+    }
+    if (s->saved_rflags_bits & RF_TF)
+        guest_inject_exception(1, false, 0);    /* the guest was stepping itself */
+}
+
+bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    if ((gpa & ~0xfffull) != GUEST_LAPIC_GPA || !v->lapic_pte)
+        return false;
+    if (qual & 4) {
+        printf("guest cpu%u: instruction fetch from the LAPIC page at %#lx refused; "
+               "#GP injected\n", v->index, gpa);
+        guest_inject_exception(13, true, 0);
+        return true;
+    }
+    if (v->step.active)     /* a second LAPIC access in one instruction */
+        step_end(v, false);
+    step_begin(v, gpa & 0xfff, qual & 2);
+    return true;
+}
+
+/* The instruction faulted: the page closes and the guest gets the fault. */
+static void reflect_exception(uint32_t info)
+{
+    uint8_t vector = info & 0xff;
+    if (vector == 14)       /* a #PF exit leaves CR2 alone: the guest needs it */
+        __asm__ volatile("mov %0, %%cr2" :: "r"(vmcs_read(EXIT_QUALIFICATION)));
+    vmcs_write(ENTRY_INTR_INFO, info & (INTR_VALID | INTR_ERR_VALID | 0x7ff));
+    if (info & INTR_ERR_VALID)
+        vmcs_write(ENTRY_EXC_ERROR, vmcs_read(EXIT_INTR_ERROR));
+    uint32_t type = (info >> 8) & 7;
+    if (type == 4 || type == 5 || type == 6)
+        vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
+}
+
+bool vapic_step_exit(struct vcpu *v, uint32_t basic)
+{
+    if (basic == VMX_EXIT_MONITOR_TRAP_FLAG) {
+        step_end(v, true);
+        return true;
+    }
+    if (basic == VMX_EXIT_EXCEPTION_NMI) {
+        uint32_t info = vmcs_read(EXIT_INTR_INFO);
+        if (((info >> 8) & 7) == 2)
+            return false;   /* an NMI: handled as usual, the step stays armed */
+        if ((info & 0xff) == 1 && !use_mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
+            step_end(v, true);
+            return true;
+        }
+        step_end(v, false);
+        reflect_exception(info);
+        return true;
+    }
+    if (basic == VMX_EXIT_PREEMPTION_TIMER)
+        return false;       /* housekeeping; the step stays armed */
+    step_end(v, false);     /* anything else: handle it with the page shut */
+    return false;
+}
