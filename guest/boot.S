@@ -108,6 +108,7 @@ boot_gdt_ptr:
 	.section .bss
 	.balign 4096
 	.globl boot_stack_top
+	.globl boot_pml4, boot_pd
 boot_pml4:	.skip 4096
 boot_pdpt:	.skip 4096
 boot_pd:	.skip 4 * 4096

@@ -48,7 +48,27 @@ static inline void wrmsr(u32 msr, u64 v)
 {
 	asm volatile("wrmsr" :: "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
 }
+static inline u64 rdmsr(u32 msr)
+{
+	u32 lo, hi;
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+	return (u64)hi << 32 | lo;
+}
+static inline u64 rdtsc(void)
+{
+	u32 lo, hi;
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	return (u64)hi << 32 | lo;
+}
 __attribute__((noreturn)) void halt_forever(void);
+
+/* ---- tsc.c: time from the TSC, calibrated against PIT channel 2 --------- */
+/* The first call (on the BSP, before any AP runs: it programs the PIT)
+ * calibrates; later calls on any CPU return the cached rate. */
+u64 tsc_khz(void);
+void udelay(u64 us);
+u64 tsc_deadline_ms(u64 ms);       /* rdtsc() value ms milliseconds from now */
+static inline bool tsc_expired(u64 deadline) { return rdtsc() >= deadline; }
 
 /* ---- serial.c: COM1, polled ---------------------------------------------- */
 void uart_init(u16 port);
@@ -73,6 +93,7 @@ struct cpu {
 	struct cpu *self;    /* gs:0 */
 	u32 index;
 	volatile struct fault_rec fault;
+	bool x2apic;         /* this CPU's LAPIC is in x2APIC mode (lapic.c) */
 	u64 gdt[7];          /* null, code64, data, 2x TSS, spare */
 	u8 tss[104] __attribute__((aligned(16)));
 };
@@ -127,11 +148,24 @@ struct boot_info {
 	bool have_meminfo;
 	u32 mem_lower_kb, mem_upper_kb;
 	const void *rsdp;              /* ACPI RSDP copy, or NULL */
+	u64 mbi_start, mbi_end;        /* GRUB's information block: keep out */
 };
 extern struct boot_info boot_info;
 void mb2_parse(u32 magic, u64 info);
 const struct mmap_entry *mmap_get(u32 i);
 const char *mmap_type_name(u32 type);
+
+/* ---- acpi.c: tables through the RSDP GRUB passed ------------------------- */
+struct sdt_header {
+	char sig[4];
+	u32 length;
+	u8 revision, checksum;
+	char oem[6], oem_table[8];
+	u32 oem_rev, creator, creator_rev;
+} __attribute__((packed));
+/* The table with this signature from the RSDT, or NULL. */
+const struct sdt_header *acpi_find(const char *sig);
+bool acpi_mapped(u64 addr, u64 len);
 
 /* ---- power.c ------------------------------------------------------------- */
 __attribute__((noreturn)) void power_off(u16 exit_port);
@@ -149,6 +183,20 @@ extern struct hv_info hv;
 void hv_detect(void);
 /* VMCALL FOOTPRINT; false (and *why set) if unavailable. */
 bool hv_footprint(u64 *start, u64 *end, const char **why);
+/* VMCALL DIAG_NMI_STATS on this CPU; -1 or the exception vector. */
+struct hv_nmi_stats { u64 injected, merged, quiesce_answered; u32 status; };
+int hv_nmi_stats(struct hv_nmi_stats *st);
+/* VMCALL DIAG_QUIESCE(x) on this CPU, judged (EAX 0, RBX want_rbx,
+ * ECX x + 1) and tallied; the first bad answer is kept for the report. */
+struct hv_quiesce_tally {
+	u32 calls, bad, faults;
+	int vector;                  /* of the first exception */
+	u32 x, eax, ecx;             /* the first bad answer */
+	u64 rbx;
+};
+void hv_quiesce(u32 x, u64 want_rbx, struct hv_quiesce_tally *q);
+/* "" if every call was good, else what went wrong first. */
+void hv_quiesce_why(const struct hv_quiesce_tally *q, u64 want_rbx, char *why, size_t n);
 
 /* ---- checks and scenarios (main.c) --------------------------------------- */
 /* One line per check: "CHECK <scenario>.<check>: PASS|FAIL <why>". */
@@ -163,6 +211,8 @@ bool check_need_hv(const char *check);
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Value of a key=value option on the command line (NULL if absent). */
 const char *cmdline_get(const char *key, size_t *len);
+/* A number option (decimal or 0x-hex), or dflt if absent or malformed. */
+u64 cmdline_u64(const char *key, u64 dflt);
 
 struct scenario {
 	const char *name;

@@ -63,3 +63,47 @@ bool hv_footprint(u64 *start, u64 *end, const char **why)
 	*end = r.rcx;
 	return true;
 }
+
+int hv_nmi_stats(struct hv_nmi_stats *st)
+{
+	struct vmcall_regs r = { .rax = HVABI_VMCALL_DIAG_NMI_STATS };
+	int v = vmcall_regs(&r);
+	st->status = (u32)r.rax;
+	st->injected = r.rbx;
+	st->merged = r.rcx;
+	st->quiesce_answered = r.rdx;
+	return v;
+}
+
+void hv_quiesce(u32 x, u64 want_rbx, struct hv_quiesce_tally *q)
+{
+	struct vmcall_regs r = { .rax = HVABI_VMCALL_DIAG_QUIESCE, .rcx = x };
+	int v = vmcall_regs(&r);
+	q->calls++;
+	if (v >= 0) {
+		if (!q->faults++)
+			q->vector = v;
+		return;
+	}
+	if ((u32)r.rax == HVABI_OK && r.rbx == want_rbx && (u32)r.rcx == x + 1)
+		return;
+	if (!q->bad++) {
+		q->x = x;
+		q->eax = (u32)r.rax;
+		q->rbx = r.rbx;
+		q->ecx = (u32)r.rcx;
+	}
+}
+
+void hv_quiesce_why(const struct hv_quiesce_tally *q, u64 want_rbx, char *why, size_t n)
+{
+	why[0] = '\0';
+	if (q->faults)
+		snprintf(why, n, "%u of %u DIAG_QUIESCE VMCALLs raised an exception (first: %s, "
+			 "vector %d)", q->faults, q->calls, vector_name(q->vector), q->vector);
+	else if (q->bad)
+		snprintf(why, n, "%u of %u DIAG_QUIESCE calls answered wrongly; first: ecx=0x%x gave "
+			 "eax=0x%x rbx=%lu ecx=0x%x, want eax=0 rbx=%lu ecx=0x%x%s", q->bad, q->calls,
+			 q->x, q->eax, q->rbx, q->ecx, want_rbx, q->x + 1,
+			 q->eax == HVABI_ERR_QUIESCE ? " (HVABI_ERR_QUIESCE: section not exclusive)" : "");
+}

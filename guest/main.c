@@ -5,6 +5,7 @@
  *   poweroff=1                       power off at the end (else halt)
  *   exitport=0xf4                    also try QEMU's isa-debug-exit there
  *   uartinit=0                       keep the UART as GRUB/the hypervisor set it
+ *   (scenario options such as nmi_rounds=N: guest/README.md)
  *
  * Output, one line each: GUEST START <cmdline>; SCENARIO <name>: <what>;
  * CHECK <scenario>.<check>: PASS | FAIL <why>; INFO <scenario>: ...;
@@ -98,6 +99,12 @@ static bool opt_u64(const char *key, u64 *v)
 	size_t n;
 	const char *s = cmdline_get(key, &n);
 	return s && parse_u64(s, n, v);
+}
+
+u64 cmdline_u64(const char *key, u64 dflt)
+{
+	u64 v;
+	return opt_u64(key, &v) ? v : dflt;
 }
 
 void guest_finish(bool faulted)

@@ -14,6 +14,8 @@ void mb2_parse(u32 magic, u64 info)
 	if (magic != MB2_BOOTLOADER_MAGIC || !info || info >= IDENTITY_MAP_END)
 		return;
 	u32 total = *(const u32 *)info;
+	boot_info.mbi_start = info;
+	boot_info.mbi_end = info + total;
 	const u8 *p = (const u8 *)info + 8, *end = (const u8 *)info + total;
 	while (p + 8 <= end) {
 		u32 type = ((const u32 *)p)[0], size = ((const u32 *)p)[1];

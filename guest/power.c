@@ -4,38 +4,6 @@
  * interrupts off. Every step is harmless where its device is absent. */
 #include "guest.h"
 
-struct sdt_header {
-	char sig[4];
-	u32 length;
-	u8 revision, checksum;
-	char oem[6], oem_table[8];
-	u32 oem_rev, creator, creator_rev;
-} __attribute__((packed));
-
-static bool mapped(u64 a, u64 n) { return a && a + n <= IDENTITY_MAP_END; }
-
-static const struct sdt_header *acpi_find(const char *sig)
-{
-	const u8 *rsdp = boot_info.rsdp;
-	if (!rsdp || memcmp(rsdp, "RSD PTR ", 8))
-		return NULL;
-	u32 rsdt_addr = *(const u32 *)(rsdp + 16);
-	if (!mapped(rsdt_addr, sizeof(struct sdt_header)))
-		return NULL;
-	const struct sdt_header *rsdt = (const void *)(u64)rsdt_addr;
-	if (memcmp(rsdt->sig, "RSDT", 4) || !mapped(rsdt_addr, rsdt->length))
-		return NULL;
-	const u32 *ent = (const u32 *)(rsdt + 1);
-	for (u32 i = 0; i < (rsdt->length - sizeof(*rsdt)) / 4; i++) {
-		if (!mapped(ent[i], sizeof(struct sdt_header)))
-			continue;
-		const struct sdt_header *t = (const void *)(u64)ent[i];
-		if (!memcmp(t->sig, sig, 4))
-			return t;
-	}
-	return NULL;
-}
-
 /* SLP_TYPa for S5 from the DSDT's `Name(_S5, Package(){a, b, ...})`. */
 static int s5_slp_typ(const struct sdt_header *dsdt)
 {
@@ -70,9 +38,9 @@ void power_off(u16 exit_port)
 		u32 pm1a = *(const u32 *)((const u8 *)fadt + 64);
 		u32 dsdt_addr = *(const u32 *)((const u8 *)fadt + 40);
 		int typ = -1;
-		if (mapped(dsdt_addr, sizeof(struct sdt_header))) {
+		if (acpi_mapped(dsdt_addr, sizeof(struct sdt_header))) {
 			const struct sdt_header *dsdt = (const void *)(u64)dsdt_addr;
-			if (!memcmp(dsdt->sig, "DSDT", 4) && mapped(dsdt_addr, dsdt->length))
+			if (!memcmp(dsdt->sig, "DSDT", 4) && acpi_mapped(dsdt_addr, dsdt->length))
 				typ = s5_slp_typ(dsdt);
 		}
 		if (pm1a && pm1a < 0x10000 && typ >= 0) {

@@ -85,16 +85,17 @@ class Run:
 
 @pytest.fixture
 def boot_guest(request, guest_elf):
-    """boot_guest(scenarios, emu='qemu', poweroff=True, args='', **machine) ->
-    Run once GUEST DONE is printed (and, with poweroff, the emulator exited)."""
+    """boot_guest(scenarios, emu='qemu', poweroff=True, args='', cpus=1,
+    model='corei7_skylake_x', **machine) -> Run once GUEST DONE is printed
+    (and, with poweroff, the emulator exited)."""
     machines = []
     failed_before = request.session.testsfailed
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
 
     def _boot(scenarios="all", emu="qemu", poweroff=True, args="", timeout=120,
-              wait_exit=True, **kw):
+              wait_exit=True, cpus=1, model="corei7_skylake_x", **kw):
         img = disk.build_guest_disk(scenarios, poweroff, args, elf=guest_elf)
-        m = Machine(emu=emu, disks=[img], cpus=1, model="corei7_skylake_x", timeout=timeout,
+        m = Machine(emu=emu, disks=[img], cpus=cpus, model=model, timeout=timeout,
                     workdir=os.path.join(RUNS_DIR, f"{slug}-{os.getpid()}-{len(machines)}"),
                     name=slug, kvm=False, **kw)
         machines.append(m)
