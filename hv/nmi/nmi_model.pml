@@ -1,0 +1,435 @@
+/*
+ * nmi_model.pml -- Promela model of the hypervisor's quiesce protocol, its
+ * NMI classifier and the guest-NMI pending/injection protocol.
+ *
+ * The C code it models: hv/nmi/quiesce.c (quiesce(), quiesce_answer(),
+ * endquiesce()) and hv/nmi/nmi.c (nmi_arrived(): the classifier;
+ * nmi_after_exit(), nmi_before_entry(): the injection and NMI-window
+ * exiting). hv/nmi/MODEL.md maps every variable and process to the C names
+ * and says what is abstracted away. Run by tests/host/test_nmi_model.py.
+ *
+ * By hand (from a scratch directory):
+ *     spin -a [-DN=3] [-DSEED_ORDER] /path/to/hv/nmi/nmi_model.pml
+ *     gcc -O2 -DSAFETY -o pan pan.c && ./pan -m100000
+ *
+ * Macros (all optional):
+ *   N=2|3           number of CPUs (default 2; the invariants are written out
+ *                   for at most 3)
+ *   SEED_ORDER      endquiesce() in the XMHF seed's order: resume_signal is
+ *                   raised before quiesce_request is cleared (the bug of seed
+ *                   001). Spin must find an error with it.
+ *   NO_WINDOW_FIX   the injection as first specified: nmi_before_entry()
+ *                   decides inject / NMI-window exiting once, and nothing else
+ *                   touches the window. Spin finds a stuck guest NMI: one
+ *                   taken in root after that decision and before VMRESUME
+ *                   (MODEL.md, "The entry race").
+ *   NO_RECHECK      the C scheme without nmi_before_entry()'s second look at
+ *                   nmi_pending after entry_committed is set. Spin finds the
+ *                   same stuck NMI (it arrives between the first look and the
+ *                   commit): both halves of the C scheme are needed.
+ *   X2APIC_NO_FENCE the quiesce NMIs may overtake the store of
+ *                   quiesce_request (an x2APIC ICR WRMSR is not serializing).
+ *                   Spin finds a deadlock (MODEL.md, "Store ordering").
+ *   NO_ACK_ASSERT   drop the "ack counter never exceeds N-1" assertions (lets
+ *                   the SEED_ORDER run go on to find the deadlock / lost NMI
+ *                   instead of stopping at the double acknowledgement).
+ *   IPIS=k          guest NMI IPIs in total, any CPU to any CPU (default 2)
+ *   EXT=k           external NMIs (QEMU inject-nmi, a watchdog) (default 1)
+ *   QCPUS=k         how many CPUs' guests may make the quiesce VMCALL
+ *                   (default 2: CPU 0 and 1, concurrently: seed's T2/T5)
+ *   QCALLS=k        quiesce VMCALLs per such CPU (default 1)
+ */
+
+#ifndef N
+#define N 2
+#endif
+#ifndef IPIS
+#define IPIS 2
+#endif
+#ifndef EXT
+#define EXT 1
+#endif
+#ifndef QCPUS
+#define QCPUS 2
+#endif
+#ifndef QCALLS
+#define QCALLS 1
+#endif
+
+/* ---- globals of hv/nmi/quiesce.c ---------------------------------------- */
+bit  quiesce_lock;          /* test-and-set spinlock; holder runs the hypapp */
+bit  quiesce_request;       /* "a quiesce is in progress"                   */
+byte quiesce_acks;          /* CPUs that have stopped (atomic increments)    */
+bit  resume_signal;         /* "stopped CPUs may go"                          */
+byte resume_acks;           /* CPUs that have resumed (atomic increments)    */
+
+/* ---- per-CPU state of hv/nmi/nmi.c -------------------------------------- */
+bit  stopped[N];            /* answered the current request, or the quiescer */
+bit  nmi_pending[N];        /* a guest NMI waits for injection (0/1)         */
+/* hv_coalesced[c]: guest NMIs merged into an already pending one (counted:
+ * see "NMI accounting" below)                                              */
+
+/* ---- the guest's view (VMCS guest interruptibility state) --------------- */
+bit  guest_nmi_blocked[N];  /* virtual-NMI blocking: guest in its NMI handler*/
+bit  window[N];             /* VMCS: "NMI-window exiting" control is set     */
+bit  entry_committed[N];    /* v->entry_committed: nmi_before_entry() has
+                               written the VMCS for the coming entry; cleared
+                               by nmi_after_exit() after every exit          */
+
+/* ---- hardware ------------------------------------------------------------ */
+bit  hw_blocked[N];         /* physical NMI blocking (root handler, or after
+                               an NMI VM exit until the hypervisor's IRET)   */
+bit  hw_latched[N];         /* one NMI held pending by the CPU               */
+/* hw_coalesced[c]: NMIs merged by hardware into a latched one (counted)  */
+bit  in_guest[N];           /* CPU is in VMX non-root operation              */
+bit  in_handler[N];         /* nmi_unit(c) is running: the main flow of CPU c
+                               is interrupted (or, after an NMI VM exit, has
+                               not yet got control back)                     */
+
+/* ---- bookkeeping for the properties (not in the C code) ----------------- */
+
+/* NMI accounting for property 3, per CPU c: sent_to (guest IPIs and external
+ * NMIs sent to c), injected (NMIs injected into c's guest), hv_coalesced,
+ * hw_coalesced. By default only the two differences the properties need are
+ * kept (fewer distinct states):
+ *     unmatched[c] = sent_to - injected - hv_coalesced - hw_coalesced
+ *     spare[c]     = sent_to - injected
+ * -DFULL_COUNTERS keeps the four counters instead (easier trails). */
+#ifdef FULL_COUNTERS
+byte sent_to[N], injected[N], hv_coalesced[N], hw_coalesced[N];
+#define COUNT_SENT(c)          sent_to[c]++
+#define COUNT_INJECTED(c)      injected[c]++
+#define COUNT_HV_COALESCED(c)  hv_coalesced[c]++
+#define COUNT_HW_COALESCED(c)  hw_coalesced[c]++
+#define NONE_LOST(c)     (injected[c] + hv_coalesced[c] + hw_coalesced[c] >= \
+                          sent_to[c])
+#define NONE_SPURIOUS(c) (injected[c] <= sent_to[c])
+#else
+short unmatched[N], spare[N];
+#define COUNT_SENT(c)          unmatched[c]++; spare[c]++
+#define COUNT_INJECTED(c)      unmatched[c]--; spare[c]--
+#define COUNT_HV_COALESCED(c)  unmatched[c]--
+#define COUNT_HW_COALESCED(c)  unmatched[c]--
+#define NONE_LOST(c)     (unmatched[c] <= 0)
+#define NONE_SPURIOUS(c) (spare[c] >= 0)
+#endif
+byte in_section;            /* CPUs inside the hypapp section                */
+bit  mutex_ok = 1;          /* property 2 holds (only ever 0 in the state of
+                               a violation: named so spin's report is short) */
+bit  in_sec[N];
+byte ipi_budget = IPIS;     /* guest NMI IPIs still allowed                  */
+byte ext_budget = EXT;      /* external NMIs still allowed                   */
+byte vmcalls[N];            /* quiesce VMCALLs each guest may still make     */
+
+#define DELIVERABLE(c)  (hw_latched[c] && !hw_blocked[c])
+#define WINDOW_DUE(c)   (window[c] && !guest_nmi_blocked[c])
+/* the guest executes an instruction: in non-root, no NMI to take, no
+ * NMI-window exit due (that exit happens before any guest instruction) */
+#define GUEST_RUNS(c)   (in_guest[c] && !WINDOW_DUE(c))
+
+#ifdef NO_ACK_ASSERT
+#define ACK_ASSERT(x)   skip
+#else
+#define ACK_ASSERT(x)   assert(x <= N - 1)
+#endif
+
+/* Property 2: at most one CPU in the hypapp section, and while CPU h is in
+ * it every other CPU is stopped: in root mode (not running guest code),
+ * stopped[] set, not in a section itself. Written out for N <= 3. */
+#define HALTED(h, o)    ((o) >= N || (o) == (h) || \
+                         (stopped[o] && !in_guest[o] && !in_sec[o]))
+#define OTHERS_HALTED(h) (HALTED(h, 0) && HALTED(h, 1) && HALTED(h, 2))
+#define HOLDER_OK(h)    ((h) >= N || !in_sec[h] || OTHERS_HALTED(h))
+#define MUTEX_INV       (in_section <= 1 && HOLDER_OK(0) && HOLDER_OK(1) && \
+                         HOLDER_OK(2))
+
+/* A physical NMI arrives at CPU t (APIC NMI IPI, or the NMI pin). The CPU
+ * holds at most one: a second one is merged by the hardware (legal loss).
+ * Always used inside an atomic: the arrival is one hardware event. */
+inline send_nmi(t) {
+    if
+    :: hw_latched[t] -> COUNT_HW_COALESCED(t)
+    :: else -> hw_latched[t] = 1
+    fi
+}
+
+/*
+ * nmi_unit(c): CPU c taking a physical NMI, both ways, and running the
+ * classifier nmi_arrived(c) (hv/nmi/nmi.c) with physical NMIs blocked.
+ *  - c in the guest: NMI VM exit (hw_blocked = 1, in_guest = 0); the exit
+ *    handler calls nmi_arrived() and IRETs at once; then the main flow
+ *    (proctype cpu, which sees in_guest == 0) goes on with the exit handler.
+ *  - c in root with NMIs unblocked: the IDT NMI handler interrupts the main
+ *    flow (which cannot step while in_handler[c]), calls nmi_arrived(), IRETs.
+ * The NMI is taken at the next instruction boundary: proctype cpu's
+ * "provided" clause forbids it to step while an NMI is deliverable.
+ */
+proctype nmi_unit(byte c)
+{
+end:
+    do
+    :: atomic { DELIVERABLE(c) ->
+            hw_latched[c] = 0;
+            hw_blocked[c] = 1;          /* NMI exit / IDT delivery blocks NMIs */
+            in_handler[c] = 1;
+            if
+            :: in_guest[c] ->           /* NMI VM exit: vmx_exit_handler() */
+                in_guest[c] = 0;
+                entry_committed[c] = 0  /* nmi_after_exit(), NMIs still
+                                           blocked, then nmi_exit() */
+            :: else                     /* IDT vector 2: nmi_from_idt() */
+            fi
+       }
+       /* ---- nmi_arrived(c) ---- */
+       if
+       :: atomic { quiesce_request && !stopped[c] ->    /* a quiesce NMI:
+                                                   quiesce_answer() */
+            stopped[c] = 1 }
+            atomic { quiesce_acks++; ACK_ASSERT(quiesce_acks) };
+            (resume_signal);                    /* wait until resume_signal */
+            atomic { resume_acks++; ACK_ASSERT(resume_acks) };
+            atomic {
+                stopped[c] = 0;
+                /* return from nmi_arrived(); IRET: NMIs unblocked */
+                hw_blocked[c] = 0; in_handler[c] = 0
+            }
+       :: else ->                              /* a guest NMI */
+            atomic {
+                if
+                :: nmi_pending[c] -> COUNT_HV_COALESCED(c)
+                :: else -> nmi_pending[c] = 1
+                fi;
+#ifndef NO_WINDOW_FIX
+                /* if (path == NMI_VIA_IDT && entry_committed) VMWRITE
+                 * PROC_CONTROLS |= NMI-window exiting: the main path is past
+                 * its last look at nmi_pending. (On the exit path
+                 * entry_committed is 0: nmi_after_exit() ran first.) */
+                if
+                :: entry_committed[c] -> window[c] = 1
+                :: else
+                fi;
+#endif
+                /* return from nmi_arrived(); IRET: NMIs unblocked */
+                hw_blocked[c] = 0; in_handler[c] = 0
+            }
+       fi
+    od
+}
+
+/*
+ * cpu(c): the main flow of CPU c: its guest (nondeterministic, bounded), the
+ * VM exit handlers (NMI exit, NMI-window exit, the quiesce VMCALL:
+ * quiesce() ... endquiesce()) and nmi_before_entry() + VMRESUME.
+ */
+proctype cpu(byte c) provided (!in_handler[c] && !DELIVERABLE(c))
+{
+    byte t;
+    bit win;                    /* nmi_before_entry()'s local proc & WINDOW */
+
+    /* ---------------- the guest (non-root) ---------------- */
+end_guest:
+    do
+    :: !in_guest[c] -> goto exit_nmi   /* nmi_unit took an NMI VM exit */
+    :: atomic { in_guest[c] && WINDOW_DUE(c) -> in_guest[c] = 0 };
+       goto exit_window                /* NMI-window exit */
+    :: atomic { GUEST_RUNS(c) && guest_nmi_blocked[c] ->
+            guest_nmi_blocked[c] = 0 } /* guest's NMI handler IRETs */
+    :: atomic { GUEST_RUNS(c) && ipi_budget > 0 ->
+            ipi_budget--;              /* guest sends an NMI IPI (to any CPU,
+                                          itself included) */
+            select (t : 0 .. N - 1);
+            COUNT_SENT(t);
+            send_nmi(t);
+            t = 0 }
+    :: atomic { GUEST_RUNS(c) && vmcalls[c] > 0 ->
+            vmcalls[c]--;              /* the quiesce VMCALL: VM exit */
+            in_guest[c] = 0 };
+       goto exit_vmcall
+    od;
+
+    /* ---------------- VM exit handlers (root, NMIs unblocked) ------------ */
+exit_nmi:       /* nmi_arrived() + IRET already done by nmi_unit */
+    goto entry;
+
+exit_window:    /* NMI-window exit; nmi_window_exit() does nothing:
+                   nmi_before_entry() injects */
+    entry_committed[c] = 0;     /* nmi_after_exit(), first in every exit
+                                   handler (NMIs open: until here an NMI
+                                   may still see the old commit and set the
+                                   window bit; nmi_before_entry recomputes) */
+    goto entry;
+
+exit_vmcall:
+    entry_committed[c] = 0;     /* nmi_after_exit() */
+    /* ---- quiesce() ---- */
+    atomic { !quiesce_lock -> quiesce_lock = 1 };  /* spin with NMIs unblocked:
+                                   meanwhile nmi_unit may stop this CPU for
+                                   the holder's quiesce */
+    stopped[c] = 1;
+    quiesce_acks = 0;
+#ifndef X2APIC_NO_FENCE
+    quiesce_request = 1;
+#endif
+    t = 0;                      /* send a physical NMI to every other CPU */
+    do
+    :: atomic { t < N && t != c -> send_nmi(t); t++ }  /* one ICR write */
+    :: t < N && t == c -> t++
+    :: t == N -> t = 0; break
+    od;
+#ifdef X2APIC_NO_FENCE
+    /* what an x2APIC ICR WRMSR without a fence allows: the NMIs overtake
+     * the store of quiesce_request (WRMSR to x2APIC MSRs is not
+     * serializing; the store may still sit in the store buffer) */
+    quiesce_request = 1;
+#endif
+    (quiesce_acks >= N - 1);    /* wait until quiesce_acks == N-1 (never more:
+                                   ACK_ASSERT) */
+
+    /* ---- the hypapp section (property 2 is asserted at both ends, and in
+     * every state by mutex_monitor) ---- */
+    atomic { in_section++; in_sec[c] = 1; mutex_ok = MUTEX_INV;
+             assert(mutex_ok) };
+    atomic { mutex_ok = MUTEX_INV; assert(mutex_ok);
+             in_sec[c] = 0; in_section-- };
+
+    /* ---- endquiesce() ---- */
+#ifndef SEED_ORDER
+    quiesce_request = 0;        /* FIRST: the seed's fix */
+    resume_acks = 0;
+    resume_signal = 1;
+    (resume_acks >= N - 1);     /* wait until resume_acks == N-1 */
+    resume_signal = 0;
+#else
+    resume_acks = 0;            /* the seed's (XMHF's) order */
+    resume_signal = 1;
+    (resume_acks >= N - 1);
+    quiesce_request = 0;
+    resume_signal = 0;
+#endif
+    stopped[c] = 0;
+    quiesce_lock = 0;           /* release */
+    goto entry;
+
+    /* ---------------- nmi_before_entry(c), then VMRESUME ----------------- */
+entry:
+#ifndef NO_WINDOW_FIX
+    /* Three model steps, two points where an NMI can come in between. The C
+     * function has more; merging them keeps every distinct outcome: before
+     * the commit the handler only sets pending (it never writes the VMCS),
+     * so an NMI anywhere inside the first step acts like one just after it;
+     * after the commit it arms the window itself, as the second look does. */
+    atomic {
+        /* proc = vmcs_read(PROC_CONTROLS) & ~PROC_NMI_WINDOW;
+         * if (pending && guest_can_take_nmi() && xchg(&pending, 0)) inject
+         * (only this CPU's main path clears pending: a load that saw 1
+         * makes the xchg return 1) */
+        if
+        :: nmi_pending[c] && !guest_nmi_blocked[c] ->
+             nmi_pending[c] = 0; guest_nmi_blocked[c] = 1; COUNT_INJECTED(c)
+        :: else
+        fi;
+        /* if (pending) proc |= PROC_NMI_WINDOW; vmcs_write(PROC, proc) */
+        win = nmi_pending[c];
+        window[c] = win
+    };
+    atomic {
+        entry_committed[c] = 1;     /* entry_committed = true (SEQ_CST) */
+#ifndef NO_RECHECK
+        /* the second look: an NMI between the first look and the commit
+         * only set pending */
+        if
+        :: !win && nmi_pending[c] -> window[c] = 1
+        :: else
+        fi;
+#endif
+        win = 0
+    };
+#else
+    /* as first specified: one decision, nobody else arms the window */
+    atomic {
+        if
+        :: nmi_pending[c] && !guest_nmi_blocked[c] ->
+             nmi_pending[c] = 0; guest_nmi_blocked[c] = 1; COUNT_INJECTED(c);
+             window[c] = 0
+        :: nmi_pending[c] && guest_nmi_blocked[c] ->
+             window[c] = 1
+        :: else -> window[c] = 0
+        fi
+    };
+#endif
+    /* an NMI may be taken here, in root, by the IDT handler */
+    atomic { assert(!hw_blocked[c]); in_guest[c] = 1 };   /* VMRESUME */
+    goto end_guest
+}
+
+/* External NMIs (QEMU inject-nmi, a watchdog): like guest IPIs, from outside */
+proctype external()
+{
+    byte t;
+end:
+    do
+    :: atomic { ext_budget > 0 ->
+            ext_budget--;
+            select (t : 0 .. N - 1);
+            COUNT_SENT(t);
+            send_nmi(t);
+            t = 0 }
+    od
+}
+
+/* Property 2, checked in every reachable state (not only at the section's
+ * two ends): only enabled, and then failing, when the invariant is false. */
+active proctype mutex_monitor()
+{
+end:
+    atomic { !MUTEX_INV -> mutex_ok = MUTEX_INV; assert(mutex_ok) }
+}
+
+/* Properties 1 and 3 at the end. timeout: nothing else can move. If some
+ * CPU is not back in its guest, the checker stops and spin reports the
+ * invalid end state (deadlock). Otherwise every CPU is idle in its guest
+ * with its budgets used up, and the NMI accounting must balance. */
+active proctype final_check()
+{
+    byte c;
+    bit all_in_guest = 1;
+
+    timeout;
+    atomic {
+        for (c : 0 .. N - 1) {
+            all_in_guest = all_in_guest && in_guest[c]
+        }
+        if
+        :: all_in_guest ->
+            for (c : 0 .. N - 1) {
+                /* nothing left undelivered although the guest could take it */
+                assert(!hw_latched[c] && !nmi_pending[c] &&
+                       !guest_nmi_blocked[c]);
+                /* no guest NMI lost beyond the legal merges */
+                assert(NONE_LOST(c));
+                /* no spurious NMI */
+                assert(NONE_SPURIOUS(c))
+            }
+        :: else -> skip
+        fi
+    }
+}
+
+init
+{
+    byte c;
+    atomic {
+        for (c : 0 .. N - 1) {
+            in_guest[c] = 1;
+            if
+            :: c < QCPUS -> vmcalls[c] = QCALLS
+            :: else -> vmcalls[c] = 0
+            fi
+        }
+        for (c : 0 .. N - 1) {
+            run nmi_unit(c);
+            run cpu(c)
+        }
+        run external()
+    }
+}

@@ -1,0 +1,198 @@
+"""Model check of the NMI / quiesce protocol (hv/nmi/nmi_model.pml) with spin.
+
+Each check generates the verifier (spin -a), compiles it (gcc, -DSAFETY: safety
+properties only, exhaustive search, no bitstate) and runs it in its own
+directory build/model/<check>/, where pan.out and, after an error, the trail
+and a readable trail.txt stay for inspection. hv/nmi/MODEL.md explains the
+model, the properties and the variants.
+
+The protocol as hv/nmi/nmi.c and quiesce.c implement it must verify with no
+error (N=2 and N=3); the seed's endquiesce() order, and known-bad variants of
+the protocol, must fail with the named error, which proves the model can see
+those bugs.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from testpaths import BUILD, ROOT
+
+MODEL = os.path.join(ROOT, "hv", "nmi", "nmi_model.pml")
+WORK = os.path.join(BUILD, "model")
+
+
+class Pan:
+    """The outcome of one verification run."""
+
+    def __init__(self, name, workdir, out):
+        self.name = name
+        self.workdir = workdir
+        self.out = out
+        m = re.search(r"errors: (\d+)", out)
+        assert m, f"{name}: no 'errors:' line in pan's output:\n{out}"
+        self.errors = int(m.group(1))
+        m = re.search(r"^pan:1: (.*?) \(at depth \d+\)", out, re.M)
+        self.first_error = m.group(1) if m else None
+        m = re.search(r"^\s*(\d+) states, stored", out, re.M)
+        self.states = int(m.group(1)) if m else None
+
+    def unreached(self, proctype):
+        """Statements of a proctype that the search never executed."""
+        m = re.search(r"unreached in proctype %s\n(.*?)\t\(\d+ of \d+ states\)"
+                      % proctype, self.out, re.S)
+        assert m, f"{self.name}: no reachability report for {proctype}"
+        return [line.strip() for line in m.group(1).splitlines() if line.strip()]
+
+    def __str__(self):
+        return f"{self.name} (in {self.workdir}):\n{self.out}"
+
+
+def _run(cmd, cwd, timeout):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def verify(name, defines, pan_flags=(), cflags=("-DSAFETY",), opt="-O1", timeout=300):
+    """spin -a + gcc + ./pan in build/model/<name>/; returns a Pan. opt: -O1
+    compiles in half the time of -O2 and searches as fast; runs expected to
+    stop at an early error use -O0."""
+    spin = shutil.which("spin")
+    assert spin, "spin is not installed: mk/deps.sh installs it (Debian package spin)"
+    workdir = os.path.join(WORK, name)
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    # The model is copied next to pan: spin -t finds the trail by the model's name.
+    shutil.copy(MODEL, workdir)
+    _run([spin, "-a", *defines, "nmi_model.pml"], workdir, 60)
+    _run(["gcc", opt, "-w", *cflags, "-o", "pan", "pan.c"], workdir, 120)
+    out = _run(["./pan", "-m100000", *pan_flags], workdir, timeout)
+    with open(os.path.join(workdir, "pan.out"), "w") as f:
+        f.write(out)
+    assert "max search depth too small" not in out, f"depth limit hit: {out}"
+    assert "out of memory" not in out, out
+    result = Pan(name, workdir, out)
+    if result.errors:
+        trail = subprocess.run([spin, "-t", "-p", "-g", *defines, "nmi_model.pml"],
+                               cwd=workdir, capture_output=True, text=True, timeout=60)
+        with open(os.path.join(workdir, "trail.txt"), "w") as f:
+            f.write(trail.stdout)
+    return result
+
+
+def assert_holds(r):
+    assert r.errors == 0, str(r)
+    assert "Search not completed" not in r.out, str(r)
+    # No vacuous success: every statement of the C-side processes was executed
+    # somewhere in the search (only the never-reached closing "}" remain).
+    for proctype in ("nmi_unit", "cpu"):
+        left = [s for s in r.unreached(proctype) if not s.endswith('"-end-"')]
+        assert not left, f"{r.name}: unreached in {proctype}: {left}"
+
+
+# ---- the protocol as the C code implements it: no error ---------------------
+# (name, defines): the bounds are explained in MODEL.md ("Bounds").
+CORRECT = [
+    ("n2", ["-DN=2"]),                              # 2 guest IPIs + 1 external
+    ("n2_two_rounds", ["-DN=2", "-DQCALLS=2"]),      # 2 quiesces per CPU
+    ("n2_three_ipis", ["-DN=2", "-DIPIS=3"]),
+    ("n3", ["-DN=3", "-DIPIS=1"]),                  # 1 guest IPI + 1 external
+    ("n3_two_ipis", ["-DN=3", "-DIPIS=2", "-DEXT=0"]),
+]
+
+
+@pytest.mark.parametrize("name,defines", CORRECT, ids=[c[0] for c in CORRECT])
+def test_protocol_holds(name, defines):
+    assert_holds(verify("ok_" + name, defines))
+
+
+def test_protocol_always_terminates():
+    """No cycle at all in the state graph (-DNP, pan -l, no progress labels):
+    every run ends, so the end-state check of the other runs covers every
+    kind of hang, livelocks included."""
+    r = verify("ok_n2_no_cycles", ["-DN=2"], pan_flags=["-l"], cflags=["-DNP"])
+    assert r.errors == 0, str(r)
+
+
+# Larger bounds: minutes and a few GB, so only with make stress.
+BIG = [
+    ("n3_full", ["-DN=3"]),                          # 2 IPIs + 1 external, N=3
+    ("n3_three_quiescers", ["-DN=3", "-DIPIS=1", "-DQCPUS=3"]),
+]
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("name,defines", BIG, ids=[c[0] for c in BIG])
+def test_protocol_holds_big(name, defines):
+    assert_holds(verify("big_" + name, defines, pan_flags=["-w26"], opt="-O2",
+                        timeout=1800))
+
+
+# ---- the seed's endquiesce() order must fail --------------------------------
+def test_seed_order_double_ack():
+    """Seed order: a CPU released by resume_signal takes its latched NMI while
+    quiesce_request is still set and stops a second time in the same quiesce
+    (the seed log's "EOQ received, resuming" followed by "Quiesced")."""
+    r = verify("seed_n2", ["-DN=2", "-DSEED_ORDER"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == "assertion violated (quiesce_acks<=(2-1))", str(r)
+
+
+def test_seed_order_deadlock():
+    """Without the ack-count assertion spin goes on to the seed's deadlock: a
+    CPU waits for a resume_signal that has already come and gone."""
+    r = verify("seed_n2_deadlock", ["-DN=2", "-DSEED_ORDER", "-DNO_ACK_ASSERT"],
+               opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == "invalid end state", str(r)
+
+
+def test_seed_order_lost_nmi():
+    """Ignoring end states too (pan -E), the seed order also loses a guest
+    NMI: it is taken for a second quiesce NMI and never injected."""
+    r = verify("seed_n2_lost", ["-DN=2", "-DSEED_ORDER", "-DNO_ACK_ASSERT"],
+               pan_flags=["-E"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == "assertion violated (unmatched[c]<=0)", str(r)
+
+
+def test_seed_order_n3():
+    r = verify("seed_n3", ["-DN=3", "-DSEED_ORDER"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == "assertion violated (quiesce_acks<=(3-1))", str(r)
+
+
+# ---- known-bad variants of the protocol must fail (MODEL.md explains) -------
+STUCK_NMI = ("assertion violated (( !(hw_latched[c])&& !(nmi_pending[c]))&& "
+             "!(guest_nmi_blocked[c]))")
+
+
+def test_entry_race_as_first_specified():
+    """The injection as first specified (one decision in nmi_before_entry(),
+    nobody else arms NMI-window exiting): an NMI taken in root after the
+    decision and before VMRESUME stays pending in a guest that never exits
+    again."""
+    r = verify("entry_race_n2", ["-DN=2", "-DNO_WINDOW_FIX"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == STUCK_NMI, str(r)
+
+
+def test_entry_race_without_second_look():
+    """The C scheme without nmi_before_entry()'s second look at nmi_pending
+    after entry_committed: an NMI between the first look and the commit is
+    stuck the same way."""
+    r = verify("entry_race_norecheck_n2", ["-DN=2", "-DNO_RECHECK"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == STUCK_NMI, str(r)
+
+
+def test_quiesce_nmi_overtaking_request_deadlocks():
+    """If the quiesce NMIs can arrive before the store of quiesce_request is
+    visible (x2APIC ICR write without a fence), they are taken for guest NMIs
+    and the quiescer waits for ever."""
+    r = verify("x2apic_nofence_n2", ["-DN=2", "-DX2APIC_NO_FENCE"], opt="-O0")
+    assert r.errors > 0, str(r)
+    assert r.first_error == "invalid end state", str(r)
