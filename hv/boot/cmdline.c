@@ -143,6 +143,13 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "trace"))
         return parse_trace_classes(v, vn);
+    if (is(k, kn, "lapic_step")) {
+        if (is(v, vn, "auto")) hv_config.lapic_step = LAPIC_STEP_AUTO;
+        else if (is(v, vn, "mtf")) hv_config.lapic_step = LAPIC_STEP_MTF;
+        else if (is(v, vn, "tf")) hv_config.lapic_step = LAPIC_STEP_TF;
+        else return false;
+        return true;
+    }
     if (is(k, kn, "quiesce_report_ms")) {
         uint64_t ms;
         if (!parse_u64(v, vn, &ms) || ms == 0 || ms > 600000)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+enum lapic_step_method { LAPIC_STEP_AUTO, LAPIC_STEP_MTF, LAPIC_STEP_TF };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
                      SELFTEST_QUIESCE, SELFTEST_QUIESCE_STUCK, SELFTEST_COUNT };
@@ -26,6 +27,7 @@ struct hv_config {
     bool guest_serial_passthrough;  /* the guest drives the real COM1 */
     char vmx_corrupt[40];       /* VMCS field to break (entry-failure tests) */
     uint32_t quiesce_report_ms; /* a CPU silent this long is named */
+    int lapic_step;             /* enum lapic_step_method: how xAPIC accesses are stepped */
 };
 
 extern struct hv_config hv_config;

@@ -22,6 +22,7 @@ static volatile bool quiesce_request;
 static volatile bool resume_signal;
 static volatile uint32_t quiesce_acks, resume_acks;
 static volatile uint32_t quiesce_owner;
+static uint32_t quiesce_want;                   /* CPUs this request waits for */
 static volatile uint32_t in_section;            /* for the exclusivity check */
 static uint64_t request_tsc;
 
@@ -97,6 +98,7 @@ uint32_t quiesce(struct vcpu *v)
             report_at = rdtsc() + hv_config.quiesce_report_ms * tsc_per_ms;
         }
     }
+    quiesce_want = want;        /* endquiesce waits for the same CPUs */
     trace_event(TEV_QUIESCE_ALL_IN, mask, rdtsc() - request_tsc);
     __atomic_fetch_add(&in_section, 1, __ATOMIC_ACQ_REL);
     return want;
@@ -104,9 +106,7 @@ uint32_t quiesce(struct vcpu *v)
 
 void endquiesce(struct vcpu *v)
 {
-    uint32_t self = v->index, want = 0;
-    for (uint32_t c = 0; c < cpu_count; c++)
-        want += participates(c, self);
+    uint32_t self = v->index, want = quiesce_want;
     __atomic_fetch_sub(&in_section, 1, __ATOMIC_ACQ_REL);
     /* Withdraw the request BEFORE signalling resume (the seed's fix). */
     __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);

@@ -39,6 +39,10 @@ void lapic_enable(void)
 void lapic_send_ipi(uint32_t dest, uint32_t icr_low)
 {
     if (lapic_x2apic_mode()) {
+        /* A WRMSR to the x2APIC ICR is not serializing: without the fence
+         * the IPI can overtake our earlier stores (a quiesce NMI arriving
+         * before quiesce_request is visible; nmi_model.pml X2APIC_NO_FENCE). */
+        __asm__ volatile("mfence; lfence" ::: "memory");
         wrmsr(X2APIC_MSR(XAPIC_ICR_LO), ((uint64_t)dest << 32) | icr_low);
         return;
     }

@@ -1,8 +1,12 @@
 /* The guest's APs: each waits in the hypervisor (cpu_idle) until the guest
  * sends it a SIPI, then enters its guest in real mode at vector:0000. An
  * INIT to an AP whose guest already runs (a second INIT-SIPI-SIPI, as some
- * firmware does) becomes a physical INIT: blocked in VMX root, it causes
- * an INIT exit in the guest, and the AP goes back to waiting. */
+ * firmware does) marks it RESETTING and kicks it with an NMI: its next
+ * exit, whatever the reason, ends in vapic_reset_ap() and it goes back to
+ * waiting. (A physical INIT would do it architecturally, through an INIT
+ * exit, but Bochs 2.7 leaves that INIT pending after the exit, so every
+ * later VM entry exits again.) The kick may also count as a guest NMI: the
+ * reset drops pending NMIs, as INIT does. */
 #include <console.h>
 #include <lapic.h>
 #include <percpu.h>
@@ -32,7 +36,7 @@ void vapic_guest_init(struct vcpu *t)
         uint32_t st = __atomic_load_n(&t->run_state, __ATOMIC_ACQUIRE);
         if (st == GUEST_RUNNING) {
             if (move(t, st, GUEST_RESETTING)) {
-                lapic_send_ipi(percpu_table[t->index].apic_id, ICR_INIT);
+                lapic_send_ipi(percpu_table[t->index].apic_id, ICR_NMI);
                 return;
             }
         } else if (st == GUEST_SIPI_READY) {
@@ -66,7 +70,7 @@ static void __attribute__((noreturn)) start_ap_guest(struct vcpu *v)
            v->index, vector << 8, vector);
     vmx_guest_real_mode(vector << 8, 0, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);
-    vmcs_write(EXCEPTION_BITMAP, 0);
+    vmcs_write(EXCEPTION_BITMAP, 0);        /* a LAPIC step cut short by INIT */
     vmcs_write(PROC_CONTROLS, vmx_controls.ctl[CTL_PROC]);
     ept_set_page(v->eptp, v->lapic_pte, 0);
     v->step.active = false;
@@ -86,7 +90,7 @@ void vapic_idle_poll(void)
         start_ap_guest(v);
 }
 
-void vapic_init_exit(struct vcpu *v)
+void vapic_reset_ap(struct vcpu *v)
 {
     trace_event(TEV_INIT_RECEIVED);
     nmi_reset(v);

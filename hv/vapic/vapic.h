@@ -46,7 +46,9 @@ bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value);
 /* sipi.c */
 void vapic_guest_init(struct vcpu *target);
 void vapic_guest_sipi(struct vcpu *target, uint8_t vector);
-void vapic_init_exit(struct vcpu *v) __attribute__((noreturn));
+/* INIT for this CPU (RESETTING at the end of an exit, or an INIT exit):
+ * the guest AP stops and this CPU waits for a SIPI again. */
+void vapic_reset_ap(struct vcpu *v) __attribute__((noreturn));
 /* The idle loop's hook: an AP whose SIPI arrived starts its guest. */
 void vapic_idle_poll(void);
 

@@ -28,6 +28,8 @@ static bool apic_base_write_ok(uint64_t cur, uint64_t val)
 
 bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value)
 {
+    if (msr >= 0x800 && msr < 0x840)
+        v->lapic_exits[1][msr - 0x800]++;
     if (msr == MSR_X2APIC_ICR) {
         if (!(rdmsr(MSR_APIC_BASE) & BASE_EXTD)) {
             guest_inject_exception(13, true, 0);    /* not in x2APIC mode */

@@ -4,6 +4,7 @@
  * NMI is injected (nmi_hold; NMIs that arrive stay pending), and every
  * exception exits to us, so nothing runs in the guest with the page open
  * except the one instruction. */
+#include <config.h>
 #include <console.h>
 #include <lapic.h>
 #include <percpu.h>
@@ -31,9 +32,14 @@ void vapic_global_init(void)
 {
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
     uint64_t cap = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
-    use_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
+    bool has_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
+    use_mtf = has_mtf && hv_config.lapic_step != LAPIC_STEP_TF;
+    if (hv_config.lapic_step == LAPIC_STEP_MTF && !has_mtf)
+        printf("vapic: lapic_step=mtf asked for, but this CPU has no monitor trap flag\n");
     printf("vapic: guest xAPIC accesses are single-stepped with %s\n",
-           use_mtf ? "the monitor trap flag" : "TF and #DB (this CPU has no monitor trap flag)");
+           use_mtf ? "the monitor trap flag"
+           : has_mtf ? "TF and #DB (lapic_step=tf)"
+                     : "TF and #DB (this CPU has no monitor trap flag)");
 }
 
 bool vapic_cpu_init(struct vcpu *v)
@@ -91,7 +97,6 @@ static void step_end(struct vcpu *v, bool done)
     s->active = false;
     if (!done)
         return;     /* the guest runs the instruction again: a new exit */
-    v->lapic_exits[(s->reg >> 4) & 0x3f]++;
     if (s->icr_write) {
         uint32_t lo = *(volatile uint32_t *)(v->lapic_scratch + XAPIC_ICR_LO);
         trace_event(TEV_APIC_WRITE, s->reg, lo);
@@ -113,6 +118,7 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
     }
     if (v->step.active)     /* a second LAPIC access in one instruction */
         step_end(v, false);
+    v->lapic_exits[0][(gpa & 0xfff) >> 4]++;
     step_begin(v, gpa & 0xfff, qual & 2);
     return true;
 }
@@ -134,6 +140,7 @@ static void reflect_exception(uint32_t info)
 bool vapic_step_exit(struct vcpu *v, uint32_t basic)
 {
     if (basic == VMX_EXIT_MONITOR_TRAP_FLAG) {
+        v->lapic_exits[0][v->step.reg >> 4]++;     /* the access's second exit */
         step_end(v, true);
         return true;
     }
@@ -141,6 +148,7 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic)
         uint32_t info = vmcs_read(EXIT_INTR_INFO);
         if (((info >> 8) & 7) == 2)
             return false;   /* an NMI: handled as usual, the step stays armed */
+        v->lapic_exits[0][v->step.reg >> 4]++;
         if ((info & 0xff) == 1 && !use_mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
             step_end(v, true);
             return true;

@@ -216,7 +216,21 @@ void vmx_print_exit_stats(void)
                 const char *name = catalog_exit_name(r);
                 printf("exit stats cpu%u: %s %lu\n", cpu, name ? name : "?", v->exit_count[r]);
             }
+        for (unsigned mode = 0; mode < 2; mode++)
+            for (unsigned r = 0; r < 0x40; r++)
+                if (v->lapic_exits[mode][r])
+                    printf("lapic exits cpu%u: %s reg %#05x %lu\n", cpu,
+                           mode ? "x2apic" : "xapic", r << 4, v->lapic_exits[mode][r]);
     }
+}
+
+/* The end of every exit that resumes the guest. */
+static void before_entry(struct vcpu *v)
+{
+    if (__atomic_load_n(&v->run_state, __ATOMIC_ACQUIRE) == GUEST_RESETTING)
+        vapic_reset_ap(v);      /* the guest sent this CPU an INIT */
+    console_kick();
+    nmi_before_entry(v);
 }
 
 void vmx_exit_handler(struct vcpu *v)
@@ -239,8 +253,7 @@ void vmx_exit_handler(struct vcpu *v)
     nmi_after_exit(v);
     redeliver_vectored_event();
     if (v->step.active && vapic_step_exit(v, basic)) {
-        console_kick();
-        nmi_before_entry(v);
+        before_entry(v);
         return;
     }
 
@@ -261,11 +274,10 @@ void vmx_exit_handler(struct vcpu *v)
         break;
     case VMX_EXIT_EPT_VIOLATION: handle_ept_violation(v); break;
     case VMX_EXIT_NMI_WINDOW:   nmi_window_exit(v); break;
-    case VMX_EXIT_INIT:         vapic_init_exit(v);
+    case VMX_EXIT_INIT:         vapic_reset_ap(v);
     case VMX_EXIT_TRIPLE_FAULT: exit_unhandled(v, "guest triple fault");
     case VMX_EXIT_EPT_MISCONFIG: exit_unhandled(v, "EPT misconfiguration (hypervisor bug)");
     default:                    exit_unhandled(v, "exit without a handler");
     }
-    console_kick();
-    nmi_before_entry(v);
+    before_entry(v);
 }

@@ -13,6 +13,7 @@
 #include "boot/multiboot.h"
 #include "cpu/exception.h"
 #include "nmi/nmi.h"
+#include "vmx/controls.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -163,6 +164,8 @@ void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl)
     vmcs_write(GUEST_SYSENTER_ESP, 0);
     vmcs_write(GUEST_SYSENTER_EIP, 0);
     vmcs_write(GUEST_EFER, 0);
+    /* An AP restarted by INIT may have been in long mode. */
+    vmcs_write(ENTRY_CONTROLS, vmcs_read(ENTRY_CONTROLS) & ~ENTRY_IA32E_GUEST);
     vmcs_write(GUEST_PAT, 0x0007040600070406ull);
     vmcs_write(GUEST_DEBUGCTL, 0);
     vmcs_write(GUEST_INTERRUPTIBILITY, 0);

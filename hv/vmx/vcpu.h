@@ -46,7 +46,9 @@ struct vcpu {
     uint8_t *lapic_scratch;             /* this CPU's ICR-write catcher page */
     uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
     uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
-    uint64_t lapic_exits[0x40];         /* by register (offset >> 4), bench */
+    /* VM exits caused by LAPIC accesses, by register (offset >> 4):
+     * [0] the xAPIC page, [1] x2APIC MSRs (0x800 + register). For bench. */
+    uint64_t lapic_exits[2][0x40];
 };
 
 enum guest_run_state {

@@ -1,0 +1,71 @@
+"""SMP guests under the hypervisor (the test guest's SMP scenarios): the
+guest starts its APs with INIT-SIPI-SIPI through the trapped xAPIC page or
+the x2APIC ICR MSR (three rounds: per AP, again with a shorthand while they
+run, and from an AP), then NMI ping-pong, an NMI storm to all CPUs while
+CPUs take quiesce VMCALLs, and two (then all) CPUs quiescing in a tight
+loop. corei7_skylake_x has no monitor trap flag (the LAPIC access is
+stepped with TF and #DB). corei7_icelake_u has it, but under Bochs 2.7 no
+MTF exit ever arrives after the stepped access (cause not found yet: see
+the issue notes), so there the tests ask for lapic_step=tf too."""
+import os
+import re
+import sys
+
+import pytest
+
+from hvtools.image import Module
+from testpaths import ROOT
+from waits import wait_session
+
+sys.path.insert(0, os.path.join(ROOT, "guest"))
+import disk  # noqa: E402  (guest/disk.py)
+
+pytestmark = pytest.mark.emulator
+
+CHAIN = ["nmi_pingpong", "nmi_storm", "quiesce_pair"]
+COUNTS = "nmi_rounds=150 storm_sends=120 storm_pingpong=10 quiesce_rounds=40 smp_timeout_ms=20000"
+# Per-exit VMEXIT events are off: at thousands of exits per second the
+# serial line (115200 baud) becomes what the guest waits for. Every class
+# these tests look at stays on.
+HV_CMDLINE = "serial=115200,8n1,0x3f8 lapic_step=tf trace=exc,nmi,quiesce,hypercall,apic,boot,meta"
+STEP = {"corei7_skylake_x": r"TF and #DB \(this CPU has no monitor trap flag\)",
+        "corei7_icelake_u": r"TF and #DB \(lapic_step=tf\)"}
+
+
+def guest_text(s):
+    return bytes(s.guest).decode("utf-8", "replace").replace("\r", "")
+
+
+def done(s):
+    out = guest_text(s)
+    return "GUEST DONE" in out or "GUEST FAULT" in out
+
+
+@pytest.mark.parametrize("cpus", [2, 4])
+@pytest.mark.parametrize("mode", ["xapic", "x2apic"])
+@pytest.mark.parametrize("model", ["corei7_skylake_x", "corei7_icelake_u"])
+def test_smp_scenarios_pass_under_the_hypervisor(boot, model, mode, cpus):
+    scenarios = [f"smp_{mode}"] + CHAIN
+    img = disk.build_guest_disk(scenarios=",".join(scenarios), poweroff=False, args=COUNTS)
+    m = boot(cmdline=HV_CMDLINE,
+             modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
+             cpus=cpus, model=model, timeout=900)
+    s = wait_session(m, done, "the guest's summary", timeout=850)
+    out = guest_text(s)
+    assert "GUEST FAULT" not in out, out
+    checks = re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)
+    failed = [c for c in checks if c[2] != "PASS"]
+    assert not failed, "\n".join(f"{a}.{b}: {r}" for a, b, r in failed) + "\n" + s.text()[-3000:]
+    assert {c[0] for c in checks} == set(scenarios), out
+    rounds = {c[1] for c in checks if c[0] == scenarios[0]}
+    assert {"round1", "round2", "init_deassert_ignored"} <= rounds, out
+    assert ("round3" in rounds) == (cpus >= 3), out
+    summary = re.search(r"GUEST SUMMARY passed=(\d+) failed=0", out)
+    assert summary and int(summary.group(1)) == len(checks), out
+    # The hypervisor's side: how the step was done, every AP started by the
+    # guest's SIPI (three times with 4 CPUs, twice with 2), NMIs injected.
+    assert s.find(rf"vapic: guest xAPIC accesses are single-stepped with {STEP[model]}")
+    starts = re.findall(r"vapic: cpu(\d+): guest AP starts at", s.text())
+    assert len(starts) >= 2 * (cpus - 1), s.text()[-3000:]
+    assert s.events("NMI_INJECTED") and s.events("QUIESCE_ALL_IN")
+    assert not s.find(r"^FATAL|has not answered the quiesce NMI"), s.text()[-3000:]
