@@ -53,8 +53,29 @@ static void map_uncached(u64 base)
 	asm volatile("invlpg (%0)" :: "r"(base) : "memory");
 }
 
+/* Accesses by mode (0 xAPIC page, 1 x2APIC MSR) and register (offset >> 4),
+ * all CPUs: the bench divides the hypervisor's exits by these. */
+static u64 access_count[2][0x40];
+
+static void count(u32 reg)
+{
+	__atomic_fetch_add(&access_count[this_cpu()->x2apic ? 1 : 0][(reg >> 4) & 0x3f], 1,
+			   __ATOMIC_RELAXED);
+}
+
+void lapic_print_access_counts(void)
+{
+	for (int mode = 0; mode < 2; mode++)
+		for (int r = 0; r < 0x40; r++)
+			if (access_count[mode][r])
+				printf("INFO lapic_stats: %s reg 0x%03x accesses %lu\n",
+				       mode ? "x2apic" : "xapic", r << 4,
+				       (unsigned long)access_count[mode][r]);
+}
+
 u32 lapic_read(u32 reg)
 {
+	count(reg);
 	if (this_cpu()->x2apic)
 		return (u32)rdmsr(X2APIC_MSR(reg));
 	return mmio_read32(mmio_base + reg);
@@ -62,6 +83,7 @@ u32 lapic_read(u32 reg)
 
 void lapic_write(u32 reg, u32 val)
 {
+	count(reg);
 	if (this_cpu()->x2apic)
 		wrmsr(X2APIC_MSR(reg), val);
 	else
@@ -78,13 +100,16 @@ void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
 
 bool lapic_send(u32 dest, u32 icr)
 {
+	count(LAPIC_ICR_LO);
 	if (this_cpu()->x2apic) {
 		wrmsr(X2APIC_ICR, (u64)dest << 32 | icr);
 		return true;
 	}
+	count(LAPIC_ICR_HI);
 	mmio_write32(mmio_base + LAPIC_ICR_HI, dest << 24);
 	mmio_write32(mmio_base + LAPIC_ICR_LO, icr);
 	for (u32 i = 0; i < 1000000; i++) {
+		count(LAPIC_ICR_LO);
 		if (!(mmio_read32(mmio_base + LAPIC_ICR_LO) & ICR_BUSY))
 			return true;
 		cpu_relax();

@@ -13,6 +13,7 @@
  * prints GUEST FAULT lines, then the summary (the fault counted as failed)
  * and GUEST DONE. */
 #include "guest.h"
+#include "smp.h"
 
 extern const struct scenario __scenarios_start[], __scenarios_end[];
 
@@ -113,6 +114,8 @@ void guest_finish(bool faulted)
 		failed++;
 		printf("GUEST FAULT in scenario %s: the scenario was aborted\n", cur_scn);
 	}
+	if (cmdline_u64("lapic_stats", 0))
+		lapic_print_access_counts();    /* for bench/bench_lapic.py */
 	printf("GUEST SUMMARY passed=%u failed=%u\n", passed, failed);
 	printf("GUEST DONE\n");
 	if (want_poweroff)

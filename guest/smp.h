@@ -56,6 +56,8 @@ void lapic_eoi(void);
  * it stayed busy. */
 bool lapic_send(u32 dest, u32 icr);
 u64 lapic_mmio_base(void);
+/* INFO lapic_stats lines: accesses by mode and register, all CPUs. */
+void lapic_print_access_counts(void);
 
 /* ---- smp.c ------------------------------------------------------------------ */
 typedef void (*smp_job_fn)(void *arg);
