@@ -9,6 +9,7 @@ struct hv_config hv_config = {
     .baud = 115200, .data_bits = 8, .stop_bits = 1, .parity = 'n',
     .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
     .selftest = SELFTEST_NONE, .trace_classes = ~0ull, .quiesce_report_ms = 2000,
+    .lapic_trap = true,
     .trace_policy = RING_DROP_NEWEST, .flight_recorder = false,
     .heap_bytes = 16ull << 20, .boot_drive = 0x80,
 };
@@ -143,6 +144,12 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "trace"))
         return parse_trace_classes(v, vn);
+    if (is(k, kn, "lapic_trap")) {
+        if (is(v, vn, "on")) hv_config.lapic_trap = true;
+        else if (is(v, vn, "off")) hv_config.lapic_trap = false;
+        else return false;
+        return true;
+    }
     if (is(k, kn, "lapic_step")) {
         if (is(v, vn, "auto")) hv_config.lapic_step = LAPIC_STEP_AUTO;
         else if (is(v, vn, "mtf")) hv_config.lapic_step = LAPIC_STEP_MTF;

@@ -28,6 +28,7 @@ struct hv_config {
     char vmx_corrupt[40];       /* VMCS field to break (entry-failure tests) */
     uint32_t quiesce_report_ms; /* a CPU silent this long is named */
     int lapic_step;             /* enum lapic_step_method: how xAPIC accesses are stepped */
+    bool lapic_trap;            /* trap the guest's xAPIC page (INIT/SIPI) */
 };
 
 extern struct hv_config hv_config;

@@ -36,6 +36,11 @@ void vapic_global_init(void)
     use_mtf = has_mtf && hv_config.lapic_step != LAPIC_STEP_TF;
     if (hv_config.lapic_step == LAPIC_STEP_MTF && !has_mtf)
         printf("vapic: lapic_step=mtf asked for, but this CPU has no monitor trap flag\n");
+    if (!hv_config.lapic_trap) {
+        printf("vapic: lapic_trap=off: the guest's xAPIC page is not trapped, its xAPIC "
+               "INIT/SIPI would reach the hardware (for one-CPU guests)\n");
+        return;
+    }
     printf("vapic: guest xAPIC accesses are single-stepped with %s\n",
            use_mtf ? "the monitor trap flag"
            : has_mtf ? "TF and #DB (lapic_step=tf)"
@@ -44,6 +49,8 @@ void vapic_global_init(void)
 
 bool vapic_cpu_init(struct vcpu *v)
 {
+    if (!hv_config.lapic_trap)
+        return true;    /* the shared EPT maps the page: no trap, no step */
     v->lapic_scratch = pmm_alloc_pages(1);
     v->eptp = ept_build_cpu(GUEST_LAPIC_GPA, &v->lapic_pte);
     if (!v->lapic_scratch || !v->eptp) {

@@ -159,21 +159,6 @@ static void handle_exception_nmi(struct vcpu *v)
     exit_unhandled(v, "guest exception with no handler (exception bitmap is empty)");
 }
 
-/* An exit that interrupted the delivery of an event through the guest's
- * IDT (IDT-vectoring information valid): the event is delivered again on
- * the next entry, or it would be lost (an interrupt, a guest NMI). */
-static void redeliver_vectored_event(void)
-{
-    uint32_t vect = vmcs_read(IDT_VECTORING_INFO);
-    if (!(vect & (1u << 31)))
-        return;
-    vmcs_write(ENTRY_INTR_INFO, vect & ~(1u << 12));    /* bit 12 is undefined */
-    if (vect & (1u << 11))
-        vmcs_write(ENTRY_EXC_ERROR, vmcs_read(IDT_VECTORING_ERROR));
-    uint32_t type = (vect >> 8) & 7;
-    if (type == 4 || type == 5 || type == 6)    /* software events: their length */
-        vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
-}
 
 /* IN/OUT to an intercepted port: only the guest's COM1 is in the bitmap. */
 static void handle_io(struct vcpu *v)
@@ -251,7 +236,6 @@ void vmx_exit_handler(struct vcpu *v)
     if (reason & (1u << 31))
         vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
     nmi_after_exit(v);
-    redeliver_vectored_event();
     if (v->step.active && vapic_step_exit(v, basic)) {
         before_entry(v);
         return;
