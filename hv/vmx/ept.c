@@ -46,6 +46,7 @@ static uint64_t leaf_type(enum kind k) { return k == K_RAM ? EPT_MT_WB : EPT_MT_
 
 static uint64_t *base_pml4;     /* the shared tables every CPU's root reuses */
 static uint64_t eptp_flags;     /* page-walk length and memory type bits */
+static uint64_t invept_type;    /* 1 single-context where offered, else 2 all */
 
 uint64_t ept_build(void)
 {
@@ -80,6 +81,7 @@ uint64_t ept_build(void)
     }
     bool wb = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 14);
     base_pml4 = pml4;
+    invept_type = (rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 25)) ? 1 : 2;
     eptp_flags = (3ull << 3) | (wb ? 6 : 0);
     return (uint64_t)pml4 | eptp_flags;
 }
@@ -124,8 +126,6 @@ void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
     *pte = value;
     /* Only this CPU walks this root: a single-context flush here is enough,
      * else all contexts (both are in every EPT-capable CPU we accept). */
-    uint64_t cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
-    uint64_t type = (cap & (1ull << 25)) ? 1 : 2;
     struct { uint64_t eptp, zero; } desc = { eptp, 0 };
-    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "memory", "cc");
+    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
 }
