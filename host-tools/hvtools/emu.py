@@ -31,7 +31,10 @@ import weakref
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNS_DIR = os.path.join(ROOT, "build", "runs")
 
-BOCHS = "bochs"
+BOCHS = "bochs"     # Debian 12's Bochs 2.7: the default emulator
+# Bochs 3.0 built from Debian's source by mk/bochs3.sh (make bochs3): the
+# one whose monitor trap flag delivers MTF exits (Bochs 2.7's does not).
+BOCHS3 = os.path.join(ROOT, "build", "tools", "bochs-3.0", "bin", "bochs")
 QEMU = "qemu-system-x86_64"
 BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 BOCHS_VGABIOS = "/usr/share/bochs/VGABIOS-lgpl-latest"
@@ -170,6 +173,7 @@ class Machine:
     debug_exit: QEMU only; add isa-debug-exit at 0xf4.
     ips, magic_break, reset_on_triple_fault: Bochs only. Triple faults stop
         Bochs by default (like QEMU's -no-reboot) instead of rebooting.
+    bochs: Bochs only; the binary (BOCHS, the system's 2.7, or BOCHS3).
     decode: default bytes->str function for wait_for().
     extra_config: extra bochsrc lines / extra QEMU arguments.
     """
@@ -178,7 +182,7 @@ class Machine:
                  model="corei7_skylake_x", memory=256, serial="file", timeout=None,
                  workdir=None, name=None, kvm=False, qemu_cpu=None, qmp=False,
                  debug_exit=False, ips=DEFAULT_IPS, magic_break=False,
-                 reset_on_triple_fault=False, decode=None, extra_config=()):
+                 reset_on_triple_fault=False, decode=None, extra_config=(), bochs=BOCHS):
         if emu not in ("bochs", "qemu"):
             raise ValueError(f"emu must be 'bochs' or 'qemu', not {emu!r}")
         if serial not in ("file", "socket"):
@@ -196,6 +200,10 @@ class Machine:
         self.qemu_cpu, self.qmp, self.debug_exit = qemu_cpu, qmp, debug_exit
         self.ips, self.magic_break = ips, magic_break
         self.reset_on_triple_fault = reset_on_triple_fault
+        self.bochs = bochs
+        if emu == "bochs" and os.sep in bochs and not os.access(bochs, os.X_OK):
+            raise EmuError(f"{bochs} is not built" +
+                           (": run `make bochs3`" if bochs == BOCHS3 else ""))
         self.decode, self.extra_config = decode, list(extra_config)
         self.name = name or emu
         self.workdir = os.path.abspath(workdir or os.path.join(
@@ -598,7 +606,7 @@ class Machine:
         self.config_path = os.path.join(self.workdir, "bochsrc")
         with open(self.config_path, "w") as f:
             f.write("\n".join(cfg) + "\n")
-        return [BOCHS, "-q", "-f", self.config_path, "-rc", rc_path]
+        return [self.bochs, "-q", "-f", self.config_path, "-rc", rc_path]
 
     def _qemu_argv(self):
         cpu = self.qemu_cpu or ("host" if self.kvm else "max")

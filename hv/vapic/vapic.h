@@ -30,6 +30,22 @@ void vapic_global_init(void);
  * trapped, and the scratch page. False (reported) when out of pages. */
 bool vapic_cpu_init(struct vcpu *v);
 
+/* mtf_probe.c: does the monitor trap flag deliver its exits here? */
+enum mtf_verdict {
+    MTF_ABSENT,         /* not offered by the capability MSR */
+    MTF_UNUSED,         /* lapic_step=tf or lapic_trap=off: never probed */
+    MTF_UNTESTED,       /* offered; steps use TF until a probe decides */
+    MTF_WORKS,          /* an MTF exit came (or lapic_step=mtf: taken on trust) */
+    MTF_BROKEN,         /* an instruction retired with no MTF exit */
+    MTF_UNDECIDED,      /* too many inconclusive probes: TF for good */
+};
+void vapic_mtf_probe_init(bool offered);
+int vapic_mtf_verdict(void);
+/* Before an entry: set MTF for a probe if undecided and no step is on. */
+void vapic_mtf_probe_arm(struct vcpu *v);
+/* The exit after a probe entry; true if it was the MTF exit itself. */
+bool vapic_mtf_probe_exit(struct vcpu *v, uint32_t basic);
+
 /* xapic_step.c */
 bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual);
 /* An exit while a step is armed: MTF and #DB end it (done), any other

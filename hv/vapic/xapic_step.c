@@ -26,14 +26,12 @@
 #define INTR_VALID          (1u << 31)
 #define INTR_ERR_VALID      (1u << 11)
 
-static bool use_mtf;
-
 void vapic_global_init(void)
 {
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
     uint64_t cap = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
     bool has_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
-    use_mtf = has_mtf && hv_config.lapic_step != LAPIC_STEP_TF;
+    vapic_mtf_probe_init(has_mtf);
     if (hv_config.lapic_step == LAPIC_STEP_MTF && !has_mtf)
         printf("vapic: lapic_step=mtf asked for, but this CPU has no monitor trap flag\n");
     if (!hv_config.lapic_trap) {
@@ -41,10 +39,23 @@ void vapic_global_init(void)
                "INIT/SIPI would reach the hardware (for one-CPU guests)\n");
         return;
     }
-    printf("vapic: guest xAPIC accesses are single-stepped with %s\n",
-           use_mtf ? "the monitor trap flag"
-           : has_mtf ? "TF and #DB (lapic_step=tf)"
-                     : "TF and #DB (this CPU has no monitor trap flag)");
+    switch (vapic_mtf_verdict()) {
+    case MTF_ABSENT:
+        printf("vapic: guest xAPIC accesses are single-stepped with TF and #DB "
+               "(this CPU has no monitor trap flag)\n");
+        break;
+    case MTF_UNUSED:
+        printf("vapic: guest xAPIC accesses are single-stepped with TF and #DB "
+               "(lapic_step=tf)\n");
+        break;
+    case MTF_WORKS:
+        printf("vapic: guest xAPIC accesses are single-stepped with the monitor trap flag "
+               "(lapic_step=mtf, not probed)\n");
+        break;
+    default:
+        printf("vapic: guest xAPIC accesses are single-stepped with TF and #DB until a "
+               "probe shows the monitor trap flag works\n");
+    }
 }
 
 bool vapic_cpu_init(struct vcpu *v)
@@ -68,6 +79,7 @@ static void step_begin(struct vcpu *v, uint32_t reg, bool write)
     s->reg = reg;
     s->icr_write = write && reg == XAPIC_ICR_LO;
     s->rip = vmcs_read(GUEST_RIP);
+    s->mtf = vapic_mtf_verdict() == MTF_WORKS;
     /* An ICR-low write lands in the scratch page and is acted on after
      * the step; anything else goes straight to the real LAPIC. */
     uint64_t page = s->icr_write ? (uint64_t)v->lapic_scratch : GUEST_LAPIC_GPA;
@@ -80,7 +92,7 @@ static void step_begin(struct vcpu *v, uint32_t reg, bool write)
     rf &= ~RF_IF;
     intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 */
     vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);
-    if (use_mtf) {
+    if (s->mtf) {
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
     } else {
         rf |= RF_TF;
@@ -98,7 +110,7 @@ static void step_end(struct vcpu *v, bool done)
     uint64_t rf = vmcs_read(GUEST_RFLAGS) & ~(RF_IF | RF_TF);
     vmcs_write(GUEST_RFLAGS, rf | s->saved_rflags_bits);
     vmcs_write(EXCEPTION_BITMAP, s->saved_exc_bitmap);
-    if (use_mtf)
+    if (s->mtf)
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) & ~PROC_MONITOR_TRAP);
     v->nmi_hold = false;
     s->active = false;
@@ -156,7 +168,7 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic)
         if (((info >> 8) & 7) == 2)
             return false;   /* an NMI: handled as usual, the step stays armed */
         v->lapic_exits[0][v->step.reg >> 4]++;
-        if ((info & 0xff) == 1 && !use_mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
+        if ((info & 0xff) == 1 && !v->step.mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
             step_end(v, true);
             return true;
         }

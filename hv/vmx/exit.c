@@ -216,6 +216,7 @@ static void before_entry(struct vcpu *v)
         vapic_reset_ap(v);      /* the guest sent this CPU an INIT */
     console_kick();
     nmi_before_entry(v);
+    vapic_mtf_probe_arm(v);
 }
 
 void vmx_exit_handler(struct vcpu *v)
@@ -236,6 +237,10 @@ void vmx_exit_handler(struct vcpu *v)
     if (reason & (1u << 31))
         vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
     nmi_after_exit(v);
+    if (v->mtf_probe.armed && vapic_mtf_probe_exit(v, basic)) {
+        before_entry(v);
+        return;
+    }
     if (v->step.active && vapic_step_exit(v, basic)) {
         before_entry(v);
         return;

@@ -42,7 +42,14 @@ struct vcpu {
         uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
         uint32_t saved_exc_bitmap;
         uint64_t rip;
+        bool mtf;                       /* stepped with MTF (else TF + #DB) */
     } step;
+    /* Does the monitor trap flag work? (hv/vapic/mtf_probe.c) */
+    struct mtf_probe {
+        bool armed;                     /* MTF set for the probe this entry */
+        uint64_t rip;                   /* guest RIP at that entry */
+        uint32_t tries;                 /* inconclusive probes so far */
+    } mtf_probe;
     uint8_t *lapic_scratch;             /* this CPU's ICR-write catcher page */
     uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
     uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
