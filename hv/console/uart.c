@@ -12,6 +12,9 @@
 #define LSR 5
 #define LSR_DATA_READY  0x01
 #define LSR_THR_EMPTY   0x20
+#define IER_THRI        0x02
+#define MCR_DTR_RTS     0x03
+#define MCR_OUT2        0x08    /* on PCs: connects the UART to its IRQ line */
 
 static uint16_t base = 0x3f8;
 
@@ -28,7 +31,21 @@ void uart_init(uint16_t port, uint32_t baud, uint8_t data_bits, char parity,
     outb(base + DLM, divisor >> 8);
     outb(base + LCR, lcr);
     outb(base + FCR, 0x07);         /* FIFOs on and cleared */
-    outb(base + MCR, 0x03);         /* DTR, RTS */
+    /* OUT2 only lets the IRQ through; with IER = 0 there is none, unless
+     * uart_irq_line raises it for the guest. */
+    outb(base + MCR, MCR_DTR_RTS | MCR_OUT2);
+}
+
+void uart_irq_line(bool raise)
+{
+    /* The THR-empty interrupt: the line rises at once when the transmitter
+     * is idle, or when the byte being sent leaves. */
+    outb(base + IER, raise ? IER_THRI : 0);
+}
+
+uint16_t uart_base(void)
+{
+    return base;
 }
 
 void uart_putc(uint8_t c)

@@ -11,5 +11,10 @@ void uart_putc(uint8_t c);
 void uart_write(const void *buf, uint32_t len);
 /* Returns -1 when no byte is waiting. */
 int uart_getc(void);
+/* Raises or lowers this UART's interrupt line (IRQ4 for COM1) for the
+ * guest's emulated COM1 (hv/vmx/guest_uart.c); the hypervisor itself never
+ * takes UART interrupts. Any CPU; IER is not touched by the drain. */
+void uart_irq_line(bool raise);
+uint16_t uart_base(void);
 
 #endif

@@ -3,11 +3,14 @@
 #include <percpu.h>
 #include <tsc.h>
 #include <x86.h>
+#include <config.h>
 #include "console/console_rings.h"
+#include "console/uart.h"
 #include "vmx/guest_uart.h"
 #include "trace/wire.h"
 
 #define LCR_DLAB   0x80
+#define MCR_OUT2   0x08
 #define MCR_LOOP   0x10
 #define IER_RDI    0x01
 #define IER_THRI   0x02
@@ -42,6 +45,44 @@ static bool rx_empty(void)
     return __atomic_load_n(&rx_head, __ATOMIC_ACQUIRE) == rx_tail;
 }
 
+/* ---- the interrupt line ----------------------------------------------------
+ * The guest's COM1 interrupt is the real COM1's IRQ line (IRQ4), which the
+ * hypervisor's own UART drives when told to (uart_irq_line): so the guest
+ * gets a real interrupt through its own IOAPIC/PIC programming, at its own
+ * vector, and its EOI goes where the interrupt came from. Edge-triggered,
+ * as on ISA: the line follows "an interrupt is pending" (IIR != no-int),
+ * and a new cause while it is already up pulses it, so an edge the guest
+ * missed (its pin masked at that moment) is not the last one. */
+static int irq_lock;
+static bool irq_level;
+
+static bool irq_usable(void)
+{
+    return uart_base() == GUEST_UART_BASE;     /* the same COM1, so IRQ4 */
+}
+
+static bool irq_wanted(void)
+{
+    if ((uart.mcr & (MCR_OUT2 | MCR_LOOP)) != MCR_OUT2)
+        return false;   /* OUT2 gates the IRQ; loopback disconnects it */
+    return ((uart.ier & IER_THRI) && uart.thri_pending) || ((uart.ier & IER_RDI) && !rx_empty());
+}
+
+static void irq_update(bool new_cause)
+{
+    if (!irq_usable())
+        return;
+    while (__atomic_exchange_n(&irq_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();    /* exit handlers only (never NMI context): a few port writes */
+    bool want = irq_wanted();
+    if (want && irq_level && new_cause)
+        uart_irq_line(false);
+    if (want != irq_level || (want && new_cause))
+        uart_irq_line(want);
+    irq_level = want;
+    __atomic_store_n(&irq_lock, 0, __ATOMIC_RELEASE);
+}
+
 void guest_uart_receive(const uint8_t *bytes, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) {
@@ -53,6 +94,8 @@ void guest_uart_receive(const uint8_t *bytes, uint32_t len)
         rx_buf[head % RX_SIZE] = bytes[i];
         __atomic_store_n(&rx_head, head + 1, __ATOMIC_RELEASE);
     }
+    if (len)
+        irq_update(true);
 }
 
 static uint8_t rx_pop(void)
@@ -61,6 +104,8 @@ static uint8_t rx_pop(void)
         return 0;
     uint8_t c = rx_buf[rx_tail % RX_SIZE];
     __atomic_store_n(&rx_tail, rx_tail + 1, __ATOMIC_RELEASE);
+    if (rx_empty())
+        irq_update(false);
     return c;
 }
 
@@ -112,7 +157,8 @@ uint32_t guest_uart_in(uint16_t port)
         if ((uart.ier & IER_RDI) && !rx_empty())
             return fifo | 0x04;
         if ((uart.ier & IER_THRI) && uart.thri_pending) {
-            uart.thri_pending = false;  /* reading IIR clears it (see .h) */
+            uart.thri_pending = false;  /* reading IIR clears it, as on a 16550 */
+            irq_update(false);
             return fifo | 0x02;
         }
         return fifo | 0x01;
@@ -136,16 +182,29 @@ void guest_uart_out(uint16_t port, uint8_t v)
         else
             tx_byte(v);
         uart.thri_pending = true;       /* sent at once: THR empty again */
+        irq_update(false);
         break;
     case 1:
-        if (uart.lcr & LCR_DLAB)
+        if (uart.lcr & LCR_DLAB) {
             uart.dlm = v;
-        else
-            uart.ier = v & 0x0f;
+            break;
+        }
+        /* Enabling THRI with the transmitter empty (always, here) raises
+         * THR-empty again, as a 16550 does (Linux's startup checks). With
+         * no interrupt line to raise, it stays one-shot instead: Linux then
+         * sees a UART "that does not reassert THRE" (UART_BUG_THRE) and
+         * drives its tty from a backup timer rather than stalling. */
+        if ((v & IER_THRI) && !(uart.ier & IER_THRI) && irq_usable())
+            uart.thri_pending = true;
+        uart.ier = v & 0x0f;
+        irq_update(true);
         break;
     case 2: uart.fcr = v; break;
     case 3: uart.lcr = v; break;
-    case 4: uart.mcr = v & 0x1f; break;
+    case 4:
+        uart.mcr = v & 0x1f;
+        irq_update(false);
+        break;
     case 7: uart.scr = v; break;
     default: break;                     /* LSR/MSR are read-only */
     }

@@ -1,12 +1,11 @@
 /* The guest's COM1, emulated so its bytes travel on the GUEST channel of the
- * framed line instead of garbling it. An 8250/16550 as GRUB and Linux's
- * 8250 driver probe it (scratch, IER, loopback), transmit instantly, and
- * receive what the host sends as GUEST frames. No interrupt is ever raised:
- * polled consoles (GRUB, Linux printk, the test guest) just work, and the
- * THR-empty indication is one-shot (cleared by reading IIR, re-armed by a
- * THR write, not by re-enabling IER.THRI), so Linux's 8250 driver sees a
- * UART "that does not reassert THRE" (UART_BUG_THRE) and drives its tty
- * from its backup timer, which also picks up received bytes. */
+ * framed line instead of garbling it. A 16550 as GRUB and Linux's 8250
+ * driver probe it (scratch, IER, loopback, THRE reassertion), transmitting
+ * instantly and receiving what the host sends as GUEST frames. Polled
+ * consoles (GRUB, Linux printk, the test guest) just work; interrupt-driven
+ * ones (Linux's tty) get THR-empty and received-data interrupts on IRQ4,
+ * raised through the real COM1's interrupt line when the hypervisor's own
+ * UART is COM1 (the default); otherwise the guest sees no interrupts. */
 #ifndef HV_VMX_GUEST_UART_H
 #define HV_VMX_GUEST_UART_H
 #include <stdint.h>
