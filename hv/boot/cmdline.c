@@ -144,6 +144,12 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "trace"))
         return parse_trace_classes(v, vn);
+    if (is(k, kn, "x2apic_hint")) {
+        if (is(v, vn, "none")) hv_config.x2apic_hint = X2APIC_HINT_NONE;
+        else if (is(v, vn, "kvm")) hv_config.x2apic_hint = X2APIC_HINT_KVM;
+        else return false;
+        return true;
+    }
     if (is(k, kn, "lapic_trap")) {
         if (is(v, vn, "on")) hv_config.lapic_trap = true;
         else if (is(v, vn, "off")) hv_config.lapic_trap = false;

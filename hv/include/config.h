@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 enum lapic_step_method { LAPIC_STEP_AUTO, LAPIC_STEP_MTF, LAPIC_STEP_TF };
+enum x2apic_hint { X2APIC_HINT_NONE, X2APIC_HINT_KVM };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
                      SELFTEST_QUIESCE, SELFTEST_QUIESCE_STUCK, SELFTEST_COUNT };
@@ -29,6 +30,7 @@ struct hv_config {
     uint32_t quiesce_report_ms; /* a CPU silent this long is named */
     int lapic_step;             /* enum lapic_step_method: how xAPIC accesses are stepped */
     bool lapic_trap;            /* trap the guest's xAPIC page (INIT/SIPI) */
+    int x2apic_hint;            /* enum x2apic_hint (hv/vapic/x2apic_hint.c) */
 };
 
 extern struct hv_config hv_config;

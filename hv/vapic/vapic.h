@@ -59,6 +59,11 @@ void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 /* x2apic_msr.c: WRMSR to an intercepted APIC MSR; false if not ours. */
 bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value);
 
+/* x2apic_hint.c (x2apic_hint=kvm): CPUID leaves that let Linux keep x2APIC
+ * mode without interrupt remapping. True if the leaf was answered. */
+bool x2apic_hint_cpuid(uint32_t leaf, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
+                       uint32_t *edx);
+
 /* sipi.c */
 void vapic_guest_init(struct vcpu *target);
 void vapic_guest_sipi(struct vcpu *target, uint8_t vector);

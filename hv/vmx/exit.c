@@ -80,7 +80,9 @@ static void handle_cpuid(struct vcpu *v)
         r.edx &= ~(1u << 27);                   /* RDTSCP would #UD */
     if (leaf == 0xd && sub == 1 && !(proc2 & PROC2_XSAVES))
         r.eax &= ~(1u << 3);                    /* XSAVES would #UD */
-    if (leaf == 1) {
+    if (x2apic_hint_cpuid(leaf, &r.eax, &r.ebx, &r.ecx, &r.edx)) {
+        /* answered whole: the x2APIC hint's leaves */
+    } else if (leaf == 1) {
         r.ecx |= HVABI_CPUID1_ECX_HYPERVISOR;
         r.ecx &= ~HVABI_CPUID1_ECX_VMX;         /* VMX is not offered */
     } else if (leaf == HVABI_CPUID_VENDOR_LEAF) {
