@@ -239,11 +239,10 @@ void vmx_exit_handler(struct vcpu *v)
     if (reason & (1u << 31))
         vmx_entry_failure_exit(reason, vmcs_read(EXIT_QUALIFICATION));
     nmi_after_exit(v);
-    if (v->mtf_probe.armed && vapic_mtf_probe_exit(v, basic)) {
-        before_entry(v);
-        return;
-    }
-    if (v->step.active && vapic_step_exit(v, basic)) {
+    uint32_t vect = vectoring_exit_begin();
+    if ((v->mtf_probe.armed && vapic_mtf_probe_exit(v, basic)) ||
+        (v->step.active && vapic_step_exit(v, basic))) {
+        vectoring_exit_end(v, basic, vect, v->last_rip);
         before_entry(v);
         return;
     }
@@ -270,5 +269,6 @@ void vmx_exit_handler(struct vcpu *v)
     case VMX_EXIT_EPT_MISCONFIG: exit_unhandled(v, "EPT misconfiguration (hypervisor bug)");
     default:                    exit_unhandled(v, "exit without a handler");
     }
+    vectoring_exit_end(v, basic, vect, v->last_rip);
     before_entry(v);
 }

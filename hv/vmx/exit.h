@@ -10,6 +10,13 @@ void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error);
 bool guest_ram_ok(uint64_t gpa, uint64_t len);
 /* Reports the exit and the guest's state, then parks this CPU. */
 void exit_unhandled(struct vcpu *v, const char *why) __attribute__((noreturn));
+
+/* vectoring.c: an exit during event delivery. begin: the IDT-vectoring
+ * information if valid, else 0 (at the start of the exit). end: after the
+ * exit's handler, before NMI injection: delivers the event again if the
+ * handler left the guest where it was and injected nothing; reports it. */
+uint32_t vectoring_exit_begin(void);
+void vectoring_exit_end(struct vcpu *v, uint32_t basic, uint32_t vect, uint64_t rip_before);
 void vmx_entry_failure_exit(uint32_t reason, uint64_t qual) __attribute__((noreturn));
 
 void handle_vmcall(struct vcpu *v);

@@ -17,6 +17,7 @@ struct vcpu {
     uint8_t *exit_stack;        /* the stack exits run on */
     bool launched;
     uint64_t exits;
+    uint64_t events_cut;                /* exits with IDT-vectoring info (vectoring.c) */
     uint32_t last_reason;       /* for reports from other CPUs: VMREAD only */
     uint64_t last_rip, last_rflags, last_cr0;    /* works on the own VMCS */
     uint64_t exit_count[70];    /* by basic exit reason, for the bench */

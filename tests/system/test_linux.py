@@ -57,6 +57,7 @@ def test_debian_linux_boots_under_the_hypervisor(boot):
     assert not re.search(r"DMESG:.*(do_boot_cpu|BUG|panic)", out), out[-3000:]
     assert s.find(r"guest: boot sector from module"), s.text()
     assert not s.find(r"^FATAL"), s.text()
+    assert not s.find(r"cut the delivery of"), s.text()[-3000:]     # IDT-vectoring exits
 
 
 SYSRQ_ROUNDS = 5
@@ -85,6 +86,7 @@ def test_debian_linux_smp_under_the_hypervisor(boot, apic):
     assert not re.search(r"DMESG:.*(do_boot_cpu|BUG|panic)", out), out[-3000:]
     assert s.find(r"vapic: cpu1: guest AP starts at"), s.text()
     assert not s.find(r"^FATAL"), s.text()
+    assert not s.find(r"cut the delivery of"), s.text()[-3000:]     # IDT-vectoring exits
     # Which LAPIC interface Linux used: xAPIC ICR writes are stepped through
     # the trapped page (APIC_WRITE events); x2APIC ones are WRMSRs (none).
     xapic_icr = [e for e in s.events("APIC_WRITE") if e.args[0] == 0x300]
