@@ -43,7 +43,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps iso run test test-quick stress bench host clean bochs3 FORCE
+.PHONY: all deps iso run test test-quick stress bench host clean bochs3 bochs3-for-tests FORCE
 all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest
 
 # The project's own test guest (guest/): build/guest/guest.elf.
@@ -55,9 +55,14 @@ deps:
 	@sh mk/deps.sh
 
 # Bochs 3.0 from Debian's source, for the monitor-trap-flag tests (why:
-# mk/bochs3.sh). Built once into build/tools/bochs-3.0.
+# mk/bochs3.sh). Built once into build/tools/bochs-3.0. For the test
+# targets a failed build is not the end: the tests that need it fail, each
+# saying so, and everything else still runs.
 bochs3: deps
 	@sh mk/bochs3.sh $(BUILD)/tools/bochs-3.0
+bochs3-for-tests: deps
+	@sh mk/bochs3.sh $(BUILD)/tools/bochs-3.0 || \
+	  echo "bochs3: NOT BUILT: the tests on Bochs 3.0 (monitor trap flag) will fail"
 
 $(BUILD)/hv/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,13 +124,13 @@ run: all $(BUILD)/hv-chain.iso
 # One runner (pytest) for everything; its last line is the summary. Emulator
 # boots run two at a time (-n 2), matching the 2-core machines.
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-test: all bochs3
+test: all bochs3-for-tests
 	$(PYTEST) -n 2 tests
 
 test-quick: all
 	$(PYTEST) -m "not emulator" tests
 
-stress: all bochs3
+stress: all bochs3-for-tests
 	$(PYTEST) -n 2 -m stress --run-stress tests
 
 bench: all
