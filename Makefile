@@ -114,10 +114,10 @@ MODEL ?= corei7_skylake_x
 # make run: the hypervisor, then the test guest from its own disk (GRUB on
 # the guest disk boots it); GUEST_SCENARIOS picks what the guest checks.
 GUEST_POWEROFF ?= --no-poweroff
-run: all $(BUILD)/hv-chain.iso
+run: all $(BUILD)/hv-chain.iso $(if $(BOCHS3),bochs3)
 	$(PY) guest/disk.py --elf $(GUEST_ELF) --scenarios "$(GUEST_SCENARIOS)" \
 		$(GUEST_POWEROFF) -o $(BUILD)/guest/run-disk.img
-	$(PY) host-tools/hvrun --emu $(EMU) --cpus $(CPUS) --model $(MODEL) \
+	$(PY) host-tools/hvrun --emu $(EMU) --cpus $(CPUS) --model $(MODEL) $(if $(BOCHS3),--bochs3) \
 		--iso $(BUILD)/hv-chain.iso --disk $(BUILD)/guest/run-disk.img --elf $(BUILD)/hv.elf
 
 # ---- tests ------------------------------------------------------------------
