@@ -119,17 +119,35 @@ static bool parse_trace_classes(const char *v, size_t n)
     return true;
 }
 
+/* Options whose value is one of a few words, each standing for a value. */
+struct choice { const char *word; int value; };
+
+static bool choose(const char *v, size_t vn, const struct choice *c, int *out)
+{
+    for (; c->word; c++)
+        if (is(v, vn, c->word)) {
+            *out = c->value;
+            return true;
+        }
+    return false;
+}
+
+#define CHOICE(key, field, ...)                                                 \
+    if (is(k, kn, key)) {                                                       \
+        static const struct choice words[] = { __VA_ARGS__, { NULL, 0 } };      \
+        int x;                                                                  \
+        if (!choose(v, vn, words, &x))                                          \
+            return false;                                                       \
+        hv_config.field = x;                                                    \
+        return true;                                                            \
+    }
+
 static bool apply(const char *k, size_t kn, const char *v, size_t vn)
 {
     uint64_t x;
     if (is(k, kn, "serial"))
         return parse_serial(v, vn);
-    if (is(k, kn, "serial_mode")) {
-        if (is(v, vn, "framed")) hv_config.serial_mode = SERIAL_FRAMED;
-        else if (is(v, vn, "plain")) hv_config.serial_mode = SERIAL_PLAIN;
-        else return false;
-        return true;
-    }
+    CHOICE("serial_mode", serial_mode, { "framed", SERIAL_FRAMED }, { "plain", SERIAL_PLAIN })
     if (is(k, kn, "selftest")) {
         static const char *const kinds[SELFTEST_COUNT] = {
             "none", "ud", "pf", "gp", "nmi", "df", "storm", "storm_guest",
@@ -144,25 +162,10 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     if (is(k, kn, "trace"))
         return parse_trace_classes(v, vn);
-    if (is(k, kn, "x2apic_hint")) {
-        if (is(v, vn, "none")) hv_config.x2apic_hint = X2APIC_HINT_NONE;
-        else if (is(v, vn, "kvm")) hv_config.x2apic_hint = X2APIC_HINT_KVM;
-        else return false;
-        return true;
-    }
-    if (is(k, kn, "lapic_trap")) {
-        if (is(v, vn, "on")) hv_config.lapic_trap = true;
-        else if (is(v, vn, "off")) hv_config.lapic_trap = false;
-        else return false;
-        return true;
-    }
-    if (is(k, kn, "lapic_step")) {
-        if (is(v, vn, "auto")) hv_config.lapic_step = LAPIC_STEP_AUTO;
-        else if (is(v, vn, "mtf")) hv_config.lapic_step = LAPIC_STEP_MTF;
-        else if (is(v, vn, "tf")) hv_config.lapic_step = LAPIC_STEP_TF;
-        else return false;
-        return true;
-    }
+    CHOICE("x2apic_hint", x2apic_hint, { "none", X2APIC_HINT_NONE }, { "kvm", X2APIC_HINT_KVM })
+    CHOICE("lapic_trap", lapic_trap, { "on", 1 }, { "off", 0 })
+    CHOICE("lapic_step", lapic_step, { "auto", LAPIC_STEP_AUTO }, { "mtf", LAPIC_STEP_MTF },
+           { "tf", LAPIC_STEP_TF })
     if (is(k, kn, "quiesce_report_ms")) {
         uint64_t ms;
         if (!parse_u64(v, vn, &ms) || ms == 0 || ms > 600000)
@@ -170,18 +173,9 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         hv_config.quiesce_report_ms = ms;
         return true;
     }
-    if (is(k, kn, "trace_policy")) {
-        if (is(v, vn, "drop")) hv_config.trace_policy = RING_DROP_NEWEST;
-        else if (is(v, vn, "overwrite")) hv_config.trace_policy = RING_OVERWRITE;
-        else return false;
-        return true;
-    }
-    if (is(k, kn, "flight_recorder")) {
-        if (is(v, vn, "1") || is(v, vn, "on")) hv_config.flight_recorder = true;
-        else if (is(v, vn, "0") || is(v, vn, "off")) hv_config.flight_recorder = false;
-        else return false;
-        return true;
-    }
+    CHOICE("trace_policy", trace_policy, { "drop", RING_DROP_NEWEST },
+           { "overwrite", RING_OVERWRITE })
+    CHOICE("flight_recorder", flight_recorder, { "1", 1 }, { "on", 1 }, { "0", 0 }, { "off", 0 })
     if (is(k, kn, "hv_mem")) {
         if (!parse_u64(v, vn, &x) || x < (4ull << 20) || x > (1ull << 30))
             return false;
@@ -194,18 +188,8 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         hv_config.boot_drive = x;
         return true;
     }
-    if (is(k, kn, "guest")) {
-        if (is(v, vn, "none")) hv_config.no_guest = true;
-        else if (is(v, vn, "boot")) hv_config.no_guest = false;
-        else return false;
-        return true;
-    }
-    if (is(k, kn, "guest_serial")) {
-        if (is(v, vn, "mux")) hv_config.guest_serial_passthrough = false;
-        else if (is(v, vn, "passthrough")) hv_config.guest_serial_passthrough = true;
-        else return false;
-        return true;
-    }
+    CHOICE("guest", no_guest, { "none", 1 }, { "boot", 0 })
+    CHOICE("guest_serial", guest_serial_passthrough, { "mux", 0 }, { "passthrough", 1 })
     if (is(k, kn, "vmx_corrupt")) {
         if (vn == 0 || vn >= sizeof(hv_config.vmx_corrupt))
             return false;
