@@ -108,3 +108,19 @@ def test_qemu_without_vmx_halts_cleanly(boot):
     assert s.find(r"vmx: features: vmx=no")
     assert not s.find(r"FATAL"), s.text()
     assert not s.events("EXC_ENTER"), "a fault happened on the no-VMX path"
+
+
+def test_bad_command_line_words_are_reported_and_defaults_kept(boot):
+    """A typo on the GRUB line is named and skipped; the machine boots with
+    the default for that option, and the good words still take effect."""
+    m = boot(cmdline="x2apic_hint=bogus guest_serial=both lapic_trap=maybe nosuch=1 "
+                     "novalue lapic_step=tf", cpus=1, model="corei7_icelake_u")
+    s = wait_text(m, READY, timeout=240)
+    for word in ("x2apic_hint=bogus", "guest_serial=both", "lapic_trap=maybe"):
+        assert s.find(rf"bad value in '{word}'; default kept"), s.text()
+    assert s.find(r"unknown option 'nosuch' ignored"), s.text()
+    assert s.find(r"option 'novalue' needs a value"), s.text()
+    assert not s.find(r"x2apic_hint=kvm"), s.text()            # default: none
+    assert not s.find(r"lapic_trap=off"), s.text()             # default: on
+    # The good word after the bad ones: icelake offers MTF, tf says no.
+    assert s.find(r"single-stepped with TF and #DB \(lapic_step=tf\)"), s.text()
