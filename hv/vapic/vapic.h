@@ -61,6 +61,7 @@ bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value);
 
 /* x2apic_hint.c (x2apic_hint=kvm): CPUID leaves that let Linux keep x2APIC
  * mode without interrupt remapping. True if the leaf was answered. */
+void x2apic_hint_init(void);      /* says so on the console when on */
 bool x2apic_hint_cpuid(uint32_t leaf, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                        uint32_t *edx);
 

@@ -17,10 +17,18 @@
  * destination mode. Off by default: the guest is told something about its
  * platform that the hypervisor does not otherwise implement. */
 #include <config.h>
+#include <console.h>
 #include "vapic/vapic.h"
 
 #define KVM_SIG_LEAF        0x40000100u
 #define KVM_FEATURES_LEAF   0x40000101u
+
+void x2apic_hint_init(void)
+{
+    if (hv_config.x2apic_hint == X2APIC_HINT_KVM)
+        printf("vapic: x2apic_hint=kvm: CPUID 0x40000100 carries the KVM signature (no KVM "
+               "features), so Linux keeps x2APIC mode without interrupt remapping\n");
+}
 
 bool x2apic_hint_cpuid(uint32_t leaf, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
                        uint32_t *edx)

@@ -32,9 +32,7 @@ void vapic_global_init(void)
     uint64_t cap = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
     bool has_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
     vapic_mtf_probe_init(has_mtf);
-    if (hv_config.x2apic_hint == X2APIC_HINT_KVM)
-        printf("vapic: x2apic_hint=kvm: CPUID 0x40000100 carries the KVM signature (no KVM "
-               "features), so Linux keeps x2APIC mode without interrupt remapping\n");
+    x2apic_hint_init();
     if (hv_config.lapic_step == LAPIC_STEP_MTF && !has_mtf)
         printf("vapic: lapic_step=mtf asked for, but this CPU has no monitor trap flag\n");
     if (!hv_config.lapic_trap) {
