@@ -224,8 +224,13 @@ def test_killed_runner_leaves_nothing(sleep_iso, tmp_path):
 def test_qemu_boots_grub(ok_iso, tmp_path):
     with Machine(emu="qemu", iso=ok_iso, cpus=2, kvm=False, qmp=True,
                  workdir=workdir(tmp_path), timeout=60) as m:
-        m.wait_for(rb"HARNESS-OK", timeout=40)
+        # The QMP socket exists while QEMU runs (QEMU removes it when the
+        # guest powers off, which may come right after HARNESS-OK).
+        deadline = time.monotonic() + 20
+        while not os.path.exists(m.qmp_path) and m.alive and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert os.path.exists(m.qmp_path)
+        m.wait_for(rb"HARNESS-OK", timeout=40)
         m.wait_exit(timeout=20)
         pgid = m.pgid
     assert gone(pgid)
