@@ -209,6 +209,7 @@ void vmx_print_exit_stats(void)
                     printf("lapic exits cpu%u: %s reg %#05x %lu\n", cpu,
                            mode ? "x2apic" : "xapic", r << 4, v->lapic_exits[mode][r]);
     }
+    printf("exit stats: end\n");  /* a reader knows the dump is whole */
 }
 
 /* The end of every exit that resumes the guest. */

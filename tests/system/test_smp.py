@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from hvtools import frame, records
 from hvtools.emu import BOCHS, BOCHS3
 from hvtools.image import Module
 from testpaths import ROOT
@@ -52,18 +53,23 @@ def done(s):
 @pytest.mark.parametrize("model", ["corei7_skylake_x", "corei7_icelake_u"])
 def test_smp_scenarios_pass_under_the_hypervisor(boot, model, mode, cpus):
     bochs, step = SETUP[model]
-    s = run_scenarios(boot, [f"smp_{mode}"] + CHAIN, model, cpus, bochs)
+    m, s = run_scenarios(boot, [f"smp_{mode}"] + CHAIN, model, cpus, bochs)
     check_scenarios(s, [f"smp_{mode}"] + CHAIN, cpus)
     assert s.find(step), s.text()[-3000:]
     if bochs == BOCHS3:
         probe = s.events("MTF_PROBE")
         assert probe and probe[0].args[0] == 1, probe    # works=1
+        # The steps really ended on MTF exits (after the probe's one, one
+        # per stepped access; with TF there would be none but the probe's).
+        counts = exit_counts(m)
+        if mode == "xapic":
+            assert counts.get("MONITOR_TRAP_FLAG", 0) > 100, counts
 
 
 def test_dead_monitor_trap_flag_is_caught_and_smp_still_works(boot):
     """Bochs 2.7, corei7_icelake_u: MTF offered, never delivered. Before the
     probe, stepping with it let the guest's INIT reach the real LAPIC."""
-    s = run_scenarios(boot, ["smp_xapic"], "corei7_icelake_u", 2, BOCHS)
+    m, s = run_scenarios(boot, ["smp_xapic"], "corei7_icelake_u", 2, BOCHS)
     check_scenarios(s, ["smp_xapic"], 2)
     assert s.find(r"the monitor trap flag is offered but does not work"), s.text()[-3000:]
     probe = s.events("MTF_PROBE")
@@ -74,8 +80,19 @@ def run_scenarios(boot, scenarios, model, cpus, bochs):
     img = disk.build_guest_disk(scenarios=",".join(scenarios), poweroff=False, args=COUNTS)
     m = boot(cmdline=HV_CMDLINE,
              modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
-             cpus=cpus, model=model, timeout=900, bochs=bochs)
-    return wait_session(m, done, "the guest's summary", timeout=850)
+             cpus=cpus, model=model, timeout=900, bochs=bochs, serial="socket")
+    return m, wait_session(m, done, "the guest's summary", timeout=850)
+
+
+def exit_counts(m):
+    """The hypervisor's exit counts by reason, summed over all CPUs (one
+    EXIT_STATS host command; the dump ends with "exit stats: end")."""
+    m.write(frame.encode(frame.CONTROL, 0, 0, bytes([records.CTL_EXIT_STATS])))
+    s = wait_session(m, lambda s: s.find(r"^exit stats: end$"), "exit stats", timeout=120)
+    counts = {}
+    for reason, n in re.findall(r"exit stats cpu\d+: ([A-Z_0-9]+) (\d+)$", s.text(), re.M):
+        counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
 
 
 def check_scenarios(s, scenarios, cpus):
