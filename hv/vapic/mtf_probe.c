@@ -50,11 +50,13 @@ static void decide(struct vcpu *v, int result, uint32_t basic)
     if (result == MTF_WORKS)
         printf("vapic: the monitor trap flag works (probe on cpu%u): guest xAPIC accesses "
                "are single-stepped with it from now on\n", v->index);
-    else if (result == MTF_BROKEN)
+    else if (result == MTF_BROKEN) {
+        const char *exit = catalog_exit_name(basic);
         printf("vapic: the monitor trap flag is offered but does not work (probe on cpu%u: "
-               "exit %u at guest rip %#lx after entering at %#lx, no MTF exit; Bochs 2.7 "
+               "exit %s at guest rip %#lx after entering at %#lx, no MTF exit; Bochs 2.7 "
                "does this): guest xAPIC accesses stay on TF and #DB\n",
-               v->index, basic, vmcs_read(GUEST_RIP), v->mtf_probe.rip);
+               v->index, exit ? exit : "?", vmcs_read(GUEST_RIP), v->mtf_probe.rip);
+    }
     else
         printf("vapic: the monitor trap flag probe was inconclusive %u times (cpu%u): "
                "guest xAPIC accesses stay on TF and #DB\n", MAX_TRIES, v->index);
