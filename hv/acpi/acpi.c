@@ -1,6 +1,6 @@
 /* RSDP -> RSDT/XSDT -> MADT. Tables are read through the identity map. */
 #include <string.h>
-#include <console.h>
+#include "console/console.h"
 #include <x86.h>
 #include "acpi/acpi.h"
 

@@ -3,14 +3,14 @@
  * parks (reachable later by the GDB stub). NMIs are not fatal: they are
  * counted, traced and handed to the NMI classifier. */
 #include <stdint.h>
-#include <console.h>
+#include "console/console.h"
 #include <percpu.h>
 #include <x86.h>
-#include <trace.h>
-#include <lapic.h>
+#include "trace/trace.h"
+#include "cpu/lapic.h"
 #include "cpu/idt.h"
 #include "cpu/exception.h"
-#include "boot/boot.h"
+#include <image.h>
 
 const char *exception_name(uint64_t vec)
 {
@@ -19,8 +19,10 @@ const char *exception_name(uint64_t vec)
 }
 
 static nmi_hook_fn nmi_hook;
+static void (*fatal_flush)(void);
 
 void exception_set_nmi_hook(nmi_hook_fn fn) { nmi_hook = fn; }
+void cpu_set_fatal_flush(void (*fn)(void)) { fatal_flush = fn; }
 
 static void dump_backtrace(const struct percpu *p, uint64_t rbp)
 {
@@ -68,7 +70,8 @@ void cpu_park(void)
     struct percpu *p = this_cpu();
     p->parked = true;
     trace_event(TEV_CPU_PARKED, 1);
-    console_fatal_takeover();   /* every ring flushed before we stop */
+    if (fatal_flush)
+        fatal_flush();          /* every ring flushed before we stop */
     for (;;) {
         irq_disable();
         cpu_halt();     /* NMIs still arrive and return here */
@@ -90,7 +93,8 @@ void exception_dispatch(struct regs *r)
         }
         trace_event(TEV_NMI_EXIT, r->rip, origin);
         p->exc_depth--;
-        console_kick();
+        /* No drain from here: an NMI may have interrupted the drain itself
+         * or a device model; its records wait for the next normal kick. */
         return;
     }
     trace_event(TEV_EXC_ENTER, r->vector, r->rip, origin, r->error);

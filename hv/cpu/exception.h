@@ -7,6 +7,8 @@
 /* Returns true if it consumed the NMI (quiesce, guest NMI, selftest...). */
 typedef bool (*nmi_hook_fn)(struct regs *r);
 
+/* The serial stage registers how a fatal path flushes every ring. */
+void cpu_set_fatal_flush(void (*fn)(void));
 void exception_set_nmi_hook(nmi_hook_fn fn);
 const char *exception_name(uint64_t vec);
 /* Named state of an exception frame; fatal=false for reports (NMIs). */

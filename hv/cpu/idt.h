@@ -10,8 +10,14 @@ struct regs {
     uint64_t rip, cs, rflags, rsp, ss;     /* pushed by the CPU */
 };
 
+/* Exception vectors (SDM Vol. 3A, 6.3.1), defined here only. */
+#define VEC_DB  1
 #define VEC_NMI 2
+#define VEC_BP  3
+#define VEC_UD  6
 #define VEC_DF  8
+#define VEC_GP  13
+#define VEC_PF  14
 #define VEC_MC  18
 
 void idt_init(void);        /* once, on the BSP: the table is shared */

@@ -1,6 +1,6 @@
 /* TSC rate, measured against PIT channel 2 (its gate and output are on
  * port 0x61, so no interrupt is needed). */
-#include <tsc.h>
+#include "cpu/tsc.h"
 #include <x86.h>
 
 uint64_t tsc_per_ms = 1000000;      /* until calibrated: assume 1 GHz */

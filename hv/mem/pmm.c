@@ -1,12 +1,12 @@
 /* A bitmap over the page pool. A spinlock guards it: allocation happens at
  * start-up and from normal (non-NMI) paths only, so no NMI handler can ever
  * wait for it. */
-#include <pmm.h>
+#include "mem/pmm.h"
 #include <string.h>
-#include <console.h>
+#include "console/console.h"
 #include <x86.h>
-#include "boot/boot.h"
-#include "boot/multiboot.h"
+#include <image.h>
+#include "config/multiboot.h"
 
 #define POOL_ALIGN  (2ull << 20)    /* 2 MiB: EPT can hide it with large pages */
 #define MAX_POOL_PAGES (1u << 18)   /* 1 GiB */

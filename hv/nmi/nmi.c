@@ -1,17 +1,14 @@
 /* Classifying NMIs and injecting the guest's. Model: nmi_model.pml. */
-#include <console.h>
+#include "console/console.h"
 #include <percpu.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include "cpu/exception.h"
 #include "nmi/nmi.h"
 #include "vmx/controls.h"
+#include "vmx/exit_table.h"
+#include "vmx/intr_info.h"
 #include "vmx/vmcs.h"
 
-#define INTR_INFO_VALID     (1u << 31)
-#define INTR_TYPE_NMI       (2u << 8)
-#define BLOCK_STI           (1u << 0)
-#define BLOCK_MOV_SS        (1u << 1)
-#define BLOCK_NMI           (1u << 3)   /* virtual-NMI blocking (virtual NMIs on) */
 
 void nmi_unblock(void)
 {
@@ -74,9 +71,19 @@ bool nmi_from_idt(struct regs *r)
     return true;
 }
 
+/* Once, before the first guest starts; later calls only put the IDT hook
+ * back (selftests swap it). */
 void nmi_init(void)
 {
+    static bool registered;
     exception_set_nmi_hook(nmi_from_idt);
+    if (registered)
+        return;
+    registered = true;
+    vmx_exception_register(VEC_NMI, nmi_exit);
+    vmx_exit_register(VMX_EXIT_NMI_WINDOW, nmi_window_exit);
+    vmx_after_exit_register(nmi_after_exit);
+    vmx_before_entry_register(ENTRY_STAGE_EVENTS, nmi_before_entry);
 }
 
 void nmi_exit(struct vcpu *v)
@@ -115,7 +122,7 @@ void nmi_before_entry(struct vcpu *v)
     uint32_t proc = vmcs_read(PROC_CONTROLS) & ~PROC_NMI_WINDOW;
     if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE) &&
         guest_can_take_nmi() && __atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL)) {
-        vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+        vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | VEC_NMI);
         v->nmi_injected++;
         trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), v->nmi_injected);
     }

@@ -5,16 +5,16 @@
  * that was about to drop. Here the request is withdrawn first, and a CPU
  * stops at most once per request (v->stopped). nmi_model.pml checks this
  * protocol, and finds the seed's bug when the order is swapped. */
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include <fmt.h>
-#include <lapic.h>
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <trace.h>
-#include <tsc.h>
+#include "trace/trace.h"
+#include "cpu/tsc.h"
 #include <x86.h>
 #include "nmi/nmi.h"
-#include "console/console_rings.h"
+#include "trace/percpu_rings.h"
 #include "vmx/vcpu.h"
 
 static volatile uint32_t quiesce_lock;          /* held by the quiescer */
@@ -68,7 +68,7 @@ static void report_stragglers(uint32_t self, uint64_t waited_ms)
                p->nmi_count, last ? last : "none", o->last_rip, o->exits);
         trace_event(TEV_QUIESCE_STRAGGLER, c, waited_ms);
     }
-    console_request_event_dump();   /* its held trace events go out too */
+    trace_request_dump();   /* its held trace events go out too */
 }
 
 uint32_t quiesce(struct vcpu *v)

@@ -3,11 +3,11 @@
  * exclusive. selftest=quiesce_stuck: cpu1 sits in its NMI handler (NMIs
  * blocked) for a while, so the quiesce must name it in a report instead of
  * hanging silently, and completes once cpu1 comes back. */
-#include <config.h>
-#include <console.h>
-#include <lapic.h>
+#include "config/config.h"
+#include "console/console.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <tsc.h>
+#include "cpu/tsc.h"
 #include <x86.h>
 #include "cpu/exception.h"
 #include "nmi/nmi.h"

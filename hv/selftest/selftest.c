@@ -1,11 +1,11 @@
 #include <stdint.h>
-#include <config.h>
-#include <console.h>
-#include <lapic.h>
+#include "config/config.h"
+#include "console/console.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <tsc.h>
+#include "cpu/tsc.h"
 #include <x86.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include "smp/work.h"
 #include "selftest/selftest.h"
 

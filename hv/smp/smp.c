@@ -1,20 +1,18 @@
 /* AP start-up with INIT-SIPI-SIPI through the real-mode trampoline. APs are
  * started one at a time so they can share the one trampoline page. */
 #include <string.h>
-#include <console.h>
+#include "console/console.h"
 #include <percpu.h>
-#include <lapic.h>
-#include <pmm.h>
-#include <tsc.h>
-#include <trace.h>
+#include "cpu/lapic.h"
+#include "mem/pmm.h"
+#include "cpu/tsc.h"
+#include "trace/trace.h"
 #include <x86.h>
-#include "boot/boot.h"
+#include "smp/trampoline.h"
 #include "smp/smp.h"
 #include "smp/work.h"
-#include "console/console_rings.h"
+#include "trace/percpu_rings.h"
 
-extern uint8_t trampoline_start[], trampoline_end[];
-extern uint64_t tramp_cr3, tramp_stack, tramp_percpu, tramp_entry;
 void ap_main(struct percpu *p) __attribute__((noreturn));
 
 static uint64_t *tramp_slot(uint64_t *sym)
@@ -89,7 +87,7 @@ uint32_t smp_start_aps(const struct acpi_cpus *cpus)
         struct percpu *p = &percpu_table[online];
         p->index = online;
         p->apic_id = cpus->apic_id[i];
-        console_rings_prepare(online);
+        trace_rings_prepare(online, pmm_alloc_pages(TRACE_RINGS_MEM / PAGE_SIZE));
         if (alloc_stacks(p)) {
             printf("hv: out of pages for cpu%u's stacks\n", online);
             break;

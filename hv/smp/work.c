@@ -1,7 +1,8 @@
-#include <console.h>
-#include <lapic.h>
+#include "console/console.h"
+#include "serial/serial.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <tsc.h>
+#include "cpu/tsc.h"
 #include <x86.h>
 #include "smp/work.h"
 
@@ -32,7 +33,7 @@ void cpu_idle(void)
     struct percpu *p = this_cpu();
     for (;;) {
         irq_disable();
-        console_kick();
+        serial_kick();
         run_pending(p);
         if (idle_hook)
             idle_hook();
@@ -76,7 +77,7 @@ uint32_t smp_run_on_all(cpu_work_fn fn, void *arg, uint64_t timeout_ms)
         want += percpu_table[i].online;
     uint64_t deadline = rdtsc() + timeout_ms * tsc_per_ms;
     while (__atomic_load_n(&work.done, __ATOMIC_ACQUIRE) < want && rdtsc() < deadline) {
-        console_kick();
+        serial_kick();
         cpu_relax();
     }
     uint64_t gen = work.generation;

@@ -1,9 +1,9 @@
 /* A guest's ICR write, from either mode: INIT and SIPI are turned into the
  * target CPU's guest start (sipi.c); every other IPI is sent as written. */
-#include <console.h>
-#include <lapic.h>
+#include "console/console.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include <x86.h>
 #include "vapic/vapic.h"
 

@@ -12,10 +12,10 @@
  *    an event was delivered) without the MTF exit the SDM requires: broken;
  *  - any other exit at the same RIP (the instruction itself exited, or an
  *    interrupt came first): no evidence either way, probe again. */
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include <percpu.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include "vapic/vapic.h"
 #include "vmx/controls.h"
 #include "vmx/exit.h"

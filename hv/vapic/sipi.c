@@ -7,11 +7,11 @@
  * exit, but Bochs 2.7 leaves that INIT pending after the exit, so every
  * later VM entry exits again.) The kick may also count as a guest NMI: the
  * reset drops pending NMIs, as INIT does. */
-#include <console.h>
-#include <lapic.h>
+#include "console/console.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <trace.h>
-#include <tsc.h>
+#include "trace/trace.h"
+#include "cpu/tsc.h"
 #include <x86.h>
 #include "nmi/nmi.h"
 #include "smp/work.h"
@@ -21,6 +21,7 @@
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
+#include "vmx/exit_table.h"
 
 #define RESET_WAIT_MS 500
 
@@ -79,7 +80,7 @@ static void __attribute__((noreturn)) start_ap_guest(struct vcpu *v)
     __atomic_store_n(&v->run_state, GUEST_RUNNING, __ATOMIC_RELEASE);
     int launch = !v->launched;
     v->launched = true;
-    nmi_before_entry(v);
+    vmx_prepare_entry(v);
     vmx_enter_guest(v, launch);
 }
 

@@ -21,10 +21,9 @@
 #define GUEST_LAPIC_GPA     0xfee00000ull
 #define XAPIC_ICR_LO        0x300
 #define XAPIC_ICR_HI        0x310
-#define MSR_X2APIC_ICR      0x830
-#define MSR_APIC_BASE       0x1b
 
-/* Once: chooses the single-step method and prints it. */
+/* Once, after the VMX core: chooses the single-step method and prints it,
+ * and registers every vapic exit handler and hook with the core. */
 void vapic_global_init(void);
 /* Per CPU, with its VMCS current: its own EPT root with the LAPIC page
  * trapped, and the scratch page. False (reported) when out of pages. */
@@ -56,14 +55,12 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic);
 /* icr.c: a guest ICR write (dest: x2APIC id, or xAPIC id from ICR high). */
 void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 
-/* x2apic_msr.c: WRMSR to an intercepted APIC MSR; false if not ours. */
-bool vapic_wrmsr(struct vcpu *v, uint32_t msr, uint64_t value);
+/* x2apic_msr.c: the intercepted writes of the x2APIC ICR and APIC base. */
+void vapic_msr_init(void);
 
 /* x2apic_hint.c (x2apic_hint=kvm): CPUID leaves that let Linux keep x2APIC
  * mode without interrupt remapping. True if the leaf was answered. */
-void x2apic_hint_init(void);      /* says so on the console when on */
-bool x2apic_hint_cpuid(uint32_t leaf, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
-                       uint32_t *edx);
+void x2apic_hint_init(void);      /* registers its CPUID leaves, says so */
 
 /* sipi.c */
 void vapic_guest_init(struct vcpu *target);

@@ -16,35 +16,35 @@
  * x2APIC may be used as is". Linux then enables x2APIC itself, in physical
  * destination mode. Off by default: the guest is told something about its
  * platform that the hypervisor does not otherwise implement. */
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include "vapic/vapic.h"
+#include "vmx/exit_table.h"
 
 #define KVM_SIG_LEAF        0x40000100u
 #define KVM_FEATURES_LEAF   0x40000101u
 
-void x2apic_hint_init(void)
+static bool x2apic_hint_cpuid(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
 {
-    if (hv_config.x2apic_hint == X2APIC_HINT_KVM)
-        printf("vapic: x2apic_hint=kvm: CPUID 0x40000100 carries the KVM signature (no KVM "
-               "features), so Linux keeps x2APIC mode without interrupt remapping\n");
-}
-
-bool x2apic_hint_cpuid(uint32_t leaf, uint32_t *eax, uint32_t *ebx, uint32_t *ecx,
-                       uint32_t *edx)
-{
-    if (hv_config.x2apic_hint != X2APIC_HINT_KVM)
-        return false;
     if (leaf == KVM_SIG_LEAF) {
-        *eax = KVM_FEATURES_LEAF;                       /* highest leaf here */
-        *ebx = 0x4b4d564b;                              /* "KVMK" */
-        *ecx = 0x564b4d56;                              /* "VMKV" */
-        *edx = 0x0000004d;                              /* "M\0\0\0" */
+        r->eax = KVM_FEATURES_LEAF;                     /* highest leaf here */
+        r->ebx = 0x4b4d564b;                            /* "KVMK" */
+        r->ecx = 0x564b4d56;                            /* "VMKV" */
+        r->edx = 0x0000004d;                            /* "M\0\0\0" */
         return true;
     }
     if (leaf == KVM_FEATURES_LEAF) {
-        *eax = *ebx = *ecx = *edx = 0;                  /* no KVM features */
+        *r = (struct cpuid_regs){ 0, 0, 0, 0 };         /* no KVM features */
         return true;
     }
     return false;
+}
+
+void x2apic_hint_init(void)
+{
+    if (hv_config.x2apic_hint != X2APIC_HINT_KVM)
+        return;
+    vmx_cpuid_register(x2apic_hint_cpuid);
+    printf("vapic: x2apic_hint=kvm: CPUID 0x40000100 carries the KVM signature (no KVM "
+           "features), so Linux keeps x2APIC mode without interrupt remapping\n");
 }

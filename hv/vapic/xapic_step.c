@@ -4,35 +4,63 @@
  * NMI is injected (nmi_hold; NMIs that arrive stay pending), and every
  * exception exits to us, so nothing runs in the guest with the page open
  * except the one instruction. */
-#include <config.h>
-#include <console.h>
-#include <lapic.h>
+#include "config/config.h"
+#include "console/console.h"
+#include "cpu/lapic.h"
 #include <percpu.h>
-#include <pmm.h>
-#include <trace.h>
+#include "mem/pmm.h"
+#include "trace/trace.h"
 #include <x86.h>
 #include "vapic/vapic.h"
 #include "vmx/controls.h"
 #include "vmx/ept.h"
 #include "vmx/exit.h"
+#include "vmx/exit_table.h"
+#include "vmx/intr_info.h"
 #include "vmx/vmcs.h"
+#include "cpu/idt.h"
+#include "smp/work.h"
 
-#define RF_TF               (1ull << 8)
-#define RF_IF               (1ull << 9)
-#define BLOCK_STI           (1u << 0)
-#define BLOCK_MOV_SS        (1u << 1)
-#define PENDING_DBG_BS      (1ull << 14)
-#define DB_QUAL_BS          (1ull << 14)
-#define INTR_VALID          (1u << 31)
-#define INTR_ERR_VALID      (1u << 11)
+
+static bool probe_intercept(struct vcpu *v, uint32_t basic)
+{
+    return v->mtf_probe.armed && vapic_mtf_probe_exit(v, basic);
+}
+
+static bool step_intercept(struct vcpu *v, uint32_t basic)
+{
+    return v->step.active && vapic_step_exit(v, basic);
+}
+
+/* An INIT the guest sent this CPU while it ran (sipi.c) takes effect at
+ * the end of whatever exit comes next. */
+static void reset_if_init_pending(struct vcpu *v)
+{
+    if (__atomic_load_n(&v->run_state, __ATOMIC_ACQUIRE) == GUEST_RESETTING)
+        vapic_reset_ap(v);
+}
+
+static void vapic_register_hooks(void)
+{
+    vapic_msr_init();
+    cpu_idle_set_hook(vapic_idle_poll);
+    vmx_exit_intercept_register(probe_intercept);
+    vmx_exit_intercept_register(step_intercept);
+    vmx_exit_register_final(VMX_EXIT_INIT, vapic_reset_ap);
+    vmx_before_entry_register(ENTRY_STAGE_STATE, reset_if_init_pending);
+    vmx_before_entry_register(ENTRY_STAGE_CONTROLS, vapic_mtf_probe_arm);
+    if (hv_config.lapic_trap)
+        vmx_ept_violation_register(vapic_ept_violation);
+}
 
 void vapic_global_init(void)
 {
-    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
+    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_TRUE_CTLS;
     uint64_t cap = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
     bool has_mtf = (cap >> 32) & PROC_MONITOR_TRAP;
     vapic_mtf_probe_init(has_mtf);
     x2apic_hint_init();
+    vapic_register_hooks();
     if (hv_config.lapic_step == LAPIC_STEP_MTF && !has_mtf)
         printf("vapic: lapic_step=mtf asked for, but this CPU has no monitor trap flag\n");
     if (!hv_config.lapic_trap) {
@@ -88,15 +116,15 @@ static void step_begin(struct vcpu *v, uint32_t reg, bool write)
     v->nmi_hold = true;
     uint64_t rf = vmcs_read(GUEST_RFLAGS);
     uint32_t intr = vmcs_read(GUEST_INTERRUPTIBILITY);
-    s->saved_rflags_bits = rf & (RF_IF | RF_TF);
+    s->saved_rflags_bits = rf & (RFLAGS_IF | RFLAGS_TF);
     s->saved_exc_bitmap = vmcs_read(EXCEPTION_BITMAP);
-    rf &= ~RF_IF;
+    rf &= ~RFLAGS_IF;
     intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 */
     vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);
     if (s->mtf) {
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
     } else {
-        rf |= RF_TF;
+        rf |= RFLAGS_TF;
         if (intr & BLOCK_MOV_SS)    /* entry check: TF under MOV SS blocking */
             vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
     }
@@ -108,7 +136,7 @@ static void step_end(struct vcpu *v, bool done)
 {
     struct lapic_step *s = &v->step;
     ept_set_page(v->eptp, v->lapic_pte, 0);
-    uint64_t rf = vmcs_read(GUEST_RFLAGS) & ~(RF_IF | RF_TF);
+    uint64_t rf = vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_IF | RFLAGS_TF);
     vmcs_write(GUEST_RFLAGS, rf | s->saved_rflags_bits);
     vmcs_write(EXCEPTION_BITMAP, s->saved_exc_bitmap);
     if (s->mtf)
@@ -122,8 +150,8 @@ static void step_end(struct vcpu *v, bool done)
         trace_event(TEV_APIC_WRITE, s->reg, lo);
         vapic_icr_write(v, lapic_read(XAPIC_ICR_HI) >> 24, lo, false);
     }
-    if (s->saved_rflags_bits & RF_TF)
-        guest_inject_exception(1, false, 0);    /* the guest was stepping itself */
+    if (s->saved_rflags_bits & RFLAGS_TF)
+        guest_inject_exception(VEC_DB, false, 0);    /* the guest was stepping itself */
 }
 
 bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
@@ -133,12 +161,12 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
     if (qual & 4) {
         printf("guest cpu%u: instruction fetch from the LAPIC page at %#lx refused; "
                "#GP injected\n", v->index, gpa);
-        guest_inject_exception(13, true, 0);
+        guest_inject_exception(VEC_GP, true, 0);
         return true;
     }
     if (v->step.active)     /* a second LAPIC access in one instruction */
         step_end(v, false);
-    v->lapic_exits[0][(gpa & 0xfff) >> 4]++;
+    v->lapic_exits[0][(gpa & 0xfff) >> 4]++;    /* < 0x100: in bounds */
     step_begin(v, gpa & 0xfff, qual & 2);
     return true;
 }
@@ -149,11 +177,10 @@ static void reflect_exception(uint32_t info)
     uint8_t vector = info & 0xff;
     if (vector == 14)       /* a #PF exit leaves CR2 alone: the guest needs it */
         __asm__ volatile("mov %0, %%cr2" :: "r"(vmcs_read(EXIT_QUALIFICATION)));
-    vmcs_write(ENTRY_INTR_INFO, info & (INTR_VALID | INTR_ERR_VALID | 0x7ff));
-    if (info & INTR_ERR_VALID)
+    vmcs_write(ENTRY_INTR_INFO, info & (INTR_INFO_VALID | INTR_INFO_ERR_VALID | 0x7ff));
+    if (info & INTR_INFO_ERR_VALID)
         vmcs_write(ENTRY_EXC_ERROR, vmcs_read(EXIT_INTR_ERROR));
-    uint32_t type = (info >> 8) & 7;
-    if (type == 4 || type == 5 || type == 6)
+    if (INTR_TYPE_IS_SOFTWARE(INTR_INFO_TYPE(info)))
         vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
 }
 
@@ -166,10 +193,10 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic)
     }
     if (basic == VMX_EXIT_EXCEPTION_NMI) {
         uint32_t info = vmcs_read(EXIT_INTR_INFO);
-        if (((info >> 8) & 7) == 2)
+        if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
             return false;   /* an NMI: handled as usual, the step stays armed */
         v->lapic_exits[0][v->step.reg >> 4]++;
-        if ((info & 0xff) == 1 && !v->step.mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
+        if (INTR_INFO_VECTOR(info) == VEC_DB && !v->step.mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
             step_end(v, true);
             return true;
         }

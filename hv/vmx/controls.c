@@ -1,13 +1,8 @@
 /* VMX controls computed from the capability MSRs. What the hypervisor needs
  * must be allowed by the CPU, or it stops with the feature's name. */
 #include <x86.h>
-#include <console.h>
+#include "console/console.h"
 #include "vmx/controls.h"
-
-#define MSR_VMX_EXIT_CTLS        0x483
-#define MSR_VMX_ENTRY_CTLS       0x484
-#define MSR_VMX_TRUE_EXIT        0x48f
-#define MSR_VMX_TRUE_ENTRY       0x490
 
 static const struct required {
     int reg;                    /* enum ctl_reg */
@@ -34,8 +29,8 @@ static uint64_t cap_msr(int reg, bool true_ctls)
     case CTL_PIN:   return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PINBASED : MSR_IA32_VMX_PINBASED_CTLS);
     case CTL_PROC:  return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED : MSR_IA32_VMX_PROCBASED_CTLS);
     case CTL_PROC2: return rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2);
-    case CTL_EXIT:  return rdmsr(true_ctls ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT_CTLS);
-    default:        return rdmsr(true_ctls ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY_CTLS);
+    case CTL_EXIT:  return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_EXIT : MSR_IA32_VMX_EXIT_CTLS);
+    default:        return rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_ENTRY : MSR_IA32_VMX_ENTRY_CTLS);
     }
 }
 
@@ -50,7 +45,7 @@ struct vmx_controls vmx_controls;
 
 bool vmx_controls_compute(struct vmx_controls *c)
 {
-    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
+    bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_TRUE_CTLS;
     uint32_t want[CTL_COUNT] = {
         /* The preemption timer is optional: it hands the CPU back to the
          * hypervisor every few ms (console drain, host commands) even

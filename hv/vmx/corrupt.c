@@ -3,8 +3,8 @@
  * GUEST_RFLAGS gets 0 (its bit 1 must be 1: invalid guest state); any other
  * field gets all ones of its width. */
 #include <string.h>
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 

@@ -3,15 +3,11 @@
  * with the fixed bits VMX needs. CR4.VMXE stays hidden and refused. */
 #include <x86.h>
 #include "vmx/controls.h"
+#include "cpu/idt.h"
 #include "vmx/exit.h"
+#include "vmx/handlers.h"
 #include "vmx/vmcs.h"
 
-#define CR0_PE   1ull
-#define CR0_TS   (1ull << 3)
-#define CR0_PG   (1ull << 31)
-#define CR4_VMXE (1ull << 13)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
 
 static uint64_t *gpr(struct vcpu *v, unsigned n)
 {
@@ -28,9 +24,9 @@ static uint64_t *gpr(struct vcpu *v, unsigned n)
 static void set_guest_cr0(uint64_t value)
 {
     uint64_t mask = vmcs_read(CR0_GUEST_HOST_MASK);
-    uint64_t fixed1 = rdmsr(0x487);
+    uint64_t fixed1 = rdmsr(MSR_IA32_VMX_CR0_FIXED1);
     vmcs_write(CR0_READ_SHADOW, value);
-    uint64_t real = ((value & ~mask) | (mask & rdmsr(0x486))) & (fixed1 | CR0_PE | CR0_PG);
+    uint64_t real = ((value & ~mask) | (mask & rdmsr(MSR_IA32_VMX_CR0_FIXED0))) & (fixed1 | CR0_PE | CR0_PG);
     vmcs_write(GUEST_CR0, real);
     /* Paging switched by this write: long mode follows EFER.LME. */
     uint64_t efer = vmcs_read(GUEST_EFER);
@@ -48,11 +44,11 @@ static bool set_guest_cr4(uint64_t value)
 {
     if (value & CR4_VMXE)
         return false;           /* VMX is not offered to the guest */
-    if (value & ~(rdmsr(0x489) | CR4_VMXE))
+    if (value & ~(rdmsr(MSR_IA32_VMX_CR4_FIXED1) | CR4_VMXE))
         return false;           /* a bit this CPU cannot set: #GP, as bare */
     uint64_t mask = vmcs_read(CR4_GUEST_HOST_MASK);
     vmcs_write(CR4_READ_SHADOW, value);
-    vmcs_write(GUEST_CR4, (value & ~mask) | (mask & (rdmsr(0x488) | CR4_VMXE)));
+    vmcs_write(GUEST_CR4, (value & ~mask) | (mask & (rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_VMXE)));
     return true;
 }
 
@@ -66,7 +62,7 @@ void handle_cr_access(struct vcpu *v)
             set_guest_cr0(*gpr(v, reg));
         } else if (cr == 4) {
             if (!set_guest_cr4(*gpr(v, reg))) {
-                guest_inject_exception(13, true, 0);
+                guest_inject_exception(VEC_GP, true, 0);
                 return;
             }
         } else {

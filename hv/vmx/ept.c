@@ -1,8 +1,8 @@
 #include <string.h>
-#include <console.h>
-#include <pmm.h>
+#include "console/console.h"
+#include "mem/pmm.h"
 #include <x86.h>
-#include "boot/multiboot.h"
+#include "config/multiboot.h"
 #include "vmx/ept.h"
 
 #define EPT_RWX         0x7ull

@@ -1,10 +1,14 @@
+/* What every exit handler needs: moving the guest on, injecting its
+ * events, checking its addresses, and the report of what cannot go on. */
 #ifndef HV_VMX_EXIT_H
 #define HV_VMX_EXIT_H
 #include <stdint.h>
 #include <stdbool.h>
 #include "vmx/vcpu.h"
 
+/* The exiting instruction completed (guest_state.c). */
 void guest_advance_rip(void);
+/* A hardware exception for the guest at the next entry. */
 void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error);
 /* Is [gpa, gpa+len) ordinary guest RAM (not the hypervisor's, not MMIO)? */
 bool guest_ram_ok(uint64_t gpa, uint64_t len);
@@ -18,8 +22,5 @@ void exit_unhandled(struct vcpu *v, const char *why) __attribute__((noreturn));
 uint32_t vectoring_exit_begin(void);
 void vectoring_exit_end(struct vcpu *v, uint32_t basic, uint32_t vect, uint64_t rip_before);
 void vmx_entry_failure_exit(uint32_t reason, uint64_t qual) __attribute__((noreturn));
-
-void handle_vmcall(struct vcpu *v);
-void handle_cr_access(struct vcpu *v);
 
 #endif

@@ -1,18 +1,9 @@
 #include <x86.h>
-#include <console.h>
+#include "console/console.h"
+#include "vmx/controls.h"
 #include "vmx/features.h"
 
 struct vmx_features vmx_features;
-
-#define PIN_NMI_EXITING     (1u << 3)
-#define PIN_VIRTUAL_NMIS    (1u << 5)
-#define PIN_PREEMPT_TIMER   (1u << 6)
-#define PROC_NMI_WINDOW     (1u << 22)
-#define PROC_MTF            (1u << 27)
-#define PROC_SECONDARY      (1u << 31)
-#define PROC2_EPT           (1u << 1)
-#define PROC2_VPID          (1u << 5)
-#define PROC2_UNRESTRICTED  (1u << 7)
 
 static const char *yn(bool b) { return b ? "yes" : "no"; }
 
@@ -24,9 +15,9 @@ bool vmx_features_probe(void)
     f->x2apic = r.ecx & (1u << 21);
     if (f->vmx) {
         uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
-        f->feature_control_locked = fc & 1;
-        f->vmx_outside_smx = fc & (1u << 2);
-        bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & (1ull << 55);
+        f->feature_control_locked = fc & FEATURE_CONTROL_LOCK;
+        f->vmx_outside_smx = fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX;
+        bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_TRUE_CTLS;
         uint32_t pin = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PINBASED
                                        : MSR_IA32_VMX_PINBASED_CTLS) >> 32;
         uint32_t proc = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED
@@ -35,7 +26,7 @@ bool vmx_features_probe(void)
         f->virtual_nmis = pin & PIN_VIRTUAL_NMIS;
         f->preemption_timer = pin & PIN_PREEMPT_TIMER;
         f->nmi_window = proc & PROC_NMI_WINDOW;
-        f->monitor_trap_flag = proc & PROC_MTF;
+        f->monitor_trap_flag = proc & PROC_MONITOR_TRAP;
         f->secondary_controls = proc & PROC_SECONDARY;
         if (f->secondary_controls) {
             uint32_t proc2 = rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32;

@@ -4,19 +4,19 @@
  * with DL = the boot drive. INT 15h is hooked so the guest's E820 map
  * leaves out the hypervisor (the EPT denies it as well). */
 #include <string.h>
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include <percpu.h>
-#include <pmm.h>
-#include <trace.h>
+#include "mem/pmm.h"
+#include "trace/trace.h"
 #include <x86.h>
-#include "boot/multiboot.h"
+#include "config/multiboot.h"
 #include "cpu/exception.h"
-#include "nmi/nmi.h"
 #include "vmx/controls.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
+#include "vmx/exit_table.h"
 
 #define BDA_BASE_MEM_KB   0x413
 #define IVT_INT15         (0x15 * 4)
@@ -149,9 +149,9 @@ void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl)
     /* CR0: ET only as the guest sees it; the fixed bits go in underneath. */
     uint64_t mask0 = vmcs_read(CR0_GUEST_HOST_MASK), mask4 = vmcs_read(CR4_GUEST_HOST_MASK);
     vmcs_write(CR0_READ_SHADOW, 0x10);
-    vmcs_write(GUEST_CR0, 0x10 | (mask0 & rdmsr(0x486)));
+    vmcs_write(GUEST_CR0, 0x10 | (mask0 & rdmsr(MSR_IA32_VMX_CR0_FIXED0)));
     vmcs_write(CR4_READ_SHADOW, 0);
-    vmcs_write(GUEST_CR4, mask4 & (rdmsr(0x488) | (1ull << 13)));
+    vmcs_write(GUEST_CR4, mask4 & (rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_VMXE));
     vmcs_write(GUEST_CR3, 0);
     vmcs_write(GUEST_DR7, 0x400);
     vmcs_write(GUEST_CS_SEL, cs);
@@ -195,11 +195,9 @@ void vmx_launch_guest(uint8_t boot_drive)
     vmx_apply_corruption();     /* vmx_corrupt=FIELD (tests of the entry-failure dump) */
     trace_event(TEV_GUEST_START, BOOT_SECTOR_ADDR);
     printf("guest: launching at 0000:7c00\n");
-    console_kick();
     struct vcpu *v = &vcpus[this_cpu_index()];
-    nmi_init();
     __atomic_store_n(&v->run_state, GUEST_RUNNING, __ATOMIC_RELEASE);
     v->launched = true;
-    nmi_before_entry(v);
+    vmx_prepare_entry(v);       /* the same hooks as at the end of an exit */
     vmx_enter_guest(v, 1);
 }

@@ -3,12 +3,13 @@
  * EAX. Bad arguments get an error code, never a crash. */
 #include <string.h>
 #include <hvabi.h>
-#include <console.h>
-#include <pmm.h>
-#include <trace.h>
+#include "console/console.h"
+#include "mem/pmm.h"
+#include "trace/trace.h"
 #include <x86.h>
 #include "vmx/exit.h"
-#include "vmx/hypapp.h"
+#include "vmx/exit_table.h"
+#include "vmx/handlers.h"
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 
@@ -88,6 +89,25 @@ static void hc_print(struct vcpu *v)
     v->regs.rax = HVABI_OK;
 }
 
+#define MAX_VMCALL_HOOKS 4
+
+static vmcall_fn hooks[MAX_VMCALL_HOOKS];
+static unsigned nhooks;
+
+void vmx_vmcall_register(vmcall_fn fn)
+{
+    if (nhooks < MAX_VMCALL_HOOKS)
+        hooks[nhooks++] = fn;
+}
+
+static void vmcall_other(struct vcpu *v, uint32_t fn)
+{
+    for (unsigned i = 0; i < nhooks; i++)
+        if (hooks[i](v, fn))
+            return;
+    v->regs.rax = HVABI_ERR_UNKNOWN;
+}
+
 void handle_vmcall(struct vcpu *v)
 {
     uint64_t lin = guest_linear(vmcs_read(GUEST_CS_BASE), vmcs_read(GUEST_RIP));
@@ -112,13 +132,8 @@ void handle_vmcall(struct vcpu *v)
     case HVABI_VMCALL_PRINT:
         hc_print(v);
         break;
-    default: {
-        const struct hypapp *app = hypapp_for(fn);
-        if (app)
-            app->vmcall(v, fn);
-        else
-            v->regs.rax = HVABI_ERR_UNKNOWN;
-    }
+    default:
+        vmcall_other(v, fn);
     }
     trace_event(TEV_HYPERCALL_RET, fn, v->regs.rax);
     guest_advance_rip();

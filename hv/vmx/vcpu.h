@@ -54,9 +54,10 @@ struct vcpu {
     uint8_t *lapic_scratch;             /* this CPU's ICR-write catcher page */
     uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
     uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
-    /* VM exits caused by LAPIC accesses, by register (offset >> 4):
+    /* VM exits caused by LAPIC accesses, by register (offset >> 4, so
+     * 0x100 slots cover the whole page whatever the guest touches):
      * [0] the xAPIC page, [1] x2APIC MSRs (0x800 + register). For bench. */
-    uint64_t lapic_exits[2][0x40];
+    uint64_t lapic_exits[2][0x100];
 };
 
 enum guest_run_state {

@@ -10,14 +10,13 @@
  * delivered again at the next entry when the exit handler left the guest
  * where it was and injected nothing itself; for a #GP the hypervisor
  * injects instead, the cut event is reported as lost. */
-#include <console.h>
+#include "console/console.h"
 #include <percpu.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include "vmx/exit.h"
+#include "vmx/intr_info.h"
 #include "vmx/vmcs.h"
 
-#define INFO_VALID      (1u << 31)
-#define INFO_ERR_VALID  (1u << 11)
 #define REPORT_LIMIT    8
 
 static void describe(struct vcpu *v, uint32_t basic, uint32_t vect, bool redelivered)
@@ -37,22 +36,22 @@ static void describe(struct vcpu *v, uint32_t basic, uint32_t vect, bool redeliv
 uint32_t vectoring_exit_begin(void)
 {
     uint32_t vect = vmcs_read(IDT_VECTORING_INFO);
-    return (vect & INFO_VALID) ? vect : 0;
+    return (vect & INTR_INFO_VALID) ? vect : 0;
 }
 
 void vectoring_exit_end(struct vcpu *v, uint32_t basic, uint32_t vect, uint64_t rip_before)
 {
     if (!vect)
         return;
-    bool free = !(vmcs_read(ENTRY_INTR_INFO) & INFO_VALID) &&
+    bool free = !(vmcs_read(ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
                 vmcs_read(GUEST_RIP) == rip_before;
     if (free) {
-        /* Bit 12 is undefined in IDT-vectoring information. */
-        vmcs_write(ENTRY_INTR_INFO, vect & ~(1u << 12));
-        if (vect & INFO_ERR_VALID)
+        /* Bit 12 is undefined in IDT-vectoring information and must be 0 in
+         * the entry field (SDM Vol. 3C, 24.8.3, 27.2.4). */
+        vmcs_write(ENTRY_INTR_INFO, vect & ~INTR_INFO_NMI_UNBLOCKED);
+        if (vect & INTR_INFO_ERR_VALID)
             vmcs_write(ENTRY_EXC_ERROR, vmcs_read(IDT_VECTORING_ERROR));
-        uint32_t type = (vect >> 8) & 7;
-        if (type == 4 || type == 5 || type == 6)    /* software events: their length */
+        if (INTR_TYPE_IS_SOFTWARE(INTR_INFO_TYPE(vect)))   /* their length, 26.6.1.1 */
             vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
     }
     trace_event(TEV_EVENT_CUT, basic, vect, rip_before, free);

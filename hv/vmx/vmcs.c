@@ -1,5 +1,5 @@
-#include <console.h>
-#include <trace.h>
+#include "console/console.h"
+#include "trace/trace.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_insn.h"
 

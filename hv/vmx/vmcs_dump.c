@@ -1,8 +1,8 @@
 /* Entry failures explained: the VM-instruction error as text, the exit
  * reason and qualification, and every field of the table by name. */
-#include <console.h>
+#include "console/console.h"
 #include <percpu.h>
-#include <trace.h>
+#include "trace/trace.h"
 #include "cpu/exception.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"

@@ -1,33 +1,21 @@
 /* VMXON and VMCS set-up, per CPU. */
 #include <string.h>
-#include <config.h>
-#include <console.h>
+#include <hvabi.h>
+#include "config/config.h"
+#include "console/console.h"
 #include <percpu.h>
-#include <pmm.h>
-#include <trace.h>
-#include <tsc.h>
+#include "mem/pmm.h"
+#include "trace/trace.h"
+#include "cpu/tsc.h"
 #include <x86.h>
 #include "vmx/controls.h"
 #include "vmx/ept.h"
-#include "vmx/guest_uart.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_insn.h"
-#include "smp/work.h"
-#include "vapic/vapic.h"
+#include "vmx/exit_table.h"
+#include "vmx/handlers.h"
 
-#define MSR_VMX_CR0_FIXED0  0x486
-#define MSR_VMX_CR0_FIXED1  0x487
-#define MSR_VMX_CR4_FIXED0  0x488
-#define MSR_VMX_CR4_FIXED1  0x489
-#define MSR_IA32_PAT        0x277
-#define MSR_SYSENTER_CS     0x174
-#define MSR_SYSENTER_ESP    0x175
-#define MSR_SYSENTER_EIP    0x176
-#define CR4_VMXE            (1ull << 13)
-#define CR4_OSXSAVE         (1ull << 18)
-#define CR0_PE              1ull
-#define CR0_PG              (1ull << 31)
 #define EXIT_STACK_SIZE     (16 * 1024)
 
 struct vcpu vcpus[MAX_CPUS];
@@ -36,21 +24,28 @@ static uint64_t eptp;
 static uint8_t *msr_bitmap, *io_bitmaps;   /* io: A (ports 0-7fff), B */
 extern uint8_t vmx_exit_entry[];
 
-static void msr_intercept(uint32_t msr, bool read, bool write)
-{
-    uint32_t base = msr >= 0xc0000000 ? 1024 : 0, bit = msr & 0x1fff;
-    if (read)
-        msr_bitmap[base + bit / 8] |= 1u << (bit % 8);
-    if (write)
-        msr_bitmap[2048 + base + bit / 8] |= 1u << (bit % 8);
-}
-
 /* ~50 ms of TSC in preemption-timer units (TSC >> IA32_VMX_MISC[4:0]). */
 uint32_t vmx_preemption_ticks(void)
 {
     uint64_t ticks = (50 * tsc_per_ms) >> (rdmsr(MSR_IA32_VMX_MISC) & 0x1f);
     return ticks > 0xffffffff ? 0xffffffff : ticks ? (uint32_t)ticks : 1;
 }
+
+/* IA32_FEATURE_CONTROL as a CPU without VT-x shows it: locked, VMX off.
+ * Writing a locked IA32_FEATURE_CONTROL is #GP (SDM Vol. 3C, 23.7). */
+static bool read_feature_control(struct vcpu *v, uint32_t msr, uint64_t *value)
+{
+    *value = HVABI_FC_LOCK;
+    return true;
+}
+
+static const struct msr_intercept core_msrs[] = {
+    { MSR_IA32_FEATURE_CONTROL, MSR_IA32_FEATURE_CONTROL, false, read_feature_control, NULL,
+      "vmx" },
+    /* The VMX capability MSRs: #GP, as on a CPU without VMX (SDM Vol. 3D,
+     * A.1: they exist only where CPUID.1:ECX.VMX is set, hidden here). */
+    { MSR_IA32_VMX_BASIC, MSR_IA32_VMX_LAST, false, NULL, NULL, "vmx" },
+};
 
 bool vmx_global_init(void)
 {
@@ -61,21 +56,13 @@ bool vmx_global_init(void)
     io_bitmaps = pmm_alloc_pages(2);
     if (!eptp || !msr_bitmap || !io_bitmaps)
         return false;
-    /* Only the guest's COM1 exits: it is emulated onto the GUEST channel,
-     * unless guest_serial=passthrough gives the guest the real port (its
-     * bytes then mix with the hypervisor's: use serial_mode=plain). */
-    for (uint32_t port = GUEST_UART_BASE; port < GUEST_UART_BASE + GUEST_UART_PORTS; port++)
-        if (!hv_config.guest_serial_passthrough)
-            io_bitmaps[port / 8] |= 1u << (port % 8);
-    /* Only what must be virtualised exits; everything else passes. */
-    msr_intercept(MSR_IA32_FEATURE_CONTROL, true, true);
-    for (uint32_t m = 0x480; m <= 0x491; m++)
-        msr_intercept(m, true, true);
-    /* The guest's INIT/SIPI in x2APIC mode, and its APIC mode changes. */
-    msr_intercept(MSR_X2APIC_ICR, false, true);
-    msr_intercept(MSR_APIC_BASE, false, true);
-    vapic_global_init();
-    cpu_idle_set_hook(vapic_idle_poll);
+    /* Bitmaps start clear: nothing exits until an owner registers it. */
+    vmx_msr_bitmap_set(msr_bitmap);
+    vmx_io_bitmaps_set(io_bitmaps);
+    for (unsigned i = 0; i < sizeof(core_msrs) / sizeof(core_msrs[0]); i++)
+        vmx_msr_register(&core_msrs[i]);
+    vmx_exits_init();
+    vmx_exit_stats_init();
     printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x, eptp %#lx\n",
            controls.ctl[CTL_PIN], controls.ctl[CTL_PROC], controls.ctl[CTL_PROC2],
            controls.ctl[CTL_EXIT], controls.ctl[CTL_ENTRY], eptp);
@@ -85,18 +72,20 @@ bool vmx_global_init(void)
 static bool enable_vmx_operation(void)
 {
     uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
-    if (!(fc & 1)) {
-        /* Firmware left it unlocked: enable VMX outside SMX and lock. */
-        wrmsr(MSR_IA32_FEATURE_CONTROL, fc | 1 | (1u << 2));
+    if (!(fc & FEATURE_CONTROL_LOCK)) {
+        /* Firmware left it unlocked: enable VMX outside SMX and lock, or
+         * VMXON is #GP (SDM Vol. 3C, 23.7). */
+        wrmsr(MSR_IA32_FEATURE_CONTROL,
+              fc | FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
         fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
     }
-    if (!(fc & (1u << 2))) {
+    if (!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
         printf("vmx: cpu%u: IA32_FEATURE_CONTROL is locked with VMX disabled "
                "(enable VT-x in the firmware setup)\n", this_cpu_index());
         return false;
     }
-    uint64_t cr0 = (read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1);
-    uint64_t cr4 = (read_cr4() | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1);
+    uint64_t cr0 = (read_cr0() | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);
+    uint64_t cr4 = (read_cr4() | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1);
     write_cr0(cr0);
     write_cr4(cr4 | CR4_VMXE);
     return true;
@@ -159,9 +148,9 @@ static void setup_controls(struct vcpu *v)
     /* CR0/CR4 bits the CPU forces in VMX operation are owned by us; the
      * guest sees its own values through the read shadows. PE and PG are
      * free for an unrestricted guest. */
-    uint64_t cr0_fixed = (rdmsr(MSR_VMX_CR0_FIXED0) | ~rdmsr(MSR_VMX_CR0_FIXED1)) &
+    uint64_t cr0_fixed = (rdmsr(MSR_IA32_VMX_CR0_FIXED0) | ~rdmsr(MSR_IA32_VMX_CR0_FIXED1)) &
                          ~(CR0_PE | CR0_PG);
-    uint64_t cr4_fixed = rdmsr(MSR_VMX_CR4_FIXED0) | ~rdmsr(MSR_VMX_CR4_FIXED1) | CR4_VMXE;
+    uint64_t cr4_fixed = rdmsr(MSR_IA32_VMX_CR4_FIXED0) | ~rdmsr(MSR_IA32_VMX_CR4_FIXED1) | CR4_VMXE;
     vmcs_write(CR0_GUEST_HOST_MASK, cr0_fixed);
     vmcs_write(CR4_GUEST_HOST_MASK, cr4_fixed);
 }
@@ -197,8 +186,6 @@ bool vmx_cpu_init(void)
     }
     setup_host_state(v);
     setup_controls(v);
-    if (!vapic_cpu_init(v))
-        return false;
     printf("vmx: cpu%u in VMX root operation, VMCS at %#lx\n", p->index, v->vmcs_phys);
     return true;
 }

@@ -1,5 +1,5 @@
 #include <x86.h>
-#include "console/uart.h"
+#include "serial/uart.h"
 
 #define THR 0   /* transmit holding (DLAB=0) */
 #define RBR 0

@@ -1,13 +1,17 @@
+/* The guest's COM1 (guest_uart.h says what it emulates). It talks to the
+ * line only through the serial stage's GUEST channel, and raises its
+ * interrupt through the UART driver's named line (uart_irq_line). */
 #include <string.h>
-#include <console.h>
 #include <percpu.h>
-#include <tsc.h>
 #include <x86.h>
-#include <config.h>
-#include "console/console_rings.h"
-#include "console/uart.h"
-#include "vmx/guest_uart.h"
-#include "trace/wire.h"
+#include "config/config.h"
+#include "console/console.h"
+#include "cpu/tsc.h"
+#include "serial/serial.h"
+#include "serial/uart.h"
+#include "trace/frame.h"
+#include "vdev/guest_uart.h"
+#include "vmx/exit_table.h"
 
 #define LCR_DLAB   0x80
 #define MCR_OUT2   0x08
@@ -83,7 +87,7 @@ static void irq_update(bool new_cause)
     __atomic_store_n(&irq_lock, 0, __ATOMIC_RELEASE);
 }
 
-void guest_uart_receive(const uint8_t *bytes, uint32_t len)
+static void guest_uart_receive(const uint8_t *bytes, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) {
         uint32_t head = rx_head;
@@ -109,17 +113,16 @@ static uint8_t rx_pop(void)
     return c;
 }
 
+/* Only ever this CPU's own buffer, into this CPU's channel ring. */
 static void tx_flush_cpu(uint32_t cpu)
 {
-    if (!tx[cpu].len || !cpu_rings[cpu].ready)
+    if (!tx[cpu].len)
         return;
-    uint8_t rec[WIRE_RAW_MAX];
-    size_t n = wire_raw_encode_text(rec, sizeof(rec), tx[cpu].first_tsc, tx[cpu].buf, tx[cpu].len);
-    ring_write(&cpu_rings[cpu].ring[RING_GUEST], rec, n);
+    serial_channel_send(FRAME_GUEST, tx[cpu].first_tsc, tx[cpu].buf, tx[cpu].len);
     tx[cpu].len = 0;
 }
 
-void guest_uart_flush(bool force)
+static void guest_uart_flush(bool force)
 {
     uint32_t cpu = this_cpu_index();
     if (!tx[cpu].len)
@@ -147,7 +150,7 @@ static uint8_t modem_status(void)
     return (uint8_t)(((m & 0x02) << 3) | ((m & 0x01) << 5) | ((m & 0x04) << 4) | ((m & 0x08) << 4));
 }
 
-uint32_t guest_uart_in(uint16_t port)
+static uint8_t guest_uart_in(uint16_t port)
 {
     switch (port - GUEST_UART_BASE) {
     case 0: return uart.lcr & LCR_DLAB ? uart.dll : rx_pop();
@@ -171,7 +174,7 @@ uint32_t guest_uart_in(uint16_t port)
     }
 }
 
-void guest_uart_out(uint16_t port, uint8_t v)
+static void guest_uart_out(uint16_t port, uint8_t v)
 {
     switch (port - GUEST_UART_BASE) {
     case 0:
@@ -208,4 +211,17 @@ void guest_uart_out(uint16_t port, uint8_t v)
     case 7: uart.scr = v; break;
     default: break;                     /* LSR/MSR are read-only */
     }
+}
+
+void guest_uart_init(void)
+{
+    static const struct serial_channel guest = {
+        FRAME_GUEST, "guest", guest_uart_receive, guest_uart_flush,
+    };
+    /* guest_serial=passthrough gives the guest the real port instead (its
+     * bytes then mix with the hypervisor's: use serial_mode=plain). */
+    if (hv_config.guest_serial_passthrough)
+        return;
+    serial_channel_register(&guest);
+    vmx_io_register(GUEST_UART_BASE, GUEST_UART_PORTS, guest_uart_in, guest_uart_out);
 }

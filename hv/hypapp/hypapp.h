@@ -1,7 +1,7 @@
 /* Hypapps (TrustVisor, diagnostics, ...) own ranges of VMCALL function
  * numbers (EAX). The core's own functions (abi/hvabi.h) are 0x0-0xff. */
-#ifndef HV_VMX_HYPAPP_H
-#define HV_VMX_HYPAPP_H
+#ifndef HV_HYPAPP_HYPAPP_H
+#define HV_HYPAPP_HYPAPP_H
 #include <stdbool.h>
 #include <stdint.h>
 #include "vmx/vcpu.h"
@@ -16,9 +16,9 @@ struct hypapp {
 
 /* Refuses (with a message) a range that overlaps the core or another app. */
 bool hypapp_register(const struct hypapp *app);
-/* The hypapp owning fn, or NULL. */
-const struct hypapp *hypapp_for(uint32_t fn);
-/* The built-in diagnostics hypapp (functions 0x100-0x10f). */
+/* Once, after the VMX core: takes the VMCALLs above the core's range and
+ * registers the built-in diagnostics hypapp (functions 0x100-0x10f). */
+void hypapp_init(void);
 void hypapp_diag_register(void);
 
 #endif

@@ -1,6 +1,7 @@
-#include <console.h>
+#include "console/console.h"
 #include <hvabi.h>
-#include "vmx/hypapp.h"
+#include "hypapp/hypapp.h"
+#include "vmx/exit_table.h"
 #include "nmi/nmi.h"
 
 #define MAX_HYPAPPS 8
@@ -30,12 +31,21 @@ bool hypapp_register(const struct hypapp *app)
     return true;
 }
 
-const struct hypapp *hypapp_for(uint32_t fn)
+/* The VMX core hands us the VMCALLs it does not own itself. */
+static bool hypapp_vmcall(struct vcpu *v, uint32_t fn)
 {
     for (unsigned i = 0; i < napps; i++)
-        if (fn >= apps[i]->first && fn <= apps[i]->last)
-            return apps[i];
-    return NULL;
+        if (fn >= apps[i]->first && fn <= apps[i]->last) {
+            apps[i]->vmcall(v, fn);
+            return true;
+        }
+    return false;
+}
+
+void hypapp_init(void)
+{
+    vmx_vmcall_register(hypapp_vmcall);
+    hypapp_diag_register();
 }
 
 /* diag: the hypervisor's own test and benchmark functions (hvabi.h). */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+enum serial_mode { SERIAL_FRAMED, SERIAL_PLAIN };
 enum lapic_step_method { LAPIC_STEP_AUTO, LAPIC_STEP_MTF, LAPIC_STEP_TF };
 enum x2apic_hint { X2APIC_HINT_NONE, X2APIC_HINT_KVM };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
@@ -19,9 +20,6 @@ struct hv_config {
     uint16_t uart_port;
     int serial_mode;            /* enum serial_mode */
     int selftest;               /* enum selftest_kind */
-    uint64_t trace_classes;     /* bit per TRACE_CLASS */
-    int trace_policy;           /* enum ring_policy */
-    bool flight_recorder;       /* keep traces in memory until asked/fatal */
     uint64_t heap_bytes;        /* hypervisor page pool */
     uint8_t boot_drive;         /* DL for the guest's boot sector */
     bool no_guest;              /* guest=none: stay in the hypervisor */

@@ -1,16 +1,16 @@
 /* GRUB command-line options. Unknown options and bad values are reported
  * and ignored: a typo must not stop the machine from booting. */
 #include <string.h>
-#include <console.h>
-#include <config.h>
-#include "trace/ring.h"
+#include "console/console.h"
+#include "config/config.h"
+#include "trace/percpu_rings.h"
+#include "trace/trace.h"
 
 struct hv_config hv_config = {
     .baud = 115200, .data_bits = 8, .stop_bits = 1, .parity = 'n',
     .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
-    .selftest = SELFTEST_NONE, .trace_classes = ~0ull, .quiesce_report_ms = 2000,
+    .selftest = SELFTEST_NONE, .quiesce_report_ms = 2000,
     .lapic_trap = true,
-    .trace_policy = RING_DROP_NEWEST, .flight_recorder = false,
     .heap_bytes = 16ull << 20, .boot_drive = 0x80,
 };
 
@@ -114,8 +114,7 @@ static bool parse_trace_classes(const char *v, size_t n)
         n -= len + 1;
         v = comma + 1;
     }
-    /* Console text is how the hypervisor talks at all: never off. */
-    hv_config.trace_classes = mask | 1;
+    trace_set_classes(mask);   /* console text stays on */
     return true;
 }
 
@@ -132,15 +131,16 @@ static bool choose(const char *v, size_t vn, const struct choice *c, int *out)
     return false;
 }
 
-#define CHOICE(key, field, ...)                                                 \
+#define CHOICE_INTO(key, lvalue, ...)                                           \
     if (is(k, kn, key)) {                                                       \
         static const struct choice words[] = { __VA_ARGS__, { NULL, 0 } };      \
         int x;                                                                  \
         if (!choose(v, vn, words, &x))                                          \
             return false;                                                       \
-        hv_config.field = x;                                                    \
+        lvalue = x;                                                             \
         return true;                                                            \
     }
+#define CHOICE(key, field, ...) CHOICE_INTO(key, hv_config.field, __VA_ARGS__)
 
 static bool apply(const char *k, size_t kn, const char *v, size_t vn)
 {
@@ -173,9 +173,10 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         hv_config.quiesce_report_ms = ms;
         return true;
     }
-    CHOICE("trace_policy", trace_policy, { "drop", RING_DROP_NEWEST },
-           { "overwrite", RING_OVERWRITE })
-    CHOICE("flight_recorder", flight_recorder, { "1", 1 }, { "on", 1 }, { "0", 0 }, { "off", 0 })
+    CHOICE_INTO("trace_policy", trace_settings.policy, { "drop", RING_DROP_NEWEST },
+                { "overwrite", RING_OVERWRITE })
+    CHOICE_INTO("flight_recorder", trace_settings.flight_recorder, { "1", 1 }, { "on", 1 },
+                { "0", 0 }, { "off", 0 })
     if (is(k, kn, "hv_mem")) {
         if (!parse_u64(v, vn, &x) || x < (4ull << 20) || x > (1ull << 30))
             return false;

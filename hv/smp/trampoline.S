@@ -3,7 +3,7 @@
  * CS=TRAMPOLINE_ADDR>>4, IP=0. It enables protected mode, PAE paging with
  * the BSP's page tables and long mode, then jumps to ap_entry64 with the
  * stack and per-CPU pointer the BSP left in the data slots below. */
-#include "boot/boot.h"
+#include "smp/trampoline.h"
 
 #define T(sym) (TRAMPOLINE_ADDR + ((sym) - trampoline_start))
 

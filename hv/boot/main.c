@@ -1,16 +1,17 @@
 /* The BSP's start-up sequence, from the first C line to the idle loop. */
 #include <stdint.h>
 #include <string.h>
-#include <config.h>
-#include <console.h>
+#include "config/config.h"
+#include "console/console.h"
 #include <percpu.h>
-#include <pmm.h>
-#include <tsc.h>
-#include <lapic.h>
-#include <trace.h>
+#include "mem/pmm.h"
+#include "cpu/tsc.h"
+#include "cpu/lapic.h"
+#include "trace/trace.h"
 #include <x86.h>
+#include <image.h>
 #include "boot/boot.h"
-#include "boot/multiboot.h"
+#include "config/multiboot.h"
 #include "cpu/idt.h"
 #include "cpu/exception.h"
 #include "acpi/acpi.h"
@@ -18,9 +19,13 @@
 #include "smp/work.h"
 #include "vmx/features.h"
 #include "vmx/vmx.h"
-#include "vmx/hypapp.h"
+#include "hypapp/hypapp.h"
 #include "selftest/selftest.h"
-#include "console/console_rings.h"
+#include "nmi/nmi.h"
+#include "vapic/vapic.h"
+#include "vdev/guest_uart.h"
+#include "trace/percpu_rings.h"
+#include "serial/serial.h"
 
 static const char *const mmap_type[] = {
     "?", "usable", "reserved", "ACPI reclaimable", "ACPI NVS", "bad"
@@ -44,7 +49,7 @@ static void __attribute__((noreturn)) halt_all(const char *why)
 {
     printf("hv: halted: %s\n", why);
     trace_event(TEV_CPU_PARKED, 0);
-    console_fatal_takeover();   /* flush every ring before stopping */
+    serial_fatal_takeover();    /* flush every ring before stopping */
     for (;;) {
         irq_disable();
         cpu_halt();
@@ -56,8 +61,17 @@ static uint32_t vmx_init_failures;
 static void vmx_init_on_cpu(void *arg)
 {
     (void)arg;
-    if (!vmx_cpu_init())
+    if (!vmx_cpu_init() || !vapic_cpu_init(&vcpus[this_cpu_index()]))
         __atomic_fetch_add(&vmx_init_failures, 1, __ATOMIC_RELAXED);
+}
+
+/* The layers above the VMX core register their exits, hooks, devices and
+ * channels with it, bottom up. */
+static void register_vmx_users(void)
+{
+    vapic_global_init();
+    guest_uart_init();
+    hypapp_init();
 }
 
 void hv_main(uint32_t mbi_phys)
@@ -70,11 +84,13 @@ void hv_main(uint32_t mbi_phys)
         bsp->ist_base[i] = bsp_ist[i - 1];
     idt_init();
     cpu_init_self(bsp);
-    console_rings_prepare(0);
+    trace_rings_prepare(0, NULL);
+    console_flush_early();
 
     if (multiboot_parse(mbi_phys) == 0)
         cmdline_parse(boot_info.cmdline);
-    console_start();        /* the UART as configured; output flows from here */
+    trace_rings_apply_settings();
+    serial_start();         /* the UART as configured; output flows from here */
     printf("hv: debug-first hypervisor, command line '%s'\n", boot_info.cmdline);
 
     if (pmm_init(hv_config.heap_bytes))
@@ -93,15 +109,15 @@ void hv_main(uint32_t mbi_phys)
            lapic_x2apic_mode() ? "x2apic" : "xapic");
     uint32_t online = smp_start_aps(&cpus);
     printf("smp: %u of %u CPUs online\n", online, cpus.count);
-    console_announce();     /* again, now with the CPU count and TSC rate */
+    serial_announce();      /* again, now with the CPU count and TSC rate */
     trace_event(TEV_BOOT, online, tsc_per_ms);
 
     if (!vmx_features_probe())
         halt_all("no VMX: this CPU does not offer Intel VT-x, the hypervisor cannot run here");
 
-    hypapp_diag_register();
     if (!vmx_global_init())
         halt_all("VMX is present but lacks what the hypervisor needs (see above)");
+    register_vmx_users();
     uint32_t failed = smp_run_on_all(vmx_init_on_cpu, NULL, 5000) + vmx_init_failures;
     if (failed)
         halt_all("VMX set-up failed on some CPU (see above)");
@@ -111,5 +127,6 @@ void hv_main(uint32_t mbi_phys)
     if (hv_config.no_guest)
         cpu_idle();
     selftest_start_background(hv_config.selftest);
+    nmi_init();     /* NMIs are classified from the first guest entry on */
     vmx_launch_guest(hv_config.boot_drive);
 }

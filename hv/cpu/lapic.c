@@ -1,4 +1,4 @@
-#include <lapic.h>
+#include "cpu/lapic.h"
 #include <x86.h>
 
 #define APIC_BASE_X2APIC  (1u << 10)

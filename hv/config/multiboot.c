@@ -1,6 +1,6 @@
 #include <stdint.h>
-#include <console.h>
-#include "boot/multiboot.h"
+#include "console/console.h"
+#include "config/multiboot.h"
 
 struct boot_info boot_info;
 

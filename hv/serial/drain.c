@@ -1,0 +1,252 @@
+/* The drain: the one stage that moves records from the per-CPU rings to
+ * the UART as frames. One CPU at a time owns the line, chosen by a
+ * try-lock (line_owner); nobody spins on it: a CPU that loses the race
+ * leaves its records to the owner, who looks at every ring again after
+ * letting go. serial.h says who may drain from where. */
+#include <string.h>
+#include <percpu.h>
+#include <x86.h>
+#include "config/config.h"
+#include "console/console.h"
+#include "cpu/exception.h"
+#include "cpu/tsc.h"
+#include "serial/line.h"
+#include "serial/plain.h"
+#include "serial/serial.h"
+#include "serial/uart.h"
+#include "trace/crc32.h"
+#include "trace/frame.h"
+#include "trace/percpu_rings.h"
+#include "trace/wire.h"
+
+#define FATAL_WAIT_MS 200
+
+extern const uint8_t events_def_start[], events_def_end[];
+
+static int line_owner = -1;
+static bool started;
+static uint16_t control_seq;
+/* Drain state, touched only by the CPU that owns the line. */
+static uint64_t next_seq[MAX_CPUS][RINGS_PER_CPU];
+static uint16_t frame_seq[MAX_CPUS][FRAME_NTYPES];
+
+static bool line_try_acquire(int me)
+{
+    int expected = -1;
+    return __atomic_compare_exchange_n(&line_owner, &expected, me, false,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void line_release(void)
+{
+    __atomic_store_n(&line_owner, -1, __ATOMIC_RELEASE);
+}
+
+static void emit_uart(void *ctx, uint8_t byte)
+{
+    (void)ctx;
+    uart_putc(byte);
+}
+
+static void send_frame(uint8_t type, uint8_t cpu, const void *payload, size_t len)
+{
+    uint16_t *seq = type == FRAME_CONTROL ? &control_seq : &frame_seq[cpu][type];
+    frame_encode_stream(emit_uart, NULL, type, cpu, (*seq)++, payload, len);
+}
+
+static bool framed(void)
+{
+    return hv_config.serial_mode == SERIAL_FRAMED;
+}
+
+/* On the fatal path a record whose writer died half-way (a CPU that faulted
+ * or hangs mid-printf) must not hide everything after it: skip it after a
+ * few tries; the seq gap reports the loss. */
+static int read_one(struct trace_ring *r, void *out, uint32_t cap, uint64_t *seq,
+                    bool force)
+{
+    if (!force)
+        return ring_read(r, out, cap, seq);
+    for (int i = 0; i < 4; i++) {
+        int n = ring_read_ex(r, out, cap, seq, 3);
+        if (n || ring_empty(r))
+            return n;
+    }
+    return 0;
+}
+
+/* A channel record: [frame type][bytes], as one text record. A raw byte
+ * stream cannot mark a loss, so it is said on the console. */
+static void drain_channel_record(uint32_t cpu, const void *rec, int len, uint64_t lost)
+{
+    struct wire_raw w;
+    if (!wire_raw_decode(rec, len, &w) || !w.text || w.text_len < 1)
+        return;
+    uint8_t type = (uint8_t)w.text_ptr[0];
+    if (lost)
+        printf("serial: %lu records of channel output lost on cpu%u (ring full)\n", lost, cpu);
+    if (type >= FRAME_NTYPES || type <= FRAME_TRACE)
+        return;
+    if (framed())
+        send_frame(type, cpu, w.text_ptr + 1, w.text_len - 1);
+    else if (type == FRAME_GUEST)
+        uart_write(w.text_ptr + 1, w.text_len - 1);
+}
+
+static void drain_plain_record(uint32_t cpu, const void *rec, int len, uint64_t lost)
+{
+    struct wire_raw w;
+    if (!wire_raw_decode(rec, len, &w))
+        return;
+    if (!w.text) {
+        plain_event(cpu, &w, lost);
+        return;
+    }
+    if (lost)
+        plain_text(cpu, "(console text lost)\n", 20);
+    plain_text(cpu, w.text_ptr, w.text_len);
+}
+
+static void drain_ring(uint32_t cpu, int which, bool force)
+{
+    static const uint8_t frame_type[RINGS_PER_CPU] = { FRAME_CONSOLE, FRAME_TRACE, 0 };
+    uint8_t rec[WIRE_RAW_MAX], payload[FRAME_MAX_PAYLOAD];
+    struct trace_ring *r = trace_ring_of(cpu, which);
+    struct wire_batch b;
+    uint64_t seq;
+    int len;
+
+    wire_batch_init(&b, payload, sizeof(payload));
+    while ((len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
+        uint64_t lost = seq > next_seq[cpu][which] ? seq - next_seq[cpu][which] : 0;
+        next_seq[cpu][which] = seq + 1;
+        if (which == RING_CHANNEL) {
+            drain_channel_record(cpu, rec, len, lost);
+        } else if (!framed()) {
+            drain_plain_record(cpu, rec, len, lost);
+        } else if (wire_batch_add_raw(&b, seq, lost, rec, len) == WIRE_EFULL) {
+            send_frame(frame_type[which], cpu, b.buf, b.len);
+            wire_batch_reset(&b);
+            wire_batch_add_raw(&b, seq, lost, rec, len);
+        }
+        /* WIRE_EINVAL: a record we cannot encode; the seq gap reports it. */
+    }
+    if (framed() && b.count)
+        send_frame(frame_type[which], cpu, b.buf, b.len);
+}
+
+/* Flight recorder: events stay in their rings until asked for. */
+static bool events_wanted(bool force)
+{
+    return !trace_settings.flight_recorder || trace_dump_requested() || force;
+}
+
+static void drain_all(bool force)
+{
+    bool events = events_wanted(force);
+    for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
+        if (!trace_ring_of(cpu, RING_TEXT))
+            continue;
+        drain_ring(cpu, RING_TEXT, force);
+        drain_ring(cpu, RING_CHANNEL, force);
+        if (events)
+            drain_ring(cpu, RING_EVENTS, force);
+    }
+    if (events)
+        trace_dump_done();
+}
+
+static bool anything_pending(void)
+{
+    bool events = events_wanted(false);
+    for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
+        if (!trace_ring_of(cpu, RING_TEXT))
+            continue;
+        if (!ring_empty(trace_ring_of(cpu, RING_TEXT)) ||
+            !ring_empty(trace_ring_of(cpu, RING_CHANNEL)) ||
+            (events && !ring_empty(trace_ring_of(cpu, RING_EVENTS))))
+            return true;
+    }
+    return false;
+}
+
+void serial_kick(void)
+{
+    /* The one rule: exception and NMI context never drains (their records
+     * wait in the rings); everyone else tries the line once. */
+    if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE) || this_cpu()->exc_depth)
+        return;
+    int me = this_cpu_index();
+    serial_channels_flush(false);
+    /* Bounded: records that arrive faster than the line drains are left
+     * for the next kick rather than pinning this CPU here. */
+    for (int round = 0; round < 4; round++) {
+        if (!line_try_acquire(me))
+            return;     /* the owner will see our records after it lets go */
+        if (framed())
+            serial_poll_input();
+        drain_all(false);
+        line_release();
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!anything_pending())
+            return;
+    }
+}
+
+static void take_line_after_wait(int me)
+{
+    uint64_t deadline = rdtsc() + FATAL_WAIT_MS * tsc_per_ms;
+    while (!line_try_acquire(me)) {
+        if (rdtsc() > deadline) {
+            /* The owner is stuck (or is us, interrupted): take the line.
+             * Its half-sent frame is cut; the delimiter below ends it. */
+            __atomic_store_n(&line_owner, me, __ATOMIC_RELEASE);
+            return;
+        }
+        cpu_relax();
+    }
+}
+
+void serial_fatal_takeover(void)
+{
+    take_line_after_wait(this_cpu_index());
+    if (!started) {
+        /* Failing before serial_start: default UART settings. */
+        uart_init(0x3f8, 115200, 8, 'n', 1);
+        __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    }
+    if (framed())
+        uart_putc(FRAME_DELIM);
+    serial_channels_flush(true);
+    drain_all(true);
+    line_release();
+}
+
+void serial_announce(void)
+{
+    uint8_t hello[WIRE_HELLO_LEN];
+    uint32_t crc = crc32_compute(events_def_start, events_def_end - events_def_start);
+    size_t n = wire_hello_encode(hello, sizeof(hello), crc, cpu_count, tsc_per_ms);
+    if (!framed())
+        return;
+    int me = this_cpu_index();
+    while (!line_try_acquire(me))
+        cpu_relax();    /* start-up only: no NMI path calls this */
+    send_frame(FRAME_CONTROL, 0, hello, n);
+    line_release();
+}
+
+void serial_start(void)
+{
+    uart_init(hv_config.uart_port, hv_config.baud, hv_config.data_bits,
+              hv_config.parity, hv_config.stop_bits);
+    plain_reset();
+    if (framed())
+        uart_putc(FRAME_DELIM);     /* ends whatever GRUB printed */
+    serial_commands_init();
+    __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    console_set_kick(serial_kick);
+    cpu_set_fatal_flush(serial_fatal_takeover);
+    serial_announce();
+    serial_kick();
+}

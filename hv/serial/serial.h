@@ -1,0 +1,53 @@
+/* The framed serial line: one stage, one owner at a time. Records leave
+ * the per-CPU rings (hv/trace/percpu_rings.h) only here, as frames on the
+ * UART (hv/trace/frame.h); host frames arrive only here and go to the
+ * CONTROL command table or to a channel's owner.
+ *
+ * Who may drain, and from where (the one place this is decided:
+ * serial_kick in drain.c):
+ *  - any CPU in normal context (exit handlers, the idle loop, printf):
+ *    it tries the line's lock once and drains if it won, never spins;
+ *  - exception and NMI context (exc_depth > 0): never drains; its records
+ *    wait in its rings for the next kick from normal context;
+ *  - the fatal path (serial_fatal_takeover): waits a bounded time for the
+ *    line, then takes it over and flushes every ring. */
+#ifndef HV_SERIAL_SERIAL_H
+#define HV_SERIAL_SERIAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The UART as configured on the command line; the HELLO frame; output
+ * flows from here on (console_set_kick, the CPU layer's fatal flush). */
+void serial_start(void);
+/* (Re)sends the HELLO control frame: catalogue CRC, CPU count, TSC rate. */
+void serial_announce(void);
+/* Drains if this context may and nobody else is draining. */
+void serial_kick(void);
+/* Fatal path: takes the line after a bounded wait, flushes every ring. */
+void serial_fatal_takeover(void);
+
+/* A channel other than console and trace (GUEST, GDB): its owner's bytes
+ * travel as frames of its type, and host frames of that type come back to
+ * it. Registered once at start-up. */
+struct serial_channel {
+    uint8_t frame_type;                                 /* FRAME_GUEST, ... */
+    const char *name;
+    /* Host -> owner, called by the line owner (never concurrently). */
+    void (*receive)(const uint8_t *bytes, uint32_t len);
+    /* Before each drain on the draining CPU: move buffered output to the
+     * ring (force: the fatal path, everything now). May be NULL. */
+    void (*flush)(bool force);
+};
+bool serial_channel_register(const struct serial_channel *ch);
+/* Owner -> host: len bytes as one record of this CPU (tsc: when they were
+ * produced). False if this CPU's channel ring is full (counted as a loss). */
+bool serial_channel_send(uint8_t frame_type, uint64_t tsc, const void *bytes, size_t len);
+
+/* Host commands: CONTROL frames whose first byte is op (hv/trace/wire.h
+ * WIRE_CTL_*). The handler gets the bytes after op; it runs on the line
+ * owner's CPU in normal context. */
+typedef void (*host_command_fn)(const uint8_t *args, uint32_t len);
+bool serial_command_register(uint8_t op, const char *name, host_command_fn fn);
+
+#endif

@@ -1,0 +1,47 @@
+/* EPT violations (SDM Vol. 3C, 28.3.3.2): a guest access the EPT does not
+ * allow. Owners claim theirs first (the trapped LAPIC page); an access to
+ * the hypervisor's own memory is refused with #GP and reported. */
+#include "console/console.h"
+#include "cpu/idt.h"
+#include "trace/trace.h"
+#include "vmx/ept.h"
+#include "vmx/exit.h"
+#include "vmx/exit_table.h"
+#include "vmx/handlers.h"
+#include "vmx/vmcs.h"
+
+#define MAX_EPT_HOOKS 4
+/* Exit qualification bits (SDM Vol. 3C, Table 27-7). */
+#define EPT_QUAL_WRITE  (1ull << 1)
+#define EPT_QUAL_FETCH  (1ull << 2)
+
+static ept_violation_fn hooks[MAX_EPT_HOOKS];
+static unsigned nhooks;
+
+void vmx_ept_violation_register(ept_violation_fn fn)
+{
+    if (nhooks < MAX_EPT_HOOKS)
+        hooks[nhooks++] = fn;
+}
+
+void handle_ept_violation(struct vcpu *v)
+{
+    uint64_t gpa = vmcs_read(GUEST_PHYS_ADDR), qual = vmcs_read(EXIT_QUALIFICATION);
+    uint64_t rip = vmcs_read(GUEST_RIP);
+    for (unsigned i = 0; i < nhooks; i++)
+        if (hooks[i](v, gpa, qual))
+            return;     /* e.g. the guest's LAPIC page: stepped (not traced) */
+    trace_event(TEV_EPT_VIOLATION, gpa, qual, rip);
+    if (ept_in_footprint(gpa)) {
+        /* Contained: the guest gets #GP, the hypervisor carries on. */
+        printf("guest cpu%u: %s of hypervisor memory at %#lx refused (guest rip %#lx); "
+               "#GP injected\n", v->index,
+               qual & EPT_QUAL_WRITE ? "write" : qual & EPT_QUAL_FETCH ? "fetch" : "read",
+               gpa, rip);
+        guest_inject_exception(VEC_GP, true, 0);
+        return;
+    }
+    printf("guest cpu%u: EPT violation at %#lx (qualification %#lx) outside the "
+           "hypervisor's memory\n", v->index, gpa, qual);
+    exit_unhandled(v, "unexpected EPT violation");
+}

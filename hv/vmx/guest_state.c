@@ -1,0 +1,64 @@
+/* Small operations on the guest's state shared by every exit handler. */
+#include "console/console.h"
+#include "cpu/exception.h"
+#include "trace/trace.h"
+#include "vmx/exit.h"
+#include "vmx/guest_start.h"
+#include "vmx/intr_info.h"
+#include "vmx/vmcs.h"
+#include <x86.h>
+
+void guest_advance_rip(void)
+{
+    vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSN_LEN));
+    /* An instruction completed: STI/MOV SS blocking ends with it (SDM Vol.
+     * 3C, 24.4.2: the blocking lasts one instruction). */
+    vmcs_write(GUEST_INTERRUPTIBILITY,
+               vmcs_read(GUEST_INTERRUPTIBILITY) & ~(BLOCK_STI | BLOCK_MOV_SS));
+}
+
+void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error)
+{
+    /* Real mode has no error codes; an entry that delivers one there fails
+     * its checks (SDM Vol. 3C, 26.2.1.3). */
+    if (!(vmcs_read(GUEST_CR0) & CR0_PE))
+        has_error = false;
+    uint32_t info = vector | (INTR_TYPE_HW_EXCEPTION << 8) | INTR_INFO_VALID |
+                    (has_error ? INTR_INFO_ERR_VALID : 0);
+    vmcs_write(ENTRY_INTR_INFO, info);
+    if (has_error)
+        vmcs_write(ENTRY_EXC_ERROR, error);
+}
+
+bool guest_ram_ok(uint64_t gpa, uint64_t len)
+{
+    if (len == 0 || gpa + len < gpa)
+        return false;
+    for (uint32_t i = 0; i < guest_e820.count; i++) {
+        const struct e820_entry *e = &guest_e820.e[i];
+        if (e->type == 1 && gpa >= e->addr && gpa + len <= e->addr + e->len)
+            return true;
+    }
+    return false;
+}
+
+static void print_guest_state(struct vcpu *v)
+{
+    printf("  guest rip %#lx rsp %#lx rflags %#lx cs %#x (base %#lx)\n",
+           vmcs_read(GUEST_RIP), vmcs_read(GUEST_RSP), vmcs_read(GUEST_RFLAGS),
+           vmcs_read(GUEST_CS_SEL), vmcs_read(GUEST_CS_BASE));
+    printf("  guest cr0 %#lx cr3 %#lx cr4 %#lx efer %#lx\n", vmcs_read(GUEST_CR0),
+           vmcs_read(GUEST_CR3), vmcs_read(GUEST_CR4), vmcs_read(GUEST_EFER));
+    printf("  guest rax %#lx rbx %#lx rcx %#lx rdx %#lx rsi %#lx rdi %#lx\n",
+           v->regs.rax, v->regs.rbx, v->regs.rcx, v->regs.rdx, v->regs.rsi, v->regs.rdi);
+}
+
+void exit_unhandled(struct vcpu *v, const char *why)
+{
+    uint32_t reason = vmcs_read(EXIT_REASON);
+    const char *name = catalog_exit_name(reason & 0xffff);
+    printf("FATAL cpu%u: %s: exit reason %u (%s), qualification %#lx\n", v->index, why,
+           reason & 0xffff, name ? name : "?", vmcs_read(EXIT_QUALIFICATION));
+    print_guest_state(v);
+    cpu_park();
+}

@@ -1,0 +1,82 @@
+/* RDMSR/WRMSR exits for the MSRs in the bitmap (SDM Vol. 3C, 24.6.9: a
+ * set bit makes the access exit; ranges 0-0x1fff and 0xc0000000-
+ * 0xc0001fff). Every other MSR reaches the CPU with no exit. */
+#include <x86.h>
+#include "console/console.h"
+#include "cpu/idt.h"
+#include "vmx/exit.h"
+#include "vmx/exit_table.h"
+#include "vmx/handlers.h"
+
+#define MAX_MSR_INTERCEPTS 16
+
+static struct msr_intercept table[MAX_MSR_INTERCEPTS];
+static unsigned count;
+static uint8_t *bitmap;     /* read low, read high, write low, write high */
+
+void vmx_msr_bitmap_set(uint8_t *b)
+{
+    bitmap = b;
+}
+
+static bool in_bitmap_range(uint32_t msr)
+{
+    return msr <= 0x1fff || (msr >= 0xc0000000 && msr <= 0xc0001fff);
+}
+
+static void set_bits(uint32_t msr, bool read, bool write)
+{
+    uint32_t base = msr >= 0xc0000000 ? 1024 : 0, bit = msr & 0x1fff;
+    if (read)
+        bitmap[base + bit / 8] |= 1u << (bit % 8);
+    if (write)
+        bitmap[2048 + base + bit / 8] |= 1u << (bit % 8);
+}
+
+bool vmx_msr_register(const struct msr_intercept *m)
+{
+    if (!bitmap || count == MAX_MSR_INTERCEPTS || m->first > m->last ||
+        !in_bitmap_range(m->first) || !in_bitmap_range(m->last)) {
+        printf("vmx: MSR intercept %#x-%#x for %s refused\n", m->first, m->last, m->owner);
+        return false;
+    }
+    table[count++] = *m;
+    for (uint32_t msr = m->first; msr <= m->last; msr++)
+        set_bits(msr, !m->pass_read, true);
+    return true;
+}
+
+static const struct msr_intercept *find(uint32_t msr)
+{
+    for (unsigned i = 0; i < count; i++)
+        if (msr >= table[i].first && msr <= table[i].last)
+            return &table[i];
+    return NULL;
+}
+
+void handle_rdmsr(struct vcpu *v)
+{
+    uint32_t msr = v->regs.rcx;
+    const struct msr_intercept *m = find(msr);
+    uint64_t value;
+    if (!m || !m->read || !m->read(v, msr, &value)) {
+        guest_inject_exception(VEC_GP, true, 0);    /* as without the MSR */
+        return;
+    }
+    /* RDMSR loads EDX:EAX and clears the high halves (SDM Vol. 2B). */
+    v->regs.rax = (uint32_t)value;
+    v->regs.rdx = value >> 32;
+    guest_advance_rip();
+}
+
+void handle_wrmsr(struct vcpu *v)
+{
+    uint32_t msr = v->regs.rcx;
+    const struct msr_intercept *m = find(msr);
+    uint64_t value = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
+    if (!m || !m->write || !m->write(v, msr, value)) {
+        guest_inject_exception(VEC_GP, true, 0);
+        return;
+    }
+    guest_advance_rip();
+}
