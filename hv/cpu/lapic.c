@@ -2,11 +2,6 @@
 #include <x86.h>
 
 #define APIC_BASE_X2APIC  (1u << 10)
-#define XAPIC_ID          0x20
-#define XAPIC_EOI         0xb0
-#define XAPIC_SVR         0xf0
-#define XAPIC_ICR_LO      0x300
-#define XAPIC_ICR_HI      0x310
 #define X2APIC_MSR(off)   (0x800 + ((off) >> 4))
 
 static volatile uint32_t *xapic_reg(uint32_t off)

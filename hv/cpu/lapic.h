@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* xAPIC register offsets (SDM Vol. 3A, Table 11-1); in x2APIC mode
+ * register r is MSR 0x800 + (r >> 4) (Table 11-6). */
+#define XAPIC_ID          0x20
+#define XAPIC_EOI         0xb0
+#define XAPIC_SVR         0xf0
+#define XAPIC_ICR_LO      0x300
+#define XAPIC_ICR_HI      0x310
 #define ICR_INIT        0x00004500u     /* INIT, level assert */
 #define ICR_STARTUP     0x00004600u     /* SIPI; | vector */
 #define ICR_NMI         0x00000400u

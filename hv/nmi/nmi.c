@@ -92,8 +92,9 @@ void nmi_exit(struct vcpu *v)
     p->nmi_count++;
     trace_event(TEV_NMI_ENTER, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
     nmi_arrived(v, NMI_VIA_EXIT);
-    /* The NMI exit left NMIs blocked in root; the rest of this exit runs
-     * with them open, as the IDT path does after its IRET. */
+    /* An NMI exit leaves NMIs blocked (SDM Vol. 3C, 27.5.5: "NMI exiting"
+     * blocks NMIs after the exit); the rest of this exit runs with them
+     * open, as the IDT path does after its IRET (Vol. 3A, 6.7.1). */
     nmi_unblock();
     trace_event(TEV_NMI_EXIT, vmcs_read(GUEST_RIP), TRACE_ORIGIN_GUEST);
 }
@@ -109,6 +110,11 @@ void nmi_after_exit(struct vcpu *v)
     __atomic_store_n(&v->entry_committed, false, __ATOMIC_SEQ_CST);
 }
 
+/* An NMI may be injected only when the guest is not blocking NMIs
+ * (virtual-NMI blocking, 24.4.2) and nothing else is being injected (one
+ * event per entry, 24.8.3); STI and MOV-SS blocking too, since some CPUs
+ * refuse the entry otherwise (26.3.1.5). Else the NMI window (24.6.2)
+ * exits as soon as it could be delivered (25.3). */
 static bool guest_can_take_nmi(void)
 {
     if (vmcs_read(ENTRY_INTR_INFO) & INTR_INFO_VALID)

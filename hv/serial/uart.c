@@ -1,20 +1,6 @@
+#include <uart16550.h>
 #include <x86.h>
 #include "serial/uart.h"
-
-#define THR 0   /* transmit holding (DLAB=0) */
-#define RBR 0
-#define IER 1
-#define DLL 0   /* divisor latch (DLAB=1) */
-#define DLM 1
-#define FCR 2
-#define LCR 3
-#define MCR 4
-#define LSR 5
-#define LSR_DATA_READY  0x01
-#define LSR_THR_EMPTY   0x20
-#define IER_THRI        0x02
-#define MCR_DTR_RTS     0x03
-#define MCR_OUT2        0x08    /* on PCs: connects the UART to its IRQ line */
 
 static uint16_t base = 0x3f8;
 
@@ -25,22 +11,22 @@ void uart_init(uint16_t port, uint32_t baud, uint8_t data_bits, char parity,
     uint8_t lcr = (data_bits - 5) | (stop_bits == 2 ? 0x04 : 0) |
                   (parity == 'o' ? 0x08 : parity == 'e' ? 0x18 : 0);
     base = port;
-    outb(base + IER, 0);            /* polled: no UART interrupts */
-    outb(base + LCR, 0x80);
-    outb(base + DLL, divisor & 0xff);
-    outb(base + DLM, divisor >> 8);
-    outb(base + LCR, lcr);
-    outb(base + FCR, 0x07);         /* FIFOs on and cleared */
+    outb(base + UART_IER, 0);            /* polled: no UART interrupts */
+    outb(base + UART_LCR, 0x80);
+    outb(base + UART_DLL, divisor & 0xff);
+    outb(base + UART_DLM, divisor >> 8);
+    outb(base + UART_LCR, lcr);
+    outb(base + UART_FCR, 0x07);         /* FIFOs on and cleared */
     /* OUT2 only lets the IRQ through; with IER = 0 there is none, unless
      * uart_irq_line raises it for the guest. */
-    outb(base + MCR, MCR_DTR_RTS | MCR_OUT2);
+    outb(base + UART_MCR, MCR_DTR_RTS | MCR_OUT2);
 }
 
 void uart_irq_line(bool raise)
 {
     /* The THR-empty interrupt: the line rises at once when the transmitter
      * is idle, or when the byte being sent leaves. */
-    outb(base + IER, raise ? IER_THRI : 0);
+    outb(base + UART_IER, raise ? IER_THRI : 0);
 }
 
 uint16_t uart_base(void)
@@ -51,9 +37,9 @@ uint16_t uart_base(void)
 void uart_putc(uint8_t c)
 {
     /* Bounded: a UART that never drains must not hang the fatal path. */
-    for (uint32_t i = 0; i < 1000000 && !(inb(base + LSR) & LSR_THR_EMPTY); i++)
+    for (uint32_t i = 0; i < 1000000 && !(inb(base + UART_LSR) & LSR_THR_EMPTY); i++)
         cpu_relax();
-    outb(base + THR, c);
+    outb(base + UART_THR, c);
 }
 
 void uart_write(const void *buf, uint32_t len)
@@ -65,7 +51,7 @@ void uart_write(const void *buf, uint32_t len)
 
 int uart_getc(void)
 {
-    if (!(inb(base + LSR) & LSR_DATA_READY))
+    if (!(inb(base + UART_LSR) & LSR_DATA_READY))
         return -1;
-    return inb(base + RBR);
+    return inb(base + UART_RBR);
 }

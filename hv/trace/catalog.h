@@ -143,7 +143,17 @@ static inline const char *catalog_utpm_name(uint64_t op)
     }
 }
 
-/* Exit reasons and vectors as C constants: VMX_EXIT_<NAME>, EXC_<NAME>. */
+static inline const char *catalog_refusal_name(uint64_t kind)
+{
+    switch (kind) {
+#define REFUSAL(v, n) case (v): return #n;
+#include "names.def"
+    default: return NULL;
+    }
+}
+
+/* Exit reasons, vectors and refusals as C constants: VMX_EXIT_<NAME>,
+ * EXC_<NAME>, REFUSE_<NAME>. */
 enum vmx_exit_reason {
 #define EXIT_REASON(v, n) VMX_EXIT_##n = (v),
 #include "names.def"
@@ -151,6 +161,11 @@ enum vmx_exit_reason {
 
 enum exc_vector_num {
 #define EXC_VECTOR(v, n) EXC_##n = (v),
+#include "names.def"
+};
+
+enum refusal_kind {
+#define REFUSAL(v, n) REFUSE_##n = (v),
 #include "names.def"
 };
 

@@ -16,11 +16,10 @@
 #define HV_VAPIC_VAPIC_H
 #include <stdbool.h>
 #include <stdint.h>
+#include "cpu/lapic.h"
 #include "vmx/vcpu.h"
 
 #define GUEST_LAPIC_GPA     0xfee00000ull
-#define XAPIC_ICR_LO        0x300
-#define XAPIC_ICR_HI        0x310
 
 /* Once, after the VMX core: chooses the single-step method and prints it,
  * and registers every vapic exit handler and hook with the core. */

@@ -3,6 +3,7 @@
  * interrupt through the UART driver's named line (uart_irq_line). */
 #include <string.h>
 #include <percpu.h>
+#include <uart16550.h>
 #include <x86.h>
 #include "config/config.h"
 #include "console/console.h"
@@ -13,14 +14,6 @@
 #include "vdev/guest_uart.h"
 #include "vmx/exit_table.h"
 
-#define LCR_DLAB   0x80
-#define MCR_OUT2   0x08
-#define MCR_LOOP   0x10
-#define IER_RDI    0x01
-#define IER_THRI   0x02
-#define LSR_DR     0x01
-#define LSR_THRE   0x20
-#define LSR_TEMT   0x40
 #define RX_SIZE    1024         /* power of two */
 #define TX_LINE    192
 #define TX_MAX_AGE_US 20000     /* a prompt without newline shows within 20 ms */
@@ -153,9 +146,9 @@ static uint8_t modem_status(void)
 static uint8_t guest_uart_in(uint16_t port)
 {
     switch (port - GUEST_UART_BASE) {
-    case 0: return uart.lcr & LCR_DLAB ? uart.dll : rx_pop();
-    case 1: return uart.lcr & LCR_DLAB ? uart.dlm : uart.ier;
-    case 2: {
+    case UART_RBR: return uart.lcr & LCR_DLAB ? uart.dll : rx_pop();
+    case UART_IER: return uart.lcr & LCR_DLAB ? uart.dlm : uart.ier;
+    case UART_IIR: {
         uint8_t fifo = uart.fcr & 1 ? 0xc0 : 0;
         if ((uart.ier & IER_RDI) && !rx_empty())
             return fifo | 0x04;
@@ -166,10 +159,10 @@ static uint8_t guest_uart_in(uint16_t port)
         }
         return fifo | 0x01;
     }
-    case 3: return uart.lcr;
-    case 4: return uart.mcr;
-    case 5: return LSR_THRE | LSR_TEMT | (rx_empty() ? 0 : LSR_DR);
-    case 6: return modem_status();
+    case UART_LCR: return uart.lcr;
+    case UART_MCR: return uart.mcr;
+    case UART_LSR: return LSR_THR_EMPTY | LSR_TX_IDLE | (rx_empty() ? 0 : LSR_DATA_READY);
+    case UART_MSR: return modem_status();
     default: return uart.scr;
     }
 }
@@ -177,7 +170,7 @@ static uint8_t guest_uart_in(uint16_t port)
 static void guest_uart_out(uint16_t port, uint8_t v)
 {
     switch (port - GUEST_UART_BASE) {
-    case 0:
+    case UART_THR:
         if (uart.lcr & LCR_DLAB)
             uart.dll = v;
         else if (uart.mcr & MCR_LOOP)
@@ -187,7 +180,7 @@ static void guest_uart_out(uint16_t port, uint8_t v)
         uart.thri_pending = true;       /* sent at once: THR empty again */
         irq_update(false);
         break;
-    case 1:
+    case UART_IER:
         if (uart.lcr & LCR_DLAB) {
             uart.dlm = v;
             break;
@@ -202,13 +195,13 @@ static void guest_uart_out(uint16_t port, uint8_t v)
         uart.ier = v & 0x0f;
         irq_update(true);
         break;
-    case 2: uart.fcr = v; break;
-    case 3: uart.lcr = v; break;
-    case 4:
+    case UART_FCR: uart.fcr = v; break;
+    case UART_LCR: uart.lcr = v; break;
+    case UART_MCR:
         uart.mcr = v & 0x1f;
         irq_update(false);
         break;
-    case 7: uart.scr = v; break;
+    case UART_SCR: uart.scr = v; break;
     default: break;                     /* LSR/MSR are read-only */
     }
 }

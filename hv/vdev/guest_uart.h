@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #define GUEST_UART_BASE 0x3f8
-#define GUEST_UART_PORTS 8
+#define GUEST_UART_PORTS 8      /* UART_PORTS of uart16550.h */
 
 /* Once, after the VMX core: the I/O ports and the GUEST channel (unless
  * guest_serial=passthrough). */

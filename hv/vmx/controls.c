@@ -1,5 +1,8 @@
-/* VMX controls computed from the capability MSRs. What the hypervisor needs
- * must be allowed by the CPU, or it stops with the feature's name. */
+/* VMX controls computed from the capability MSRs (SDM Vol. 3D, A.3-A.5):
+ * a control may be 1 only where the MSR's high half allows it and must be 1
+ * where its low half says so (26.2.1.1 refuses the entry otherwise). What
+ * the hypervisor needs must be allowed by the CPU, or it stops with the
+ * feature's name. */
 #include <x86.h>
 #include "console/console.h"
 #include "vmx/controls.h"
@@ -9,14 +12,22 @@ static const struct required {
     uint32_t bit;
     const char *name;
 } required[] = {
+    /* Every NMI exits, so quiesce and guest NMIs are ours to route; virtual
+     * NMIs give the guest its own NMI blocking and the NMI window (24.6.1,
+     * 25.3; "virtual NMIs" needs "NMI exiting", 26.2.1.1). */
     { CTL_PIN,   PIN_NMI_EXITING,       "NMI exiting" },
     { CTL_PIN,   PIN_VIRTUAL_NMIS,      "virtual NMIs" },
+    /* Only the MSRs and ports we register exit (24.6.4, 24.6.9). */
     { CTL_PROC,  PROC_MSR_BITMAPS,      "MSR bitmaps" },
     { CTL_PROC,  PROC_IO_BITMAPS,       "I/O bitmaps" },
     { CTL_PROC,  PROC_SECONDARY,        "secondary controls" },
+    /* EPT hides the hypervisor's memory; unrestricted guest runs the real-
+     * mode boot sector (needs EPT, 26.2.1.1); VPID keeps TLBs apart. */
     { CTL_PROC2, PROC2_EPT,             "EPT" },
     { CTL_PROC2, PROC2_VPID,            "VPID" },
     { CTL_PROC2, PROC2_UNRESTRICTED,    "unrestricted guest" },
+    /* The hypervisor is 64-bit (24.7.1); EFER is switched on every exit
+     * and entry, the guest's differs from ours (27.5.1, 26.3.2.1). */
     { CTL_EXIT,  EXIT_HOST_64,          "64-bit host" },
     { CTL_EXIT,  EXIT_SAVE_EFER,        "save IA32_EFER on exit" },
     { CTL_EXIT,  EXIT_LOAD_EFER,        "load IA32_EFER on exit" },
@@ -34,7 +45,8 @@ static uint64_t cap_msr(int reg, bool true_ctls)
     }
 }
 
-/* allowed-0 (low half) bits must be 1; allowed-1 (high half) may be 1. */
+/* allowed-0 (low half) bits must be 1; allowed-1 (high half) may be 1
+ * (SDM Vol. 3D, A.3.1). */
 static uint32_t adjust(int reg, uint32_t want, bool true_ctls)
 {
     uint64_t cap = cap_msr(reg, true_ctls);
@@ -45,6 +57,9 @@ struct vmx_controls vmx_controls;
 
 bool vmx_controls_compute(struct vmx_controls *c)
 {
+    /* Where IA32_VMX_BASIC[55] is set, the TRUE_* MSRs report which
+     * default-1 controls may be 0 (Vol. 3D, A.2); there is no TRUE MSR for
+     * the secondary controls. */
     bool true_ctls = rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_TRUE_CTLS;
     uint32_t want[CTL_COUNT] = {
         /* The preemption timer is optional: it hands the CPU back to the

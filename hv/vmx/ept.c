@@ -5,6 +5,10 @@
 #include "config/multiboot.h"
 #include "vmx/ept.h"
 
+/* The identity EPT (SDM Vol. 3C, 28.2). Entry bits (28.2.2, Tables 28-1
+ * to 28-6): 0-2 read/write/execute; in a leaf, 5:3 the memory type
+ * (28.2.6.1: with "ignore PAT" clear it combines with the guest's PAT);
+ * bit 7 maps a 2 MiB page from a PDE. */
 #define EPT_RWX         0x7ull
 #define EPT_MT_UC       (0ull << 3)
 #define EPT_MT_WB       (6ull << 3)
@@ -79,6 +83,10 @@ uint64_t ept_build(void)
         }
         *pde = (uint64_t)pt | EPT_RWX;
     }
+    /* EPTP (24.6.11): bits 5:3 = walk length - 1 (4 levels), bits 2:0 the
+     * paging-structure memory type, WB where IA32_VMX_EPT_VPID_CAP[14]
+     * allows it, else UC (Vol. 3D, A.10). INVEPT single-context where
+     * bit 25 offers it, else all-context (bit 26; 30.3 INVEPT). */
     bool wb = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 14);
     base_pml4 = pml4;
     invept_type = (rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) & (1ull << 25)) ? 1 : 2;
@@ -113,7 +121,7 @@ uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
         else
             pt[j] = table_of(pde)[j];
     }
-    pt[(gpa >> 12) & 511] = 0;     /* trapped: every access exits */
+    pt[(gpa >> 12) & 511] = 0;     /* not present: every access exits (28.2.3.2) */
     pd[(gpa >> 21) & 511] = (uint64_t)pt | EPT_RWX;
     pdpt[gpa >> 30] = (uint64_t)pd | EPT_RWX;
     pml4[0] = (uint64_t)pdpt | EPT_RWX;
@@ -124,8 +132,9 @@ uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
 void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
 {
     *pte = value;
-    /* Only this CPU walks this root: a single-context flush here is enough,
-     * else all contexts (both are in every EPT-capable CPU we accept). */
+    /* Changing a present entry requires INVEPT before the CPU may rely on
+     * it (28.3.3.1). Only this CPU walks this root: a single-context flush
+     * is enough, else all contexts. */
     struct { uint64_t eptp, zero; } desc = { eptp, 0 };
     __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
 }

@@ -1,4 +1,4 @@
-/* EPT violations (SDM Vol. 3C, 28.3.3.2): a guest access the EPT does not
+/* EPT violations (SDM Vol. 3C, 28.2.3.2): a guest access the EPT does not
  * allow. Owners claim theirs first (the trapped LAPIC page); an access to
  * the hypervisor's own memory is refused with #GP and reported. */
 #include "console/console.h"
@@ -11,7 +11,7 @@
 #include "vmx/vmcs.h"
 
 #define MAX_EPT_HOOKS 4
-/* Exit qualification bits (SDM Vol. 3C, Table 27-7). */
+/* Exit qualification bits (SDM Vol. 3C, Table 27-7, "EPT violations"). */
 #define EPT_QUAL_WRITE  (1ull << 1)
 #define EPT_QUAL_FETCH  (1ull << 2)
 

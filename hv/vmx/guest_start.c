@@ -130,10 +130,15 @@ static void real_mode_segment(uint32_t sel_f, uint32_t base_f, uint32_t lim_f, u
 }
 
 /* Real mode at cs:ip, as after reset (the BSP at 0:7c00 as the BIOS left
- * it) or as a SIPI leaves an AP (cs = vector << 8, ip = 0). */
+ * it) or as a SIPI leaves an AP (cs = vector << 8, ip = 0): the state of
+ * SDM Vol. 3A, 9.1.1 (Table 9-1), in the form the guest-state checks of an
+ * unrestricted guest accept (Vol. 3C, 26.3.1). */
 void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl)
 {
-    /* Access rights: 0x93 data r/w accessed, 0x9b code; present, S=1. */
+    /* Access rights: 0x93 data r/w accessed, 0x9b code; present, S=1.
+     * Unrestricted guests may run real mode with these protected-mode-style
+     * descriptors; LDTR unusable-but-valid (0x82) and a busy TSS (0x8b) as
+     * 26.3.1.2 requires of TR and LDTR. */
     real_mode_segment(VMCS_GUEST_CS_SEL, VMCS_GUEST_CS_BASE, VMCS_GUEST_CS_LIMIT, VMCS_GUEST_CS_AR, 0x9b);
     real_mode_segment(VMCS_GUEST_DS_SEL, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR, 0x93);
     real_mode_segment(VMCS_GUEST_ES_SEL, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR, 0x93);
@@ -142,34 +147,37 @@ void vmx_guest_real_mode(uint16_t cs, uint16_t ip, uint8_t dl)
     real_mode_segment(VMCS_GUEST_SS_SEL, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR, 0x93);
     real_mode_segment(VMCS_GUEST_LDTR_SEL, VMCS_GUEST_LDTR_BASE, VMCS_GUEST_LDTR_LIMIT, VMCS_GUEST_LDTR_AR, 0x82);
     real_mode_segment(VMCS_GUEST_TR_SEL, VMCS_GUEST_TR_BASE, VMCS_GUEST_TR_LIMIT, VMCS_GUEST_TR_AR, 0x8b);
+    /* The real-mode IVT at 0 (limit 0x3ff), as after reset. */
     vmcs_write(GUEST_GDTR_BASE, 0);
     vmcs_write(GUEST_GDTR_LIMIT, 0xffff);
     vmcs_write(GUEST_IDTR_BASE, 0);
     vmcs_write(GUEST_IDTR_LIMIT, 0x3ff);
-    /* CR0: ET only as the guest sees it; the fixed bits go in underneath. */
+    /* CR0: ET only as the guest sees it; the fixed bits (CR0/CR4_FIXED0,
+     * 26.3.1.1) go in underneath; the masks hide them (24.6.6). */
     uint64_t mask0 = vmcs_read(CR0_GUEST_HOST_MASK), mask4 = vmcs_read(CR4_GUEST_HOST_MASK);
     vmcs_write(CR0_READ_SHADOW, 0x10);
     vmcs_write(GUEST_CR0, 0x10 | (mask0 & rdmsr(MSR_IA32_VMX_CR0_FIXED0)));
     vmcs_write(CR4_READ_SHADOW, 0);
     vmcs_write(GUEST_CR4, mask4 & (rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_VMXE));
     vmcs_write(GUEST_CR3, 0);
-    vmcs_write(GUEST_DR7, 0x400);
+    vmcs_write(GUEST_DR7, 0x400);       /* reset value; bits 63:32 must be 0 (26.3.1.1) */
     vmcs_write(GUEST_CS_SEL, cs);
     vmcs_write(GUEST_CS_BASE, (uint64_t)cs << 4);
     vmcs_write(GUEST_RSP, cs == 0 && ip == BOOT_SECTOR_ADDR ? 0x7000 : 0);
     vmcs_write(GUEST_RIP, ip);
-    vmcs_write(GUEST_RFLAGS, 0x2);
+    vmcs_write(GUEST_RFLAGS, 0x2);      /* bit 1 is reserved to 1 (26.3.1.4) */
     vmcs_write(GUEST_PENDING_DBG, 0);
     vmcs_write(GUEST_SYSENTER_CS, 0);
     vmcs_write(GUEST_SYSENTER_ESP, 0);
     vmcs_write(GUEST_SYSENTER_EIP, 0);
     vmcs_write(GUEST_EFER, 0);
-    /* An AP restarted by INIT may have been in long mode. */
+    /* An AP restarted by INIT may have been in long mode; "IA-32e mode
+     * guest" must match EFER.LMA (26.3.1.1). */
     vmcs_write(ENTRY_CONTROLS, vmcs_read(ENTRY_CONTROLS) & ~ENTRY_IA32E_GUEST);
-    vmcs_write(GUEST_PAT, 0x0007040600070406ull);
+    vmcs_write(GUEST_PAT, 0x0007040600070406ull);  /* power-up PAT (Vol. 3A, 11.12.4) */
     vmcs_write(GUEST_DEBUGCTL, 0);
-    vmcs_write(GUEST_INTERRUPTIBILITY, 0);
-    vmcs_write(GUEST_ACTIVITY_STATE, 0);
+    vmcs_write(GUEST_INTERRUPTIBILITY, 0);  /* nothing blocked (24.4.2) */
+    vmcs_write(GUEST_ACTIVITY_STATE, 0);    /* active: it runs at entry */
     struct vcpu *v = &vcpus[this_cpu_index()];
     memset(&v->regs, 0, sizeof(v->regs));
     v->regs.rdx = dl;

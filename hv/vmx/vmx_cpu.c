@@ -1,4 +1,9 @@
-/* VMXON and VMCS set-up, per CPU. */
+/* VMXON and VMCS set-up, per CPU.
+ *
+ * SDM references in hv/vmx/ are to the Intel SDM's numbering of the 2016-
+ * 2022 editions: Vol. 3C chapter 23 (VMX operation), 24 (the VMCS), 25
+ * (non-root operation), 26 (VM entries), 27 (VM exits), 28 (EPT, VPID);
+ * Vol. 3D appendix A (capability MSRs) and C (exit reasons). */
 #include <string.h>
 #include <hvabi.h>
 #include "config/config.h"
@@ -84,6 +89,8 @@ static bool enable_vmx_operation(void)
                "(enable VT-x in the firmware setup)\n", this_cpu_index());
         return false;
     }
+    /* VMXON needs CR0 and CR4 within the fixed-bit MSRs, CR4.VMXE
+     * included (SDM Vol. 3C, 23.8; Vol. 3D, A.7, A.8). */
     uint64_t cr0 = (read_cr0() | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);
     uint64_t cr4 = (read_cr4() | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1);
     write_cr0(cr0);
@@ -91,14 +98,19 @@ static bool enable_vmx_operation(void)
     return true;
 }
 
+/* The host-state area: what every VM exit loads (SDM Vol. 3C, 24.5 and
+ * 27.5), checked at each entry (26.2.2, 26.2.3). */
 static void setup_host_state(struct vcpu *v)
 {
     struct percpu *p = this_cpu();
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
     __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    /* The hypervisor's own CR0/CR3/CR4, so an exit lands in its address
+     * space with the VMX-fixed bits in place (26.2.2). */
     vmcs_write(HOST_CR0, read_cr0());
     vmcs_write(HOST_CR3, read_cr3());
     vmcs_write(HOST_CR4, read_cr4());
+    /* Selectors with RPL and TI 0, CS and TR not null (26.2.3). */
     vmcs_write(HOST_CS_SEL, 0x08);
     vmcs_write(HOST_SS_SEL, 0x10);
     vmcs_write(HOST_DS_SEL, 0x10);
@@ -111,43 +123,61 @@ static void setup_host_state(struct vcpu *v)
     vmcs_write(HOST_TR_BASE, (uint64_t)&p->tss);
     vmcs_write(HOST_GDTR_BASE, gdtr.base);
     vmcs_write(HOST_IDTR_BASE, idtr.base);
+    /* No SYSENTER in the hypervisor; the fields are loaded anyway (27.5.1). */
     vmcs_write(HOST_SYSENTER_CS, 0);
     vmcs_write(HOST_SYSENTER_ESP, 0);
     vmcs_write(HOST_SYSENTER_EIP, 0);
+    /* "Load IA32_EFER/PAT" exit controls are on: the host's values
+     * (27.5.1); EFER.LMA/LME must match "host address-space size" (26.2.2). */
     vmcs_write(HOST_EFER, rdmsr(MSR_IA32_EFER));
     vmcs_write(HOST_PAT, rdmsr(MSR_IA32_PAT));
+    /* Exits start at vmx_exit_entry on this CPU's own exit stack, whose top
+     * slot holds the vcpu (RSP and RIP are loaded from here, 27.5.3). */
     uint64_t top = (uint64_t)v->exit_stack + EXIT_STACK_SIZE;
     *(uint64_t *)(top - 16) = (uint64_t)v;
     vmcs_write(HOST_RSP, top - 16);
     vmcs_write(HOST_RIP, (uint64_t)vmx_exit_entry);
 }
 
+/* The VM-execution, exit and entry controls (SDM Vol. 3C, 24.6-24.8),
+ * computed once from the capability MSRs (controls.c). */
 static void setup_controls(struct vcpu *v)
 {
     vmcs_write(PIN_CONTROLS, controls.ctl[CTL_PIN]);
     vmcs_write(PROC_CONTROLS, controls.ctl[CTL_PROC]);
     vmcs_write(PROC_CONTROLS2, controls.ctl[CTL_PROC2]);
     vmcs_write(EXIT_CONTROLS, controls.ctl[CTL_EXIT]);
+    /* The guest starts in real mode: "IA-32e mode guest" off until it
+     * enables paging with EFER.LME (24.8.1; cr_access.c). */
     vmcs_write(ENTRY_CONTROLS, controls.ctl[CTL_ENTRY] & ~ENTRY_IA32E_GUEST);
+    /* No exception exits (24.6.3): the guest handles its own faults;
+     * the LAPIC step sets the bitmap for one instruction. */
     vmcs_write(EXCEPTION_BITMAP, 0);
     vmcs_write(PF_ERROR_MASK, 0);
     vmcs_write(PF_ERROR_MATCH, 0);
+    /* CR3 loads never exit: no CR3-load exiting, no targets (24.6.7). */
     vmcs_write(CR3_TARGET_COUNT, 0);
+    /* No MSR lists on exit or entry (24.7.2, 24.8.2). */
     vmcs_write(EXIT_MSR_STORE_COUNT, 0);
     vmcs_write(EXIT_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
-    vmcs_write(ENTRY_INTR_INFO, 0);
+    vmcs_write(ENTRY_INTR_INFO, 0);         /* nothing to inject yet (24.8.3) */
+    /* Counts down in non-root operation and exits at zero (25.5.1). */
     if (controls.ctl[CTL_PIN] & PIN_PREEMPT_TIMER)
         vmcs_write(PREEMPTION_TIMER, vmx_preemption_ticks());
+    /* Physical addresses of 4 KiB-aligned pages (24.6.4, 24.6.9). */
     vmcs_write(MSR_BITMAP, (uint64_t)msr_bitmap);
     vmcs_write(IO_BITMAP_A, (uint64_t)io_bitmaps);
     vmcs_write(IO_BITMAP_B, (uint64_t)io_bitmaps + PAGE_SIZE);
-    vmcs_write(EPT_POINTER, eptp);
-    vmcs_write(VPID, v->index + 1);     /* 0 is the host's */
+    vmcs_write(EPT_POINTER, eptp);          /* 24.6.11; vapic gives each CPU its own */
+    /* VPID 0 is reserved for the host: "enable VPID" needs a non-zero one
+     * (26.2.1.1); one per CPU keeps their TLB entries apart (28.1). */
+    vmcs_write(VPID, v->index + 1);
+    /* No shadow VMCS: the link pointer must be all ones (26.3.1.5). */
     vmcs_write(VMCS_LINK_PTR, ~0ull);
-    /* CR0/CR4 bits the CPU forces in VMX operation are owned by us; the
-     * guest sees its own values through the read shadows. PE and PG are
-     * free for an unrestricted guest. */
+    /* CR0/CR4 bits the CPU forces in VMX operation (23.8) are owned by
+     * us: guest writes to them exit, reads see the read shadows (24.6.6).
+     * PE and PG are free for an unrestricted guest (26.3.1.1). */
     uint64_t cr0_fixed = (rdmsr(MSR_IA32_VMX_CR0_FIXED0) | ~rdmsr(MSR_IA32_VMX_CR0_FIXED1)) &
                          ~(CR0_PE | CR0_PG);
     uint64_t cr4_fixed = rdmsr(MSR_IA32_VMX_CR4_FIXED0) | ~rdmsr(MSR_IA32_VMX_CR4_FIXED1) | CR4_VMXE;
@@ -162,6 +192,8 @@ bool vmx_cpu_init(void)
     v->index = p->index;
     if (!enable_vmx_operation())
         return false;
+    /* VMXON region and VMCS start with the revision identifier
+     * (IA32_VMX_BASIC[30:0], Vol. 3D A.1; 24.2), in 4 KiB pages. */
     uint32_t revision = rdmsr(MSR_IA32_VMX_BASIC) & 0x7fffffff;
     uint32_t *vmxon = pmm_alloc_pages(1), *vmcs = pmm_alloc_pages(1);
     v->exit_stack = pmm_alloc_pages(EXIT_STACK_SIZE / PAGE_SIZE);
@@ -180,6 +212,8 @@ bool vmx_cpu_init(void)
                st == 1 ? "VMfailInvalid" : "VMfailValid");
         return false;
     }
+    /* VMCLEAR puts the VMCS in the clear state, so the first entry is a
+     * VMLAUNCH; VMPTRLD makes it current for the VMWRITEs below (24.1). */
     if ((st = vmx_vmclear(v->vmcs_phys)) || (st = vmx_vmptrld(v->vmcs_phys))) {
         printf("vmx: cpu%u: VMCLEAR/VMPTRLD failed: %s\n", p->index, vmx_error_text(st));
         return false;

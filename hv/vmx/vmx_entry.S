@@ -1,6 +1,9 @@
 /* VM exit entry and guest (re)entry. HOST_RSP points 16 bytes below the top
  * of the CPU's exit stack, where vmx_cpu_init stored the struct vcpu
- * pointer, so the exit path finds its vcpu without touching guest state. */
+ * pointer, so the exit path finds its vcpu without touching guest state.
+ * A VM exit saves only RIP/RSP/RFLAGS and the VMCS guest state: every
+ * general register still holds the guest's value here (SDM Vol. 3C, 27.3,
+ * 27.5), and a VM entry loads none of them (26.3.2). */
 #define R(n) (n * 8)
 
     .text
@@ -37,14 +40,16 @@ vmx_enter_guest:
     test %esi, %esi
     jz 1f
     call load_guest_regs
-    vmlaunch
+    vmlaunch                        /* first entry: the VMCS is clear (30.3) */
     jmp 2f
 1:
 vmx_resume_guest:
     mov %rdi, %rax
     call load_guest_regs
-    vmresume
-2:  /* VMfail: back on the exit stack with host state intact */
+    vmresume                        /* later entries: the VMCS is launched */
+2:  /* VMfail (30.2): the instruction failed before entry, so nothing was
+     * loaded; RFLAGS.CF = VMfailInvalid, ZF = VMfailValid with the error
+     * number in the VM-instruction error field. */
     setc %dil                       /* 1 = VMfailInvalid, else VMfailValid */
     movzbl %dil, %edi
     call vmx_entry_failed           /* noreturn */
