@@ -112,6 +112,12 @@ void exception_dispatch(struct regs *r)
          * someone enabled them. Report it and carry on. */
         printf("cpu%u: unexpected interrupt vector %lu at rip %#lx\n",
                p->index, r->vector, r->rip);
+        /* A fixed interrupt sits in the LAPIC's ISR until an EOI, blocking
+         * every vector of its priority class and below; the spurious
+         * vector sets no ISR bit and takes no EOI (SDM Vol. 3A, 10.8.5,
+         * 10.9). */
+        if (r->vector != (lapic_read(XAPIC_SVR) & 0xff))
+            lapic_eoi();
         p->exc_depth--;
         return;
     }

@@ -32,6 +32,28 @@ static bool participates(uint32_t cpu, uint32_t self)
     return cpu != self && percpu_table[cpu].online && vcpus[cpu].vmcs_phys;
 }
 
+static uint64_t report_interval(void)
+{
+    return hv_config.quiesce_report_ms * tsc_per_ms;
+}
+
+/* Waiting with NMIs blocked for another CPU's signal: if it never comes
+ * (that CPU parked, hangs, or lost the signal), this CPU must say so
+ * rather than hang silently. Reported every quiesce_report_ms. */
+static void report_wait(struct vcpu *v, const char *for_what, uint32_t cpu, uint64_t since)
+{
+    const struct percpu *p = &percpu_table[cpu];
+    const struct vcpu *o = &vcpus[cpu];
+    const char *last = catalog_exit_name(o->last_reason);
+    printf("quiesce: cpu%u still waiting for %s from cpu%u after %lu ms; cpu%u: %s, exits %lu, "
+           "last exit %s at guest rip %#lx\n", v->index, for_what, cpu,
+           (rdtsc() - since) / tsc_per_ms, cpu,
+           p->parked ? "parked" : p->exc_depth ? "inside an exception/NMI handler"
+                                                : "not in a handler",
+           o->exits, last ? last : "none", o->last_rip);
+    trace_event(TEV_QUIESCE_STRAGGLER, cpu, (rdtsc() - since) / tsc_per_ms);
+}
+
 bool quiesce_answer(struct vcpu *v)
 {
     if (!__atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE) || v->stopped)
@@ -40,9 +62,14 @@ bool quiesce_answer(struct vcpu *v)
     uint32_t owner = quiesce_owner;
     trace_event(TEV_QUIESCE_JOINED, owner, rdtsc() - request_tsc);
     __atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_ACQ_REL);
-    uint64_t t0 = rdtsc();
-    while (!__atomic_load_n(&resume_signal, __ATOMIC_ACQUIRE))
+    uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
+    while (!__atomic_load_n(&resume_signal, __ATOMIC_ACQUIRE)) {
         cpu_relax();
+        if (rdtsc() > report_at) {
+            report_wait(v, "the resume signal", owner, t0);
+            report_at = rdtsc() + report_interval();
+        }
+    }
     __atomic_fetch_add(&resume_acks, 1, __ATOMIC_ACQ_REL);
     v->quiesce_answered++;
     trace_event(TEV_QUIESCE_RELEASED, owner, rdtsc() - t0);
@@ -90,12 +117,12 @@ uint32_t quiesce(struct vcpu *v)
             lapic_send_ipi(percpu_table[c].apic_id, ICR_NMI);
         }
     trace_event(TEV_QUIESCE_REQUEST, mask);
-    uint64_t report_at = request_tsc + hv_config.quiesce_report_ms * tsc_per_ms;
+    uint64_t report_at = request_tsc + report_interval();
     while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
         if (rdtsc() > report_at) {
             report_stragglers(self, (rdtsc() - request_tsc) / tsc_per_ms);
-            report_at = rdtsc() + hv_config.quiesce_report_ms * tsc_per_ms;
+            report_at = rdtsc() + report_interval();
         }
     }
     quiesce_want = want;        /* endquiesce waits for the same CPUs */
@@ -112,8 +139,16 @@ void endquiesce(struct vcpu *v)
     __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want)
+    uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
+    while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
+        if (rdtsc() > report_at) {
+            for (uint32_t c = 0; c < cpu_count; c++)
+                if (participates(c, self) && vcpus[c].stopped)
+                    report_wait(v, "a resume acknowledgement", c, t0);
+            report_at = rdtsc() + report_interval();
+        }
+    }
     __atomic_store_n(&resume_signal, false, __ATOMIC_SEQ_CST);
     v->stopped = false;
     trace_event(TEV_QUIESCE_RELEASED, self, rdtsc() - request_tsc);

@@ -31,6 +31,9 @@ static const struct required {
     { CTL_EXIT,  EXIT_HOST_64,          "64-bit host" },
     { CTL_EXIT,  EXIT_SAVE_EFER,        "save IA32_EFER on exit" },
     { CTL_EXIT,  EXIT_LOAD_EFER,        "load IA32_EFER on exit" },
+    { CTL_EXIT,  EXIT_SAVE_DEBUG,       "save debug controls" },
+    { CTL_ENTRY, ENTRY_LOAD_DEBUG,      "load debug controls" },
+    { CTL_PROC,  PROC_TSC_OFFSET,       "use TSC offsetting" },
     { CTL_ENTRY, ENTRY_LOAD_EFER,       "load IA32_EFER on entry" },
 };
 
@@ -66,14 +69,19 @@ bool vmx_controls_compute(struct vmx_controls *c)
          * hypervisor every few ms (console drain, host commands) even
          * when the guest neither exits nor wakes. */
         [CTL_PIN] = PIN_NMI_EXITING | PIN_VIRTUAL_NMIS | PIN_PREEMPT_TIMER,
-        [CTL_PROC] = PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_SECONDARY,
+        /* TSC offsetting: a guest write of IA32_TSC moves the guest's
+         * clock, never the hypervisor's (24.6.5, 25.3; msr.c). */
+        [CTL_PROC] = PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_SECONDARY | PROC_TSC_OFFSET,
         /* RDTSCP, INVPCID and XSAVES raise #UD in a guest unless enabled
          * here; where the CPU can't, the CPUID handler hides them. */
         [CTL_PROC2] = PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_RDTSCP |
                       PROC2_INVPCID | PROC2_XSAVES,
+        /* The guest's DR7 and IA32_DEBUGCTL survive exits only with the
+         * debug-controls pair: an exit otherwise sets DR7 to 0x400 and the
+         * next entry does not restore it (27.3.1, 27.5.1, 26.3.2.1). */
         [CTL_EXIT] = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
-                     EXIT_SAVE_PAT | EXIT_LOAD_PAT,
-        [CTL_ENTRY] = ENTRY_LOAD_EFER | ENTRY_LOAD_PAT,
+                     EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_DEBUG,
+        [CTL_ENTRY] = ENTRY_LOAD_EFER | ENTRY_LOAD_PAT | ENTRY_LOAD_DEBUG,
     };
     for (int r = 0; r < CTL_COUNT; r++)
         c->ctl[r] = adjust(r, want[r], true_ctls && r != CTL_PROC2);

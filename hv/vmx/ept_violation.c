@@ -8,6 +8,7 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 
 #define MAX_EPT_HOOKS 4
@@ -34,11 +35,10 @@ void handle_ept_violation(struct vcpu *v)
     trace_event(TEV_EPT_VIOLATION, gpa, qual, rip);
     if (ept_in_footprint(gpa)) {
         /* Contained: the guest gets #GP, the hypervisor carries on. */
-        printf("guest cpu%u: %s of hypervisor memory at %#lx refused (guest rip %#lx); "
-               "#GP injected\n", v->index,
-               qual & EPT_QUAL_WRITE ? "write" : qual & EPT_QUAL_FETCH ? "fetch" : "read",
-               gpa, rip);
         guest_inject_exception(VEC_GP, true, 0);
+        guest_refused(v, REFUSE_HV_MEMORY, gpa, "%s of hypervisor memory at %#lx; #GP",
+                      qual & EPT_QUAL_WRITE ? "write" : qual & EPT_QUAL_FETCH ? "fetch" : "read",
+                      gpa);
         return;
     }
     printf("guest cpu%u: EPT violation at %#lx (qualification %#lx) outside the "

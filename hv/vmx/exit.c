@@ -145,6 +145,14 @@ void vmx_exits_init(void)
     vmx_exit_register(VMX_EXIT_PREEMPTION_TIMER, handle_nothing);
     vmx_exit_register(VMX_EXIT_INVD, handle_invd);
     vmx_exit_register(VMX_EXIT_EPT_VIOLATION, handle_ept_violation);
+    vmx_exit_register(VMX_EXIT_TASK_SWITCH, handle_task_switch);
+    static const uint8_t vmx_insns[] = {
+        VMX_EXIT_GETSEC, VMX_EXIT_VMCLEAR, VMX_EXIT_VMLAUNCH, VMX_EXIT_VMPTRLD,
+        VMX_EXIT_VMPTRST, VMX_EXIT_VMREAD, VMX_EXIT_VMRESUME, VMX_EXIT_VMWRITE,
+        VMX_EXIT_VMXOFF, VMX_EXIT_VMXON, VMX_EXIT_INVEPT, VMX_EXIT_INVVPID, VMX_EXIT_VMFUNC,
+    };
+    for (unsigned i = 0; i < sizeof(vmx_insns); i++)
+        vmx_exit_register(vmx_insns[i], handle_vmx_insn);
     vmx_exit_register_final(VMX_EXIT_TRIPLE_FAULT, handle_triple_fault);
     vmx_exit_register_final(VMX_EXIT_EPT_MISCONFIG, handle_ept_misconfig);
 }

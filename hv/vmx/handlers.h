@@ -16,6 +16,8 @@ void handle_io(struct vcpu *v);                 /* io.c */
 void handle_ept_violation(struct vcpu *v);      /* ept_violation.c */
 void handle_invd(struct vcpu *v);               /* simple_exits.c */
 void handle_nothing(struct vcpu *v);
+void handle_vmx_insn(struct vcpu *v);
+void handle_task_switch(struct vcpu *v);
 void handle_triple_fault(struct vcpu *v) __attribute__((noreturn));
 void handle_ept_misconfig(struct vcpu *v) __attribute__((noreturn));
 

@@ -10,6 +10,8 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/refuse.h"
+#include <percpu.h>
 #include "vmx/guest_start.h"
 #include "vmx/vmcs.h"
 
@@ -17,16 +19,24 @@
 
 static uint64_t guest_linear(uint64_t seg_base, uint64_t off) { return seg_base + off; }
 
-/* The guest's FLAGS image in the INT 15h frame on its stack: IP, CS, FLAGS. */
-static uint16_t *int_frame_flags(void)
+/* The guest's FLAGS image in the INT 15h frame on its stack: IP, CS, FLAGS.
+ * The guest chose SS and SP: only ordinary guest RAM is written, never an
+ * address the EPT would have refused it (the hypervisor, MMIO). */
+static uint16_t *int_frame_flags(struct vcpu *v)
 {
     uint64_t sp = vmcs_read(GUEST_RSP) & 0xffff;
-    return phys_ptr(guest_linear(vmcs_read(GUEST_SS_BASE), sp + 4));
+    uint64_t a = guest_linear(vmcs_read(GUEST_SS_BASE), sp + 4);
+    if (guest_ram_ok(a, 2))
+        return phys_ptr(a);
+    guest_refused(v, REFUSE_GUEST_ADDRESS, a, "INT 15h frame at %#lx is not guest RAM; "
+                  "its FLAGS left alone", a);
+    static uint16_t discard[MAX_CPUS];
+    return &discard[v->index];
 }
 
 static void int15_e820(struct vcpu *v)
 {
-    uint16_t *flags = int_frame_flags();
+    uint16_t *flags = int_frame_flags(v);
     uint32_t index = v->regs.rbx;
     if ((uint32_t)v->regs.rdx != SMAP || index >= guest_e820.count ||
         (uint32_t)v->regs.rcx < 20) {
@@ -70,7 +80,8 @@ static void hc_print(struct vcpu *v)
     for (; n < HVABI_PRINT_MAX; n++) {
         if (!guest_ram_ok(gpa + n, 1)) {
             v->regs.rax = HVABI_ERR_BADARG;
-            printf("hypercall PRINT from cpu%u: bad address %#lx; refused\n", v->index, gpa);
+            guest_refused(v, REFUSE_GUEST_ADDRESS, gpa + n, "PRINT string at %#lx is not guest "
+                          "RAM", gpa + n);
             return;
         }
         char c = *(const char *)phys_ptr(gpa + n);
@@ -80,8 +91,8 @@ static void hc_print(struct vcpu *v)
     }
     if (n == HVABI_PRINT_MAX) {
         v->regs.rax = HVABI_ERR_BADARG;
-        printf("hypercall PRINT from cpu%u: no NUL in %u bytes at %#lx; refused\n",
-               v->index, HVABI_PRINT_MAX, gpa);
+        guest_refused(v, REFUSE_VMCALL, gpa, "PRINT: no NUL in %u bytes at %#lx",
+                      HVABI_PRINT_MAX, gpa);
         return;
     }
     buf[n] = 0;
@@ -106,6 +117,7 @@ static void vmcall_other(struct vcpu *v, uint32_t fn)
         if (hooks[i](v, fn))
             return;
     v->regs.rax = HVABI_ERR_UNKNOWN;
+    guest_refused(v, REFUSE_VMCALL, fn, "VMCALL function %#x is unknown", fn);
 }
 
 void handle_vmcall(struct vcpu *v)

@@ -7,6 +7,7 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/refuse.h"
 
 #define MAX_MSR_INTERCEPTS 16
 
@@ -61,6 +62,7 @@ void handle_rdmsr(struct vcpu *v)
     uint64_t value;
     if (!m || !m->read || !m->read(v, msr, &value)) {
         guest_inject_exception(VEC_GP, true, 0);    /* as without the MSR */
+        guest_refused(v, REFUSE_MSR, msr, "RDMSR %#x: #GP", msr);
         return;
     }
     /* RDMSR loads EDX:EAX and clears the high halves (SDM Vol. 2B). */
@@ -76,6 +78,7 @@ void handle_wrmsr(struct vcpu *v)
     uint64_t value = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
     if (!m || !m->write || !m->write(v, msr, value)) {
         guest_inject_exception(VEC_GP, true, 0);
+        guest_refused(v, REFUSE_MSR, msr, "WRMSR %#x = %#lx: #GP", msr, value);
         return;
     }
     guest_advance_rip();

@@ -162,6 +162,11 @@ static void setup_controls(struct vcpu *v)
     vmcs_write(EXIT_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);         /* nothing to inject yet (24.8.3) */
+    vmcs_write(TSC_OFFSET, 0);              /* the guest starts on our clock (24.6.5) */
+    /* With XSAVES enabled, XSAVES/XRSTORS exit for the XSS bits set here;
+     * VMCLEAR leaves the field undefined: none (24.6.20, 25.1.3). */
+    if (controls.ctl[CTL_PROC2] & PROC2_XSAVES)
+        vmcs_write(XSS_EXIT_BITMAP, 0);
     /* Counts down in non-root operation and exits at zero (25.5.1). */
     if (controls.ctl[CTL_PIN] & PIN_PREEMPT_TIMER)
         vmcs_write(PREEMPTION_TIMER, vmx_preemption_ticks());
