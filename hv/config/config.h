@@ -29,6 +29,7 @@ struct hv_config {
     int lapic_step;             /* enum lapic_step_method: how xAPIC accesses are stepped */
     bool lapic_trap;            /* trap the guest's xAPIC page (INIT/SIPI) */
     int x2apic_hint;            /* enum x2apic_hint (hv/vapic/x2apic_hint.c) */
+    bool triple_fault_park;     /* on_triple_fault=park: keep the CPU for the debugger */
 };
 
 extern struct hv_config hv_config;

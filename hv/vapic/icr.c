@@ -1,11 +1,15 @@
 /* A guest's ICR write, from either mode: INIT and SIPI are turned into the
- * target CPU's guest start (sipi.c); every other IPI is sent as written. */
+ * target CPU's guest start (sipi.c); SMIs are refused (the guest has no SMM
+ * of its own here, and a real SMI would enter the firmware's SMM under the
+ * hypervisor); every other IPI is sent as written, with only the bits a
+ * write may carry. */
 #include "console/console.h"
 #include "cpu/lapic.h"
 #include <percpu.h>
 #include "trace/trace.h"
 #include <x86.h>
 #include "vapic/vapic.h"
+#include "vmx/refuse.h"
 
 #define ICR_MODE(lo)        (((lo) >> 8) & 7)
 #define ICR_LOGICAL         (1u << 11)
@@ -15,7 +19,7 @@
 /* vector, mode, dest mode, level, trigger, shorthand: the bits a write
  * carries (delivery status and reserved bits are not the guest's to set) */
 #define ICR_WRITABLE        0x000ccfffu
-enum { MODE_INIT = 5, MODE_SIPI = 6 };
+enum { MODE_SMI = 2, MODE_INIT = 5, MODE_SIPI = 6 };
 enum { SH_NONE, SH_SELF, SH_ALL, SH_OTHERS };
 
 static void forward(uint32_t dest, uint32_t lo, bool x2apic)
@@ -40,36 +44,48 @@ static bool targets(uint32_t cpu, uint32_t self, uint32_t dest, uint32_t shortha
     }
 }
 
-void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic)
+static void init_or_sipi(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic)
 {
     uint32_t mode = ICR_MODE(lo), shorthand = ICR_SHORTHAND(lo);
-    trace_event(TEV_IPI_SEND, dest, lo);
-    if (mode != MODE_INIT && mode != MODE_SIPI) {
-        forward(dest, lo, x2apic);
-        return;
-    }
-    if (mode == MODE_INIT && (lo & ICR_TRIGGER_LEVEL) && !(lo & ICR_LEVEL_ASSERT))
-        return;     /* INIT level de-assert: no effect on modern CPUs */
+    const char *what = mode == MODE_INIT ? "INIT" : "SIPI";
+    unsigned hit = 0;
     if (shorthand == SH_NONE && (lo & ICR_LOGICAL)) {
-        printf("vapic: cpu%u: %s with a logical destination (%#x) is not supported; ignored\n",
-               v->index, mode == MODE_INIT ? "INIT" : "SIPI", dest);
+        guest_refused(v, REFUSE_ICR, lo, "%s with a logical destination (%#x) is not "
+                      "supported; not sent", what, dest);
         return;
     }
     for (uint32_t c = 0; c < cpu_count; c++) {
         if (!targets(c, v->index, dest, shorthand, x2apic))
             continue;
+        hit++;
         if (c == v->index) {
-            printf("vapic: cpu%u: %s to itself ignored\n", c, mode == MODE_INIT ? "INIT" : "SIPI");
-            continue;
-        }
-        if (!vcpus[c].vmcs_phys) {
-            printf("vapic: cpu%u: %s to cpu%u, which is not running the hypervisor; ignored\n",
-                   v->index, mode == MODE_INIT ? "INIT" : "SIPI", c);
-            continue;
-        }
-        if (mode == MODE_INIT)
+            guest_refused(v, REFUSE_ICR, lo, "%s to itself not sent", what);
+        } else if (!vcpus[c].vmcs_phys) {
+            guest_refused(v, REFUSE_ICR, lo, "%s to cpu%u, which is not running the "
+                          "hypervisor; not sent", what, c);
+        } else if (mode == MODE_INIT) {
             vapic_guest_init(&vcpus[c]);
-        else
+        } else {
             vapic_guest_sipi(&vcpus[c], lo & 0xff);
+        }
     }
+    if (!hit)
+        guest_refused(v, REFUSE_ICR, dest, "%s to APIC id %#x: no such CPU; not sent", what, dest);
+}
+
+void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic)
+{
+    uint32_t mode = ICR_MODE(lo);
+    trace_event(TEV_IPI_SEND, dest, lo);
+    if (mode == MODE_SMI) {
+        guest_refused(v, REFUSE_ICR, lo, "SMI IPI to %#x not sent", dest);
+        return;
+    }
+    if (mode != MODE_INIT && mode != MODE_SIPI) {
+        forward(dest, lo, x2apic);
+        return;
+    }
+    if (mode == MODE_INIT && (lo & ICR_TRIGGER_LEVEL) && !(lo & ICR_LEVEL_ASSERT))
+        return;     /* INIT level de-assert: no effect on modern CPUs (10.6.1) */
+    init_or_sipi(v, dest, lo, x2apic);
 }

@@ -51,6 +51,10 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual);
  * undone. Returns true if the exit was the step's own (nothing left). */
 bool vapic_step_exit(struct vcpu *v, uint32_t basic);
 
+/* xapic_regs.c: the scratch page a step runs against, and what the
+ * stepped instruction wrote there, applied to the real LAPIC. */
+void xapic_scratch_prepare(struct vcpu *v, uint32_t offset);
+void xapic_scratch_apply(struct vcpu *v);
 /* icr.c: a guest ICR write (dest: x2APIC id, or xAPIC id from ICR high). */
 void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 

@@ -1,12 +1,17 @@
-/* The two APIC MSRs whose writes exit: the x2APIC ICR (INIT/SIPI) and
- * IA32_APIC_BASE (mode changes, checked as the CPU would before they are
- * made real). Every other x2APIC MSR passes through with no exit. */
+/* The APIC MSRs that exit: writes of the x2APIC ICR (INIT/SIPI), and
+ * IA32_APIC_BASE, which the guest only ever sees virtually (v->apic_base):
+ * its mode changes are checked as the CPU would (SDM Vol. 3A, 10.12.5) and
+ * only xAPIC -> x2APIC reaches the hardware; the base stays 0xfee00000
+ * (moving it would let the guest's IPIs bypass the trapped page, or put
+ * the APIC over the hypervisor's memory) and disabling is virtual (the
+ * hypervisor keeps its LAPIC). Every other x2APIC MSR passes through. */
 #include "console/console.h"
 #include "trace/trace.h"
 #include <x86.h>
 #include "vapic/vapic.h"
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
+#include "vmx/refuse.h"
 
 #define BASE_BSP        (1ull << 8)
 #define BASE_EXTD       (1ull << 10)
@@ -24,6 +29,8 @@ static bool apic_base_write_ok(uint64_t cur, uint64_t val)
         return false;                   /* no x2APIC on this CPU */
     if ((cur & BASE_EXTD) && (val & BASE_EN) && !(val & BASE_EXTD))
         return false;                   /* x2APIC -> xAPIC needs a disable first */
+    if (!(cur & BASE_EN) && (val & BASE_EXTD))
+        return false;                   /* disabled -> x2APIC goes through xAPIC */
     return true;
 }
 
@@ -32,32 +39,45 @@ static bool apic_base_write_ok(uint64_t cur, uint64_t val)
 static bool write_icr(struct vcpu *v, uint32_t msr, uint64_t value)
 {
     v->lapic_exits[1][(msr - 0x800) & 0x3f]++;
-    if (!(rdmsr(MSR_IA32_APIC_BASE) & BASE_EXTD))
+    if (!(v->apic_base & BASE_EXTD))
         return false;
     vapic_icr_write(v, value >> 32, (uint32_t)value, true);
     return true;
 }
 
-static bool write_apic_base(struct vcpu *v, uint32_t msr, uint64_t value)
+static bool read_apic_base(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
-    uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
-    if (!apic_base_write_ok(cur, value)) {
-        printf("guest cpu%u: IA32_APIC_BASE %#lx -> %#lx is not a legal change; #GP injected\n",
-               v->index, cur, value);
-        return false;
-    }
-    if ((value & BASE_EN) && (value & ~0xfffull) != GUEST_LAPIC_GPA)
-        printf("guest cpu%u: moving the LAPIC to %#lx is not supported: the hypervisor keeps "
-               "trapping %#lx\n", v->index, (uint64_t)(value & ~0xfffull), (uint64_t)GUEST_LAPIC_GPA);
-    wrmsr(MSR_IA32_APIC_BASE, (value & ~BASE_BSP) | (cur & BASE_BSP));
-    trace_event(TEV_APIC_MODE, value);
+    *value = v->apic_base;
     return true;
 }
 
-/* Reads pass: the guest sees the real ICR and APIC base. */
+static bool write_apic_base(struct vcpu *v, uint32_t msr, uint64_t value)
+{
+    uint64_t cur = v->apic_base;
+    if (!apic_base_write_ok(cur, value)) {
+        guest_refused(v, REFUSE_APIC_BASE, value, "IA32_APIC_BASE %#lx -> %#lx is not a legal "
+                      "change; #GP", cur, value);
+        return false;
+    }
+    if ((value & BASE_EN) && (value & ~0xfffull) != GUEST_LAPIC_GPA)
+        guest_refused(v, REFUSE_APIC_BASE, value, "moving the LAPIC to %#lx ignored: it stays "
+                      "at %#lx", (uint64_t)(value & ~0xfffull), (uint64_t)GUEST_LAPIC_GPA);
+    if (!(value & BASE_EN) && (cur & BASE_EN))
+        printf("guest cpu%u: LAPIC disabled (virtually: the hypervisor keeps using it)\n",
+               v->index);
+    /* Only entering x2APIC mode is made real: the guest's x2APIC MSRs go
+     * straight to the hardware from then on. */
+    if ((value & BASE_EXTD) && !(rdmsr(MSR_IA32_APIC_BASE) & BASE_EXTD))
+        wrmsr(MSR_IA32_APIC_BASE, rdmsr(MSR_IA32_APIC_BASE) | BASE_EXTD);
+    v->apic_base = (cur & BASE_BSP) | (value & (BASE_EN | BASE_EXTD)) | GUEST_LAPIC_GPA;
+    trace_event(TEV_APIC_MODE, v->apic_base);
+    return true;
+}
+
+/* ICR reads pass (the real ICR, delivery status included). */
 static const struct msr_intercept apic_msrs[] = {
     { MSR_X2APIC_ICR, MSR_X2APIC_ICR, true, NULL, write_icr, "vapic" },
-    { MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, true, NULL, write_apic_base, "vapic" },
+    { MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, false, read_apic_base, write_apic_base, "vapic" },
 };
 
 void vapic_msr_init(void)

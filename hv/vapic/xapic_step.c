@@ -17,6 +17,7 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/intr_info.h"
+#include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 #include "cpu/idt.h"
 #include "smp/work.h"
@@ -89,6 +90,7 @@ void vapic_global_init(void)
 
 bool vapic_cpu_init(struct vcpu *v)
 {
+    v->apic_base = rdmsr(MSR_IA32_APIC_BASE);   /* the guest starts with the real one */
     if (!hv_config.lapic_trap)
         return true;    /* the shared EPT maps the page: no trap, no step */
     v->lapic_scratch = pmm_alloc_pages(1);
@@ -101,35 +103,52 @@ bool vapic_cpu_init(struct vcpu *v)
     return true;
 }
 
-static void step_begin(struct vcpu *v, uint32_t reg, bool write)
+/* The access that exited is stepped against this CPU's scratch page
+ * (xapic_regs.c), mapped read/write where the LAPIC page is, in this CPU's
+ * own EPT root: nothing runs in the guest with the page open except the
+ * one instruction. Interrupts are held off (IF = 0, SDM Vol. 3A, 6.8.1),
+ * no NMI is injected (nmi_hold), every exception exits (the exception
+ * bitmap, Vol. 3C, 25.2), and the step ends on the MTF exit (25.5.2) or
+ * the single-step #DB (Vol. 3A, 17.3.1.4). */
+static void step_begin(struct vcpu *v, uint32_t offset, bool write)
 {
     struct lapic_step *s = &v->step;
     s->active = true;
-    s->reg = reg;
-    s->icr_write = write && reg == XAPIC_ICR_LO;
+    s->reg = offset;
+    s->write = write;
     s->rip = vmcs_read(GUEST_RIP);
     s->mtf = vapic_mtf_verdict() == MTF_WORKS;
-    /* An ICR-low write lands in the scratch page and is acted on after
-     * the step; anything else goes straight to the real LAPIC. */
-    uint64_t page = s->icr_write ? (uint64_t)v->lapic_scratch : GUEST_LAPIC_GPA;
-    ept_set_page(v->eptp, v->lapic_pte, page | EPT_PAGE_RW_UC);
+    xapic_scratch_prepare(v, offset);
+    ept_set_page(v->eptp, v->lapic_pte, (uint64_t)v->lapic_scratch | EPT_PAGE_RW_UC);
     v->nmi_hold = true;
     uint64_t rf = vmcs_read(GUEST_RFLAGS);
     uint32_t intr = vmcs_read(GUEST_INTERRUPTIBILITY);
     s->saved_rflags_bits = rf & (RFLAGS_IF | RFLAGS_TF);
     s->saved_exc_bitmap = vmcs_read(EXCEPTION_BITMAP);
     rf &= ~RFLAGS_IF;
-    intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 */
+    intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 (26.3.1.5) */
     vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);
     if (s->mtf) {
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
     } else {
         rf |= RFLAGS_TF;
-        if (intr & BLOCK_MOV_SS)    /* entry check: TF under MOV SS blocking */
+        /* Entry check: TF with MOV-SS blocking needs BS pending (26.3.1.5). */
+        if (intr & BLOCK_MOV_SS)
             vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
     }
     vmcs_write(GUEST_RFLAGS, rf);
     vmcs_write(GUEST_INTERRUPTIBILITY, intr);
+}
+
+/* The guest had TF set itself: it is owed the single-step #DB of the
+ * instruction, with DR6.BS as the CPU would set it (a #DB that exits does
+ * not update DR6, Vol. 3C, 27.1). */
+static void deliver_guest_step_trap(void)
+{
+    uint64_t dr6;
+    __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+    __asm__ volatile("mov %0, %%dr6" :: "r"(dr6 | DB_QUAL_BS));
+    guest_inject_exception(VEC_DB, false, 0);
 }
 
 static void step_end(struct vcpu *v, bool done)
@@ -145,13 +164,9 @@ static void step_end(struct vcpu *v, bool done)
     s->active = false;
     if (!done)
         return;     /* the guest runs the instruction again: a new exit */
-    if (s->icr_write) {
-        uint32_t lo = *(volatile uint32_t *)(v->lapic_scratch + XAPIC_ICR_LO);
-        trace_event(TEV_APIC_WRITE, s->reg, lo);
-        vapic_icr_write(v, lapic_read(XAPIC_ICR_HI) >> 24, lo, false);
-    }
+    xapic_scratch_apply(v);
     if (s->saved_rflags_bits & RFLAGS_TF)
-        guest_inject_exception(VEC_DB, false, 0);    /* the guest was stepping itself */
+        deliver_guest_step_trap();
 }
 
 bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
@@ -159,13 +174,22 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
     if ((gpa & ~0xfffull) != GUEST_LAPIC_GPA || !v->lapic_pte)
         return false;
     if (qual & 4) {
-        printf("guest cpu%u: instruction fetch from the LAPIC page at %#lx refused; "
-               "#GP injected\n", v->index, gpa);
         guest_inject_exception(VEC_GP, true, 0);
+        guest_refused(v, REFUSE_LAPIC_FETCH, gpa, "instruction fetch from the LAPIC page at "
+                      "%#lx; #GP", gpa);
         return true;
     }
-    if (v->step.active)     /* a second LAPIC access in one instruction */
+    if (v->step.active)     /* the page was shut again before the step ended */
         step_end(v, false);
+    /* A single-step trap of the guest's own, pending from the instruction
+     * before (the exit saved it, 27.3.4): it is delivered first, the access
+     * faults again after the guest's handler returns. */
+    uint64_t pending = vmcs_read(GUEST_PENDING_DBG);
+    if ((pending & PENDING_DBG_BS) && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF)) {
+        vmcs_write(GUEST_PENDING_DBG, pending & ~PENDING_DBG_BS);
+        deliver_guest_step_trap();
+        return true;
+    }
     v->lapic_exits[0][(gpa & 0xfff) >> 4]++;    /* < 0x100: in bounds */
     step_begin(v, gpa & 0xfff, qual & 2);
     return true;
@@ -175,8 +199,14 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
 static void reflect_exception(uint32_t info)
 {
     uint8_t vector = info & 0xff;
-    if (vector == 14)       /* a #PF exit leaves CR2 alone: the guest needs it */
+    if (vector == VEC_PF)   /* a #PF exit leaves CR2 alone: the guest needs it */
         __asm__ volatile("mov %0, %%cr2" :: "r"(vmcs_read(EXIT_QUALIFICATION)));
+    if (vector == VEC_DB) { /* nor DR6: its bits are in the qualification (27.1) */
+        uint64_t dr6;
+        __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+        dr6 |= vmcs_read(EXIT_QUALIFICATION) & (0xf | (1ull << 13) | DB_QUAL_BS);
+        __asm__ volatile("mov %0, %%dr6" :: "r"(dr6));
+    }
     vmcs_write(ENTRY_INTR_INFO, info & (INTR_INFO_VALID | INTR_INFO_ERR_VALID | 0x7ff));
     if (info & INTR_INFO_ERR_VALID)
         vmcs_write(ENTRY_EXC_ERROR, vmcs_read(EXIT_INTR_ERROR));
@@ -196,7 +226,11 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic)
         if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
             return false;   /* an NMI: handled as usual, the step stays armed */
         v->lapic_exits[0][v->step.reg >> 4]++;
-        if (INTR_INFO_VECTOR(info) == VEC_DB && !v->step.mtf && (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS)) {
+        /* Our single-step trap: the instruction completed, RIP moved. A BS
+         * #DB at the same RIP was a trap still pending from before the
+         * instruction (the guest's own TF): the guest's, not ours. */
+        if (INTR_INFO_VECTOR(info) == VEC_DB && !v->step.mtf &&
+            (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS) && vmcs_read(GUEST_RIP) != v->step.rip) {
             step_end(v, true);
             return true;
         }

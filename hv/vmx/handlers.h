@@ -26,5 +26,7 @@ void vmx_msr_bitmap_set(uint8_t *bitmap);
 void vmx_io_bitmaps_set(uint8_t *bitmaps);
 /* exit_stats.c: the EXIT_STATS host command. */
 void vmx_exit_stats_init(void);
+/* tsc_msr.c: IA32_TSC, TSC_ADJUST and TSC_DEADLINE through the offset. */
+void vmx_tsc_msrs_init(void);
 
 #endif

@@ -41,7 +41,10 @@ bool vmx_msr_register(const struct msr_intercept *m)
         printf("vmx: MSR intercept %#x-%#x for %s refused\n", m->first, m->last, m->owner);
         return false;
     }
-    table[count++] = *m;
+    /* May run while other CPUs look entries up: the entry is whole before
+     * the count that makes it visible, and its bits are set after. */
+    table[count] = *m;
+    __atomic_store_n(&count, count + 1, __ATOMIC_RELEASE);
     for (uint32_t msr = m->first; msr <= m->last; msr++)
         set_bits(msr, !m->pass_read, true);
     return true;
@@ -49,7 +52,8 @@ bool vmx_msr_register(const struct msr_intercept *m)
 
 static const struct msr_intercept *find(uint32_t msr)
 {
-    for (unsigned i = 0; i < count; i++)
+    unsigned n = __atomic_load_n(&count, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n; i++)
         if (msr >= table[i].first && msr <= table[i].last)
             return &table[i];
     return NULL;

@@ -1,5 +1,8 @@
 /* Exits whose handling is one line, each with its reason. */
+#include "config/config.h"
 #include "cpu/idt.h"
+#include "cpu/reset.h"
+#include "serial/serial.h"
 #include "trace/catalog.h"
 #include "vmx/exit.h"
 #include "vmx/handlers.h"
@@ -20,9 +23,20 @@ void handle_nothing(struct vcpu *v)
      * the end of the exit is its purpose. */
 }
 
+/* A triple fault shuts the processor down; on a PC the chipset turns the
+ * shutdown into a reset (SDM Vol. 3A, 6.15 #DF; the shutdown special
+ * cycle). The machine does the same here: report, flush, reset; the
+ * firmware, GRUB and the hypervisor run again and the guest boots a second
+ * time, as XMHF's reboot path does. on_triple_fault=park keeps the CPU
+ * parked instead, for the debugger. */
 void handle_triple_fault(struct vcpu *v)
 {
-    exit_unhandled(v, "guest triple fault");
+    if (hv_config.triple_fault_park)
+        exit_unhandled(v, "guest triple fault (on_triple_fault=park)");
+    guest_refused(v, REFUSE_TRIPLE_FAULT, vmcs_read(GUEST_RIP),
+                  "triple fault: the machine resets (on_triple_fault=reset)");
+    serial_fatal_takeover();    /* every CPU's rings out before the reset */
+    platform_reset();
 }
 
 void handle_ept_misconfig(struct vcpu *v)

@@ -21,6 +21,8 @@ struct vcpu {
     uint32_t last_reason;       /* for reports from other CPUs: VMREAD only */
     uint64_t last_rip, last_rflags, last_cr0;    /* works on the own VMCS */
     uint64_t exit_count[70];    /* by basic exit reason, for the bench */
+    int64_t tsc_offset;         /* guest TSC - host TSC (tsc_msr.c) */
+    int64_t tsc_adjust;         /* the guest's IA32_TSC_ADJUST */
 
     /* Guest life cycle on this CPU (hv/vapic/sipi.c): the BSP's guest runs
      * from launch; an AP's waits in the hypervisor for the guest's SIPI. */
@@ -38,8 +40,10 @@ struct vcpu {
     /* Guest LAPIC access being single-stepped (hv/vapic/xapic_step.c). */
     struct lapic_step {
         bool active;
-        bool icr_write;                 /* to the scratch page, decoded after */
-        uint32_t reg;                   /* register offset in the page */
+        bool write;                     /* the faulting access was a write */
+        uint32_t reg;                   /* offset in the page of the faulting access */
+        uint32_t snapshot;              /* the real register's value, in the scratch page */
+        bool x2apic;                    /* the LAPIC was in x2APIC mode: nothing decoded */
         uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
         uint32_t saved_exc_bitmap;
         uint64_t rip;
@@ -51,7 +55,8 @@ struct vcpu {
         uint64_t rip;                   /* guest RIP at that entry */
         uint32_t tries;                 /* inconclusive probes so far */
     } mtf_probe;
-    uint8_t *lapic_scratch;             /* this CPU's ICR-write catcher page */
+    uint8_t *lapic_scratch;             /* the page xAPIC accesses are stepped against */
+    uint64_t apic_base;                 /* the guest's IA32_APIC_BASE (x2apic_msr.c) */
     uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
     uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
     /* VM exits caused by LAPIC accesses, by register (offset >> 4, so
