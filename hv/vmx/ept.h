@@ -3,12 +3,16 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-/* Builds the identity EPT over the first 4 GiB of guest-physical memory
- * (RAM write-back, everything else uncached: a documented simplification
- * of the MTRRs) with the hypervisor's footprint left unmapped. Returns the
- * EPT pointer, or 0 on failure (reported). One EPT serves every CPU. */
+/* Builds the identity EPT over everything the firmware reports, at least
+ * the first 4 GiB of guest-physical memory (RAM write-back, everything
+ * else uncached: a documented simplification of the MTRRs), with the
+ * hypervisor's footprint left unmapped. Returns the EPT pointer, or 0 on
+ * failure (reported). One EPT serves every CPU. */
 uint64_t ept_build(void);
 bool ept_in_footprint(uint64_t gpa);
+/* An access above what is mapped: maps its GiB uncached (identity) if it
+ * is below MAXPHYADDR and outside the footprint. False if it may not be. */
+bool ept_map_on_demand(uint64_t gpa);
 /* A CPU's own root, sharing all tables with ept_build()'s except the walk
  * to the 4 KiB page at gpa, which starts NOT present; *pte_out is its
  * entry. Returns the EPT pointer, or 0 if out of pages. */

@@ -15,6 +15,9 @@
 /* Exit qualification bits (SDM Vol. 3C, Table 27-7, "EPT violations"). */
 #define EPT_QUAL_WRITE  (1ull << 1)
 #define EPT_QUAL_FETCH  (1ull << 2)
+#define EPT_QUAL_READABLE   (1ull << 3)     /* the entry allowed reads, ... */
+#define EPT_QUAL_WRITABLE   (1ull << 4)
+#define EPT_QUAL_EXECUTABLE (1ull << 5)
 
 static ept_violation_fn hooks[MAX_EPT_HOOKS];
 static unsigned nhooks;
@@ -41,6 +44,11 @@ void handle_ept_violation(struct vcpu *v)
                       gpa);
         return;
     }
+    /* Not mapped: nothing is there. Mapped now, the access runs again and
+     * the platform answers it as it would without us. */
+    if (!(qual & (EPT_QUAL_READABLE | EPT_QUAL_WRITABLE | EPT_QUAL_EXECUTABLE)) &&
+        ept_map_on_demand(gpa))
+        return;
     printf("guest cpu%u: EPT violation at %#lx (qualification %#lx) outside the "
            "hypervisor's memory\n", v->index, gpa, qual);
     exit_unhandled(v, "unexpected EPT violation");

@@ -6,7 +6,10 @@
 #include "console/console.h"
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
+#include "cpu/idt.h"
+#include "vmx/guest_mem.h"
 #include "vmx/handlers.h"
+#include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 
 #define MAX_IO_RANGES 4
@@ -55,6 +58,62 @@ static void out_byte(uint16_t port, uint8_t value)
         outb(port, value);
 }
 
+/* One element of INS/OUTS: size bytes between the port and guest memory
+ * at a linear address. False if the guest's paging faults (#PF injected:
+ * the instruction stops there). Memory that is not guest RAM is refused
+ * (reported) and the element skipped, so the instruction still ends. */
+static bool string_element(struct vcpu *v, uint16_t port, unsigned size, bool in, uint64_t la)
+{
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t gpa;
+        uint32_t pf;
+        switch (guest_linear_to_phys(la + i, in, &gpa, &pf)) {
+        case WALK_FAULT:
+            __asm__ volatile("mov %0, %%cr2" :: "r"(la + i));
+            guest_inject_exception(VEC_PF, true, pf);
+            return false;
+        case WALK_NOT_RAM:
+            guest_refused(v, REFUSE_IO, la + i, "%s at linear %#lx: not guest RAM; skipped",
+                          in ? "INS" : "OUTS", la + i);
+            return true;
+        case WALK_OK:
+            break;
+        }
+        uint8_t *b = phys_ptr(gpa);
+        if (in)
+            *b = in_byte(port + i);
+        else
+            out_byte(port + i, *b);
+    }
+    return true;
+}
+
+/* INS/OUTS (with REP): the exit gives the first element's linear address
+ * and the address size (SDM Vol. 3C, 27.2.1 guest-linear address, Table
+ * 27-8 instruction information). At most STRING_BATCH elements per exit:
+ * with count left, RIP stays and the instruction exits again, as an
+ * interrupted REP would resume. */
+#define STRING_BATCH 4096
+static void string_io(struct vcpu *v, uint64_t q, unsigned size, bool in, uint16_t port)
+{
+    unsigned asize = (vmcs_read(EXIT_INSN_INFO) >> 7) & 7;     /* 0: 16, 1: 32, 2: 64 */
+    uint64_t amask = asize == 0 ? 0xffff : asize == 1 ? 0xffffffffull : ~0ull;
+    bool rep = q & 32, down = vmcs_read(GUEST_RFLAGS) & (1u << 10);
+    uint64_t *index = in ? &v->regs.rdi : &v->regs.rsi;
+    uint64_t count = rep ? v->regs.rcx & amask : 1, la = vmcs_read(GUEST_LINEAR_ADDR);
+    uint64_t done = 0;
+    for (; done < count && done < STRING_BATCH; done++) {
+        if (!string_element(v, port, size, in, la))
+            break;
+        la += down ? -(uint64_t)size : size;
+        *index = (*index & ~amask) | ((*index + (down ? -(uint64_t)size : size)) & amask);
+    }
+    if (rep)
+        v->regs.rcx = (v->regs.rcx & ~amask) | ((count - done) & amask);
+    if (done == count)
+        guest_advance_rip();
+}
+
 void handle_io(struct vcpu *v)
 {
     /* Exit qualification for I/O instructions (SDM Vol. 3C, Table 27-5). */
@@ -63,10 +122,7 @@ void handle_io(struct vcpu *v)
     bool in = q & 8, string = q & 16;
     uint16_t port = q >> 16;
     if (string) {
-        /* INS/OUTS would need the guest's page tables; no known console
-         * driver uses them on a UART. Refused loudly, guest kept running. */
-        printf("guest cpu%u: string I/O to port %#x not emulated; skipped\n", v->index, port);
-        guest_advance_rip();
+        string_io(v, q, size, in, port);
         return;
     }
     uint32_t val = 0;
