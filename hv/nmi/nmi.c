@@ -84,6 +84,7 @@ void nmi_init(void)
     vmx_exit_register(VMX_EXIT_NMI_WINDOW, nmi_window_exit);
     vmx_after_exit_register(nmi_after_exit);
     vmx_before_entry_register(ENTRY_STAGE_EVENTS, nmi_before_entry);
+    vmx_before_entry_register(ENTRY_STAGE_COMMIT, nmi_commit_entry);
 }
 
 void nmi_exit(struct vcpu *v)
@@ -123,21 +124,27 @@ static bool guest_can_take_nmi(void)
     return !(vmcs_read(GUEST_INTERRUPTIBILITY) & (BLOCK_STI | BLOCK_MOV_SS | BLOCK_NMI));
 }
 
+/* Before the VMX core composes the controls: inject the pending NMI if
+ * the guest can take it now, else ask for the NMI window. */
 void nmi_before_entry(struct vcpu *v)
 {
-    uint32_t proc = vmcs_read(PROC_CONTROLS) & ~PROC_NMI_WINDOW;
     if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE) &&
         guest_can_take_nmi() && __atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL)) {
         vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | VEC_NMI);
         v->nmi_injected++;
         trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), v->nmi_injected);
     }
-    if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE))
-        proc |= PROC_NMI_WINDOW;
-    vmcs_write(PROC_CONTROLS, proc);
+    v->nmi_window_wanted = !v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE);
+}
+
+/* After the controls were written, the last step before VM entry: from
+ * here an NMI taken through the IDT arms the window itself (nmi_arrived),
+ * the only write of the controls after the composition. */
+void nmi_commit_entry(struct vcpu *v)
+{
     __atomic_store_n(&v->entry_committed, true, __ATOMIC_SEQ_CST);
     /* An NMI between the check and the commit only set pending. */
-    if (!v->nmi_hold && !(proc & PROC_NMI_WINDOW) &&
+    if (!v->nmi_hold && !v->nmi_window_wanted &&
         __atomic_load_n(&v->nmi_pending, __ATOMIC_SEQ_CST))
-        vmcs_write(PROC_CONTROLS, proc | PROC_NMI_WINDOW);
+        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_NMI_WINDOW);
 }

@@ -26,7 +26,8 @@ void nmi_exit(struct vcpu *v);
 void nmi_window_exit(struct vcpu *v);
 /* First thing after every exit / last thing before every entry. */
 void nmi_after_exit(struct vcpu *v);
-void nmi_before_entry(struct vcpu *v);
+void nmi_before_entry(struct vcpu *v);      /* before the controls are composed */
+void nmi_commit_entry(struct vcpu *v);      /* after: the VMCS is final */
 /* An IRET to ourselves: ends the NMI blocking an NMI exit leaves in root,
  * for paths that wait for other CPUs afterwards. */
 void nmi_unblock(void);

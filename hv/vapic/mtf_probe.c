@@ -67,15 +67,13 @@ void vapic_mtf_probe_arm(struct vcpu *v)
     if (vapic_mtf_verdict() != MTF_UNTESTED || v->step.active || v->mtf_probe.armed ||
         v->run_state != GUEST_RUNNING)
         return;
-    v->mtf_probe.armed = true;
+    v->mtf_probe.armed = true;     /* the VMX core sets MTF for this entry */
     v->mtf_probe.rip = vmcs_read(GUEST_RIP);
-    vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
 }
 
 bool vapic_mtf_probe_exit(struct vcpu *v, uint32_t basic)
 {
-    v->mtf_probe.armed = false;
-    vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) & ~PROC_MONITOR_TRAP);
+    v->mtf_probe.armed = false;    /* and no MTF from the next entry on */
     if (basic == VMX_EXIT_MONITOR_TRAP_FLAG) {
         decide(v, MTF_WORKS, basic);
         return true;    /* the probe's own exit: nothing else to do */

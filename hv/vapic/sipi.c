@@ -72,7 +72,6 @@ static void __attribute__((noreturn)) start_ap_guest(struct vcpu *v)
     vmx_guest_real_mode(vector << 8, 0, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);
     vmcs_write(EXCEPTION_BITMAP, 0);        /* a LAPIC step cut short by INIT */
-    vmcs_write(PROC_CONTROLS, vmx_controls.ctl[CTL_PROC]);
     ept_set_page(v->eptp, v->lapic_pte, 0);
     v->step.active = false;
     v->nmi_hold = false;

@@ -128,9 +128,7 @@ static void step_begin(struct vcpu *v, uint32_t offset, bool write)
     rf &= ~RFLAGS_IF;
     intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 (26.3.1.5) */
     vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);
-    if (s->mtf) {
-        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_MONITOR_TRAP);
-    } else {
+    if (!s->mtf) {          /* with MTF, the VMX core sets it for the step */
         rf |= RFLAGS_TF;
         /* Entry check: TF with MOV-SS blocking needs BS pending (26.3.1.5). */
         if (intr & BLOCK_MOV_SS)
@@ -158,8 +156,6 @@ static void step_end(struct vcpu *v, bool done)
     uint64_t rf = vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_IF | RFLAGS_TF);
     vmcs_write(GUEST_RFLAGS, rf | s->saved_rflags_bits);
     vmcs_write(EXCEPTION_BITMAP, s->saved_exc_bitmap);
-    if (s->mtf)
-        vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) & ~PROC_MONITOR_TRAP);
     v->nmi_hold = false;
     s->active = false;
     if (!done)

@@ -4,6 +4,7 @@
 #include "console/console.h"
 #include "serial/serial.h"
 #include "trace/trace.h"
+#include "vmx/controls.h"
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
@@ -72,12 +73,27 @@ static void run_hooks(const struct hook_list *l, struct vcpu *v)
 
 /* The end of every exit that resumes the guest, and of the paths that
  * enter it for the first time. */
+/* The primary processor-based controls for this entry, composed once from
+ * the base and what the owners asked for (24.6.2): MTF for a LAPIC step
+ * or the MTF probe (25.5.2), NMI-window exiting for a pending NMI (25.3). */
+static void compose_controls(struct vcpu *v)
+{
+    uint32_t proc = vmx_controls.ctl[CTL_PROC];
+    if ((v->step.active && v->step.mtf) || v->mtf_probe.armed)
+        proc |= PROC_MONITOR_TRAP;
+    if (v->nmi_window_wanted)
+        proc |= PROC_NMI_WINDOW;
+    vmcs_write(PROC_CONTROLS, proc);
+}
+
 void vmx_prepare_entry(struct vcpu *v)
 {
     run_hooks(&before_entry[ENTRY_STAGE_STATE], v);
     run_hooks(&before_entry[ENTRY_STAGE_CONTROLS], v);
     serial_kick();      /* drain and host commands, in normal context */
     run_hooks(&before_entry[ENTRY_STAGE_EVENTS], v);
+    compose_controls(v);
+    run_hooks(&before_entry[ENTRY_STAGE_COMMIT], v);
 }
 
 static void account(struct vcpu *v, uint32_t basic)

@@ -11,8 +11,13 @@
  *      Appendix C); none means the exit is reported and the CPU parks;
  *   4. the before-entry hooks, by stage: STATE (vapic: an INIT that
  *      arrived resets this CPU), CONTROLS (vapic: the MTF probe), then the
- *      drain, then EVENTS (nmi: injection and the NMI window, last, since
- *      it commits the VMCS for this entry). */
+ *      drain, then EVENTS (nmi: injection, and whether it needs the NMI
+ *      window); then the core composes the primary processor-based
+ *      controls once from what the owners asked for (vcpu.h: a step or
+ *      probe's MTF, nmi's window) and writes them; then COMMIT (nmi: the
+ *      VMCS is final; an NMI from here on arms the window itself).
+ * Nobody else read-modify-writes PROC_CONTROLS: two writers of one field
+ * lose each other's bits (seed: a lost NMI-window request). */
 #ifndef HV_VMX_EXIT_TABLE_H
 #define HV_VMX_EXIT_TABLE_H
 #include <stdbool.h>
@@ -32,7 +37,7 @@ bool vmx_exit_register_final(uint32_t basic, exit_final_fn fn);
 void vmx_exit_intercept_register(exit_intercept_fn fn);
 void vmx_after_exit_register(vcpu_hook_fn fn);
 enum entry_stage { ENTRY_STAGE_STATE, ENTRY_STAGE_CONTROLS, ENTRY_STAGE_EVENTS,
-                   ENTRY_STAGES };
+                   ENTRY_STAGE_COMMIT, ENTRY_STAGES };
 void vmx_before_entry_register(enum entry_stage stage, vcpu_hook_fn fn);
 /* The before-entry hooks, for paths that enter without an exit (the first
  * launch, an AP's start at its SIPI vector). */

@@ -33,6 +33,7 @@ struct vcpu {
      * hv/nmi/nmi_model.pml). Written by this CPU, also from its NMI path. */
     volatile uint32_t nmi_pending;      /* 0/1: the architectural one-pending limit */
     volatile bool entry_committed;      /* VMCS final until the next exit */
+    bool nmi_window_wanted;             /* nmi's part of the controls for this entry */
     volatile bool stopped;              /* answered the current quiesce */
     bool nmi_hold;                      /* no injection now (LAPIC step) */
     uint64_t nmi_injected, nmi_coalesced, nmi_dropped, quiesce_answered;
