@@ -204,6 +204,8 @@ void check_pass(const char *check);
 void check_fail(const char *check, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* PASS if ok, else FAIL with the formatted reason. */
 void check(const char *check, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* CHECK lines so far (for a scenario that ends the boot itself: hostile). */
+void guest_counts(unsigned *passed, unsigned *failed);
 /* FAIL "no hypervisor present (...)"; returns true when it did, so a
  * hypervisor-dependent check reads: if (check_need_hv("x")) return; */
 bool check_need_hv(const char *check);
