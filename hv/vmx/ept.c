@@ -18,6 +18,7 @@
 #include "console/console.h"
 #include "mem/pmm.h"
 #include "vmx/ept.h"
+#include "vmx/mtrr.h"
 
 #define EPT_RWX         0x7ull
 #define EPT_MT_UC       (0ull << 3)
@@ -253,4 +254,57 @@ void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
      * is enough, else all contexts. */
     struct { uint64_t eptp, zero; } desc = { eptp, 0 };
     __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
+}
+
+/* ---- memory types from the guest's MTRRs ---------------------------------
+ * Leaves of RAM take the type the guest's MTRRs give their range (a leaf
+ * the MTRRs split takes UC: safe, if slower); everything else stays UC.
+ * Rewritten in place; every CPU flushes its EPT-derived translations
+ * before its next entry (28.3.3.1). The private copies of the walk to the
+ * LAPIC page (ept_build_cpu) keep the types of their build: MMIO there,
+ * which is UC either way. */
+static volatile uint64_t types_generation;
+
+static uint64_t retyped(uint64_t e, uint64_t a, uint64_t len, const struct mtrr_state *m)
+{
+    bool uniform;
+    if (!(e & EPT_RWX) || classify(a, len) != K_RAM)
+        return e;
+    enum mtrr_type t = mtrr_range_type(m, a, len, &uniform);
+    return (e & ~(7ull << 3)) | ((uint64_t)t << 3);
+}
+
+static void fold_table(uint64_t *t, uint64_t a, unsigned level, const struct mtrr_state *m)
+{
+    uint64_t size = 1ull << (12 + 9 * (level - 1));
+    for (int i = 0; i < 512; i++) {
+        uint64_t e = t[i], ea = a + i * size;
+        if (!(e & EPT_RWX))
+            continue;
+        if (level == 1 || (level <= 3 && (e & EPT_LARGE)))
+            t[i] = retyped(e, ea, size, m);
+        else
+            fold_table(table_of(e), ea, level - 1, m);
+    }
+}
+
+void ept_fold_memory_types(const struct mtrr_state *m)
+{
+    if (!base_pml4)
+        return;
+    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    fold_table(base_pml4, 0, 4, m);
+    __atomic_fetch_add(&types_generation, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+}
+
+void ept_sync(uint64_t *seen_generation)
+{
+    uint64_t g = __atomic_load_n(&types_generation, __ATOMIC_ACQUIRE);
+    if (*seen_generation == g)
+        return;
+    *seen_generation = g;
+    struct { uint64_t eptp, zero; } desc = { 0, 0 };
+    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(2ull) : "memory", "cc");
 }

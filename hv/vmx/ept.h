@@ -17,6 +17,12 @@ bool ept_map_on_demand(uint64_t gpa);
  * to the 4 KiB page at gpa, which starts NOT present; *pte_out is its
  * entry. Returns the EPT pointer, or 0 if out of pages. */
 uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out);
+struct mtrr_state;
+/* RAM leaves take the memory types these MTRRs give them; every CPU
+ * flushes at its next ept_sync (before its next entry). */
+void ept_fold_memory_types(const struct mtrr_state *m);
+/* Before an entry: flush EPT-derived translations if the types changed. */
+void ept_sync(uint64_t *seen_generation);
 /* Sets that entry and flushes the CPU's cached translations for the root. */
 void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value);
 #define EPT_PAGE_RW_UC  0x3ull      /* read/write, no execute, uncached */

@@ -5,6 +5,7 @@
 #include "serial/serial.h"
 #include "trace/trace.h"
 #include "vmx/controls.h"
+#include "vmx/ept.h"
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
@@ -92,6 +93,7 @@ void vmx_prepare_entry(struct vcpu *v)
     run_hooks(&before_entry[ENTRY_STAGE_CONTROLS], v);
     serial_kick();      /* drain and host commands, in normal context */
     run_hooks(&before_entry[ENTRY_STAGE_EVENTS], v);
+    ept_sync(&v->ept_generation);
     compose_controls(v);
     run_hooks(&before_entry[ENTRY_STAGE_COMMIT], v);
 }

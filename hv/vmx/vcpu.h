@@ -59,6 +59,7 @@ struct vcpu {
     uint8_t *lapic_scratch;             /* the page xAPIC accesses are stepped against */
     uint64_t apic_base;                 /* the guest's IA32_APIC_BASE (x2apic_msr.c) */
     uint64_t eptp;                      /* per-CPU EPT root (LAPIC trap) */
+    uint64_t ept_generation;            /* EPT memory types last flushed (ept_sync) */
     uint64_t *lapic_pte;                /* the PTE of the guest's LAPIC page */
     /* VM exits caused by LAPIC accesses, by register (offset >> 4, so
      * 0x100 slots cover the whole page whatever the guest touches):

@@ -20,6 +20,7 @@
 #include "vmx/vmx_insn.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/mtrr.h"
 
 #define EXIT_STACK_SIZE     (16 * 1024)
 
@@ -69,6 +70,7 @@ bool vmx_global_init(void)
     vmx_exits_init();
     vmx_exit_stats_init();
     vmx_tsc_msrs_init();
+    vmx_mtrr_init();
     printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x, eptp %#lx\n",
            controls.ctl[CTL_PIN], controls.ctl[CTL_PROC], controls.ctl[CTL_PROC2],
            controls.ctl[CTL_EXIT], controls.ctl[CTL_ENTRY], eptp);
