@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds Bochs 3.0 from Debian's source (the orig tarball of Debian 13's
-# bochs 3.0+dfsg-1, checked against the SHA-256 in Debian's Sources index)
+# Builds Bochs 3.0 from Debian's source (the orig tarball of Debian 13
+# "trixie"'s bochs 3.0+dfsg-1, taken with apt by mk/debsrc.sh: the signed
+# Sources index vouches for it, and its SHA-256 is pinned here as well)
 # into build/tools/bochs-3.0. Skipped when already built.
 #
 # Why a second Bochs: Debian 12's Bochs 2.7 offers the VMX "monitor trap
@@ -10,29 +11,30 @@
 # glibc 2.38, which Debian 12 does not have, so the source is built here.
 # The system Bochs 2.7 stays the default emulator; tests that need the
 # monitor trap flag ask for this one (hvtools.emu.BOCHS3).
+#
+# usage: bochs3.sh [OUT]   (default build/tools/bochs-3.0; the source and
+#                           logs go to OUT.src)
 set -e
 OUT=${1:-build/tools/bochs-3.0}
 [ -x "$OUT/bin/bochs" ] && exit 0
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+SUITE=trixie
+PKGVER=bochs=3.0+dfsg-1
 TARBALL=bochs_3.0+dfsg.orig.tar.xz
 SHA256=78f6c73d4a6472d5130a87ab9dc306d02c7c71ed8e25b3a8ef642e2a7acd282b
-URLS="http://deb.debian.org/debian/pool/main/b/bochs/$TARBALL
-http://snapshot.debian.org/archive/debian/20250520T000000Z/pool/main/b/bochs/$TARBALL"
 
 mkdir -p "$OUT.src"
 SRC=$(cd "$OUT.src" && pwd)
 PREFIX=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 if ! echo "$SHA256  $SRC/$TARBALL" | sha256sum -c --status 2>/dev/null; then
-  ok=""
-  for u in $URLS; do
-    echo "bochs3: fetching $u"
-    if curl -fsS --retry 2 -o "$SRC/$TARBALL" "$u" &&
-       echo "$SHA256  $SRC/$TARBALL" | sha256sum -c --status; then
-      ok=1; break
-    fi
-    echo "bochs3: $u: download failed or checksum mismatch"
-  done
-  [ -n "$ok" ] || { echo "bochs3: could not fetch $TARBALL (tests on Bochs 3.0 cannot run)" >&2; exit 1; }
+  rm -f "$SRC/$TARBALL"
+  # Only the orig tarball: the build below is upstream's source as Debian
+  # ships it (the Debian packaging is not used).
+  sh "$HERE/debsrc.sh" --tar-only "$SUITE" "$PKGVER" "$SRC" \
+    || { echo "bochs3: could not get $TARBALL from Debian's $SUITE sources (tests on Bochs 3.0 cannot run)" >&2; exit 1; }
+  echo "$SHA256  $SRC/$TARBALL" | sha256sum -c --status \
+    || { echo "bochs3: $SRC/$TARBALL: SHA-256 is not the pinned $SHA256 (tests on Bochs 3.0 cannot run)" >&2; exit 1; }
 fi
 
 echo "bochs3: building Bochs 3.0 into $PREFIX (about 2 minutes on 2 cores)"

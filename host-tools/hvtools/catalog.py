@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,7 +78,8 @@ class Catalog:
     path: str = ""
 
     @classmethod
-    def load(cls, events_path: str = EVENTS_DEF, names_path: str | None = NAMES_DEF):
+    def load(cls, events_path: str = EVENTS_DEF,
+             names_path: str | None = NAMES_DEF) -> Catalog:
         with open(events_path, "rb") as f:
             raw = f.read()
         names = None
@@ -87,7 +89,8 @@ class Catalog:
         return cls.parse(raw, names, path=events_path)
 
     @classmethod
-    def parse(cls, events_bytes: bytes, names_text: str | None = None, path: str = ""):
+    def parse(cls, events_bytes: bytes, names_text: str | None = None,
+              path: str = "") -> Catalog:
         cat = cls(crc=zlib.crc32(events_bytes), path=path)
         if names_text:
             cat._parse_names(names_text)
@@ -164,7 +167,8 @@ class Catalog:
         n = table.get(value)
         return None if n is None else self.prefixes.get(fmt, "") + n
 
-    def format_value(self, fmt: str, value, symbolize=None) -> str:
+    def format_value(self, fmt: str, value: int | bytes | str,
+                     symbolize: Callable[[int], str | None] | None = None) -> str:
         if fmt == "str":
             if isinstance(value, (bytes, bytearray)):
                 value = value.decode("utf-8", "replace")

@@ -93,7 +93,7 @@ def encode(ftype: int, cpu: int, seq: int, payload: bytes = b"") -> bytes:
 class Encoder:
     """Keeps the per-(type, cpu) frame sequence numbers for a sender."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seq: dict[tuple[int, int], int] = {}
 
     def frame(self, ftype: int, cpu: int, payload: bytes = b"") -> bytes:
@@ -147,7 +147,7 @@ class Stats:
         return sum(self.errors.values())
 
 
-def classify(chunk) -> tuple[str | None, bytes | Frame]:
+def classify(chunk: bytes | memoryview) -> tuple[str | None, bytes | Frame]:
     """Decode one delimiter-free chunk: (None, Frame) or (kind, b'')."""
     if len(chunk) > _LONG_SKIP:
         return "long", b""
@@ -167,7 +167,7 @@ def classify(chunk) -> tuple[str | None, bytes | Frame]:
 class FrameDecoder:
     """Incremental decoder: feed(bytes) -> list of Frame / FrameError."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.stats = Stats()
         self._pending = b""
         self._base = 0              # stream offset of _pending[0]
@@ -248,3 +248,8 @@ class FrameDecoder:
 
     def decode_all(self, data: bytes) -> list:
         return self.feed(data) + self.finish()
+
+    def forget(self, keep_types: tuple[int, ...] = ()) -> None:
+        """The sender restarted its sequence numbers: forget the last seq of
+        every stream (but those of keep_types), so no false gap is seen."""
+        self._last_seq = {k: v for k, v in self._last_seq.items() if k[0] in keep_types}

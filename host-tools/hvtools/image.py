@@ -22,6 +22,8 @@ Command line (used by the Makefile):
     image.py --elf build/hv.elf --cmdline "serial=..." -o build/hv.iso \
              [--module PATH[=ARGS] ...] [--file SRC=DEST ...]
 """
+from __future__ import annotations
+
 import argparse
 import hashlib
 import os
@@ -29,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE_DIR = os.path.join(ROOT, "build", "images")
@@ -61,11 +64,11 @@ class Module:
     """One multiboot2 module: a host file copied into the image, or a GRUB
     device path used verbatim (anything starting with '(' , e.g. '(hd0)+1')."""
 
-    def __init__(self, src, args="", nounzip=False):
+    def __init__(self, src: str | os.PathLike, args: str = "", nounzip: bool = False) -> None:
         self.src, self.args, self.nounzip = src, args, nounzip
 
     @classmethod
-    def coerce(cls, m):
+    def coerce(cls, m: ModuleLike) -> Module:
         if isinstance(m, Module):
             return m
         if isinstance(m, (tuple, list)):
@@ -73,11 +76,15 @@ class Module:
         return cls(m)
 
     @property
-    def is_device(self):
+    def is_device(self) -> bool:
         return str(self.src).startswith("(")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Module({self.src!r}, {self.args!r}, nounzip={self.nounzip})"
+
+
+# A module as build_iso takes it: a Module, a path, or (path, args[, nounzip]).
+ModuleLike = Module | str | os.PathLike | tuple | list
 
 
 def _hash_file(h, path):
@@ -106,8 +113,10 @@ def _prune(cache_dir, keep):
             pass
 
 
-def build_grub_image(grub_cfg, files=(), out=None, install_modules=DEFAULT_MODULES,
-                     name="grub", cache_dir=None, suffix=".iso"):
+def build_grub_image(grub_cfg: str, files: Iterable[tuple[str, str]] = (),
+                     out: str | None = None, install_modules: Iterable[str] | None = DEFAULT_MODULES,
+                     name: str = "grub", cache_dir: str | None = None,
+                     suffix: str = ".iso") -> str:
     """Build (or reuse from the cache) a GRUB image.
 
     grub_cfg: text of /boot/grub/grub.cfg.
@@ -167,7 +176,8 @@ def build_grub_image(grub_cfg, files=(), out=None, install_modules=DEFAULT_MODUL
     return out
 
 
-def hv_grub_cfg(cmdline="", modules=(), on_fail="halt"):
+def hv_grub_cfg(cmdline: str = "", modules: Iterable[ModuleLike] = (),
+                on_fail: str = "halt") -> str:
     """grub.cfg text for the hypervisor image: quiet, no menu, serial terminal.
 
     If loading fails, GRUB prints its error on the serial line and then
@@ -188,8 +198,10 @@ def hv_grub_cfg(cmdline="", modules=(), on_fail="halt"):
     return "\n".join(lines) + "\n"
 
 
-def build_iso(elf, cmdline="", out=None, modules=(), extra_files=(),
-              install_modules=DEFAULT_MODULES, on_fail="halt", cache_dir=None):
+def build_iso(elf: str, cmdline: str = "", out: str | None = None,
+              modules: Iterable[ModuleLike] = (), extra_files: Iterable[tuple[str, str]] = (),
+              install_modules: Iterable[str] | None = DEFAULT_MODULES, on_fail: str = "halt",
+              cache_dir: str | None = None) -> str:
     """The hypervisor's boot image: `multiboot2 /boot/hv.elf <cmdline>`.
 
     modules: paths, (path, args[, nounzip]) tuples or Module objects; host
@@ -209,7 +221,7 @@ def build_iso(elf, cmdline="", out=None, modules=(), extra_files=(),
                             name="hv", cache_dir=cache_dir)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build a GRUB image for the hypervisor.")
     ap.add_argument("--elf", required=True)
     ap.add_argument("--cmdline", default="")

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from . import catalog as _catalog
 from . import frame as _frame
+from .catalog import Catalog
+
+Symbolize = Callable[[int], "str | None"]   # address -> symbol+offset, or None
 
 WIRE_VERSION = 1
 CTL_HELLO = 1
@@ -44,7 +48,7 @@ def _unzz(v: int) -> int:
     return (v >> 1) ^ (-(v & 1) & _M64)
 
 
-def put_varint(out: bytearray, v: int):
+def put_varint(out: bytearray, v: int) -> None:
     while v >= 0x80:
         out.append((v & 0x7F) | 0x80)
         v >>= 7
@@ -67,7 +71,7 @@ class Record:
     name: str = ""
     channel: int = _frame.TRACE
 
-    def named_args(self, cat) -> dict:
+    def named_args(self, cat: Catalog) -> dict[str, int]:
         ev = cat.event(self.id)
         if ev is None:
             return {f"a{i}": v for i, v in enumerate(self.args)}
@@ -125,7 +129,8 @@ def decode_hello(payload: bytes) -> Hello | None:
 
 
 # ---- batch decoding -------------------------------------------------------------
-def decode_batch(payload: bytes, cat, cpu: int = 0, channel: int = _frame.TRACE):
+def decode_batch(payload: bytes, cat: Catalog, cpu: int = 0,
+                 channel: int = _frame.TRACE) -> tuple[list[Record], str | None]:
     """Decode one batch payload. Returns (records, error): error is None or a
     message; records decoded before a malformed spot are kept."""
     recs = []
@@ -135,7 +140,7 @@ def decode_batch(payload: bytes, cat, cpu: int = 0, channel: int = _frame.TRACE)
     events = cat.events
     text_id = cat.by_name["CONSOLE_TEXT"].id
 
-    def varint():
+    def varint() -> int:
         nonlocal i
         r = 0
         shift = 0
@@ -212,13 +217,13 @@ def decode_batch(payload: bytes, cat, cpu: int = 0, channel: int = _frame.TRACE)
 class BatchEncoder:
     """Byte-identical twin of the C wire_batch encoder."""
 
-    def __init__(self, cat, cap: int = _frame.MAX_PAYLOAD):
+    def __init__(self, cat: Catalog, cap: int = _frame.MAX_PAYLOAD) -> None:
         self.cat = cat
         self.cap = cap
         self.text_id = cat.by_name["CONSOLE_TEXT"].id
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.buf = bytearray()
         self.count = 0
         self.prev_seq = 0
@@ -253,7 +258,8 @@ class BatchEncoder:
         self.prev_seq, self.prev_tsc, self.reg = seq, tsc, reg
         return True
 
-    def add_event(self, seq, lost, eid, tsc, args) -> bool:
+    def add_event(self, seq: int, lost: int, eid: int, tsc: int,
+                  args: Sequence[int]) -> bool:
         """False: the batch is full (unchanged); send it, reset, add again."""
         na = self.cat.nargs(eid)
         if na < 0 or eid == self.text_id:
@@ -299,7 +305,7 @@ class BatchEncoder:
                 put_varint(out, e)
         return self._commit(out, seq, tsc, reg)
 
-    def add_text(self, seq, lost, tsc, text: bytes) -> bool:
+    def add_text(self, seq: int, lost: int, tsc: int, text: bytes) -> bool:
         text = bytes(text[:MAX_TEXT])
         out = bytearray()
         if not self._head(out, seq, lost, self.text_id, tsc, 0):
@@ -316,7 +322,7 @@ class TraceDecoder:
     strict: a HELLO whose catalogue CRC differs from ours raises
     CatalogMismatch (else a Notice is emitted and decoding continues)."""
 
-    def __init__(self, cat=None, strict: bool = True):
+    def __init__(self, cat: Catalog | None = None, strict: bool = True) -> None:
         self.cat = cat or _catalog.default()
         self.strict = strict
         self.hello: Hello | None = None
@@ -326,7 +332,11 @@ class TraceDecoder:
         self.bad_batches = 0
         self._last = {}         # (channel, cpu) -> last record seq
 
-    def frame(self, f) -> list:
+    def forget(self) -> None:
+        """The sender restarted: forget the last record seq of every stream."""
+        self._last.clear()
+
+    def frame(self, f: _frame.Frame | _frame.FrameError) -> list:
         out: list = []
         if isinstance(f, _frame.FrameError):
             return out
@@ -372,7 +382,7 @@ class TraceDecoder:
 class Symbolizer:
     """Address -> 'symbol+off' from an ELF symbol table (pyelftools)."""
 
-    def __init__(self, elf_path: str):
+    def __init__(self, elf_path: str) -> None:
         from elftools.elf.elffile import ELFFile
         syms = []
         with open(elf_path, "rb") as f:
@@ -402,7 +412,8 @@ class Symbolizer:
         return name if addr == base else f"{name}+{addr - base:#x}"
 
 
-def format_record(r: Record, cat, symbolize=None, tsc0: int = 0) -> str:
+def format_record(r: Record, cat: Catalog, symbolize: Symbolize | None = None,
+                  tsc0: int = 0) -> str:
     if r.text is not None:
         body = r.text.decode("utf-8", "replace").rstrip("\n")
         return f"[{r.cpu}] {r.seq:>8} {r.tsc - tsc0:>14} {body}"
@@ -413,7 +424,8 @@ def format_record(r: Record, cat, symbolize=None, tsc0: int = 0) -> str:
     return f"[{r.cpu}] {r.seq:>8} {r.tsc - tsc0:>14} {r.name} " + " ".join(parts)
 
 
-def decode_stream(data: bytes, cat=None, strict: bool = False):
+def decode_stream(data: bytes, cat: Catalog | None = None, strict: bool = False
+                  ) -> tuple[list, _frame.FrameDecoder, TraceDecoder]:
     """Convenience: everything in a captured byte stream, in order."""
     fd = _frame.FrameDecoder()
     td = TraceDecoder(cat, strict=strict)

@@ -5,100 +5,75 @@
     s.lines()           -> [(cpu, line), ...] in arrival order
     s.text()            -> every console line as "cpuN| line"
     s.events(name=None) -> trace Records (optionally one event name)
-    s.losses, s.frame_errors, s.hello, s.notices
+    s.losses, s.frame_errors, s.hello, s.notices, s.guest, s.gdb
 
-A `plain` capture (serial_mode=plain) is handled too: its "[cpuN] " line
-prefixes are parsed instead of frames.
+The decoding is hvtools.stream.StreamDecoder's (the one hvlog uses), with
+the catalogue forced (a mismatch is a warning in s.notices). A `plain`
+capture (serial_mode=plain) is handled too: its "[cpuN] " lines are console
+lines; other text before the first 0x00 (GRUB) is left out.
 """
 from __future__ import annotations
 
 import re
 
+from . import catalog as _catalog
 from . import frame as _frame
 from . import records as _records
-
-_PLAIN_LINE = re.compile(r"^\[cpu(\d+)\] ?(.*)$")
+from .stream import Line, StreamDecoder
 
 
 class Session:
-    def __init__(self):
+    def __init__(self) -> None:
         self._console: dict[int, list[str]] = {}
-        self._partial: dict[int, str] = {}
         self._lines: list[tuple[int, str]] = []
         self.records: list[_records.Record] = []
         self.losses: list[_records.Loss] = []
         self.frame_errors: list[_frame.FrameError] = []
         self.notices: list[_records.Notice] = []
         self.hellos: list[_records.Hello] = []
-        self.guest = bytearray()
-        self.gdb = bytearray()
-        self.plain = False
+        self.guest = bytearray()        # the GUEST channel's bytes
+        self.gdb = bytearray()          # the GDB channel's bytes
+        self.plain = False              # no 0x00 at all: a plain-mode capture
 
     @property
-    def hello(self):
+    def hello(self) -> _records.Hello | None:
         return self.hellos[-1] if self.hellos else None
 
     @classmethod
-    def decode(cls, data: bytes, cat=None, final: bool = False) -> "Session":
+    def decode(cls, data: bytes, cat: _catalog.Catalog | None = None,
+               final: bool = False) -> "Session":
         """final=False (a capture still being written): bytes after the last
-        delimiter are a frame in flight, not an error."""
+        delimiter are a frame in flight, not an error, and a console line
+        without its newline is still coming."""
         s = cls()
-        if data and b"\x00" not in data:
-            s._decode_plain(data)
-            return s
-        fd = _frame.FrameDecoder()
-        td = _records.TraceDecoder(cat, strict=False)
-        events = fd.feed(bytes(data)) + (fd.finish() if final else [])
-        for ev in events:
-            if isinstance(ev, _frame.FrameError):
-                s.frame_errors.append(ev)
-                continue
-            if ev.type == _frame.GUEST:
-                s.guest += ev.payload
-            elif ev.type == _frame.GDB:
-                s.gdb += ev.payload
-            for item in td.frame(ev):
-                s._add(item)
-        if final:       # otherwise a line without its newline is still coming
-            s._flush_partials()
+        dec = StreamDecoder(cat, force_catalog=True)
+        dec.on_guest = s.guest.extend
+        dec.on_gdb = s.gdb.extend
+        items = dec.feed(data)
+        if final:
+            items += dec.finish()
+        elif not dec.framed:
+            items += dec.idle()         # plain text: its last line counts
+        s.plain = bool(data) and not dec.framed
+        for it in items:
+            s._add(it)
         return s
 
-    def _add(self, item):
-        if isinstance(item, _records.Record):
-            if item.text is not None:
-                self._text(item.cpu, item.text.decode("utf-8", "replace"))
-            else:
-                self.records.append(item)
+    def _add(self, item: object) -> None:
+        if isinstance(item, Line):
+            if item.kind == "console":
+                self._console.setdefault(item.cpu, []).append(item.text)
+                self._lines.append((item.cpu, item.text))
+        elif isinstance(item, _records.Record):
+            self.records.append(item)
         elif isinstance(item, _records.Loss):
             self.losses.append(item)
         elif isinstance(item, _records.Hello):
             self.hellos.append(item)
         elif isinstance(item, _records.Notice):
             self.notices.append(item)
-
-    def _text(self, cpu: int, text: str):
-        buf = self._partial.get(cpu, "") + text
-        *done, rest = buf.split("\n")
-        for line in done:
-            self._line(cpu, line.rstrip("\r"))
-        self._partial[cpu] = rest
-
-    def _line(self, cpu: int, line: str):
-        self._console.setdefault(cpu, []).append(line)
-        self._lines.append((cpu, line))
-
-    def _flush_partials(self):
-        for cpu, rest in self._partial.items():
-            if rest:
-                self._line(cpu, rest)
-        self._partial = {}
-
-    def _decode_plain(self, data: bytes):
-        self.plain = True
-        for raw in data.decode("utf-8", "replace").splitlines():
-            m = _PLAIN_LINE.match(raw.rstrip("\r"))
-            if m:
-                self._line(int(m.group(1)), m.group(2))
+        elif isinstance(item, _frame.FrameError):
+            self.frame_errors.append(item)
 
     # ---- queries ----------------------------------------------------------
     def console(self, cpu: int) -> str:
@@ -113,10 +88,10 @@ class Session:
     def text(self) -> str:
         return "\n".join(f"cpu{c}| {l}" for c, l in self._lines)
 
-    def events(self, name: str | None = None) -> list:
+    def events(self, name: str | None = None) -> list[_records.Record]:
         return [r for r in self.records if name is None or r.name == name]
 
-    def find(self, pattern: str, cpu: int | None = None):
+    def find(self, pattern: str, cpu: int | None = None) -> re.Match | None:
         """First console line matching the regex (optionally on one CPU)."""
         rx = re.compile(pattern)
         for c, line in self._lines:

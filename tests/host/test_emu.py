@@ -4,14 +4,13 @@ serial line, and a tiny multiboot2 kernel assembled here."""
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
 
 from testpaths import ROOT
-from hvtools import emu, image
+from hvtools import image
 from hvtools.emu import EmuDied, EmuTimeout, Machine
 
 PY = "/usr/bin/python3"

@@ -7,16 +7,13 @@ import fcntl
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
-from testpaths import ROOT
+import disk  # guest/disk.py
 from hvtools.emu import RUNS_DIR, Machine
-
-sys.path.insert(0, os.path.join(ROOT, "guest"))
-import disk  # noqa: E402  (guest/disk.py)
+from testpaths import ROOT
 
 GUEST_ELF = os.path.join(ROOT, "build", "guest", "guest.elf")
 HV_BASE = 0x4000000            # the hypervisor's load address (hv/boot/hv.ld)

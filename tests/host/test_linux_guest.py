@@ -6,18 +6,13 @@ the tests build through guest/linux/linux_guest.py, which runs make itself if
 the artifacts are missing.
 """
 import gzip
-import os
 import re
-import sys
 
 import pytest
 
-from testpaths import ROOT
+import linux_guest  # guest/linux/linux_guest.py
 from hvtools.emu import Machine
-
-sys.path.insert(0, os.path.join(ROOT, "guest", "linux"))
-import linux_guest  # noqa: E402
-from linux_guest import DONE, UP_RE, build_linux_disk, guest_disk  # noqa: E402
+from linux_guest import DONE, UP_RE, build_linux_disk, guest_disk
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,13 @@
 """The whole XMHF-style chain: hypervisor -> GRUB reads the guest disk's
 first sector as a module -> real-mode guest -> the guest disk's GRUB -> the
 project's test guest, whose scenarios check what the hypervisor shows it."""
-import os
 import re
-import sys
 
 import pytest
 
+import disk  # guest/disk.py
 from hvtools.image import Module
-from testpaths import ROOT
 from waits import wait_session
-
-sys.path.insert(0, os.path.join(ROOT, "guest"))
-import disk  # noqa: E402  (guest/disk.py)
 
 pytestmark = pytest.mark.emulator
 

@@ -74,13 +74,8 @@ def test_hvlog_splits_the_storm_and_exports_one_track_per_cpu(boot, tmp_path):
 def test_storm_on_three_cpus_while_the_guest_prints(boot):
     """Hypervisor consoles and traces of three CPUs and the test guest's own
     serial output, all on the line at once: every stream complete."""
-    import os
-    import sys
-
+    import disk  # guest/disk.py
     from hvtools.image import Module
-    from testpaths import ROOT
-    sys.path.insert(0, os.path.join(ROOT, "guest"))
-    import disk
 
     img = disk.build_guest_disk(scenarios="all", poweroff=False)
     m = boot(cmdline="selftest=storm_guest", cpus=CPUS,

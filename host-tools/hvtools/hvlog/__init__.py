@@ -3,6 +3,6 @@ serial line. See host-tools/hvlog --help.
 
     from hvtools.hvlog import LiveDecoder
 """
-from .decode import CatalogRefused, Line, StreamDecoder  # noqa: F401
+from ..stream import CatalogRefused, Line, StreamDecoder  # noqa: F401
 from .filters import Filter, FilterError  # noqa: F401
 from .live import LiveDecoder, TextDecoder, decode_bytes, live_decoder  # noqa: F401

@@ -6,18 +6,21 @@ import os
 import signal
 import sys
 
+from elftools.common.exceptions import ELFError
+
 from .. import catalog as _catalog
 from .. import frame as _frame
 from ..catalog import ROOT
+from ..stream import CatalogRefused
+from ..term import RawTerminal
 from . import perfetto, sequence
-from .decode import CatalogRefused
 from .filters import FilterError
 from .gdbbridge import BridgeError, GdbBridge
-from .keyboard import HELP, KeyForwarder, RawTerminal
+from .keyboard import HELP, KeyForwarder
 from .live import LiveDecoder
 from .pump import Pump
 from .results import Results
-from .sources import FdSource, FileSource, SerialSource, SourceError, TcpSource
+from .sources import FdSource, FileSource, SerialSource, Source, SourceError, TcpSource
 
 EPILOG = """\
 sources (exactly one):
@@ -46,7 +49,7 @@ examples:
 """
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hvlog", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Split and decode the hypervisor's framed serial line: every CPU's "
@@ -100,12 +103,12 @@ def parser():
     return p
 
 
-def _die(msg: str, code: int = 2):
+def _die(msg: str, code: int = 2) -> int:
     print(f"hvlog: {msg}", file=sys.stderr)
     return code
 
 
-def open_source(a):
+def open_source(a: argparse.Namespace) -> Source:
     chosen = [x for x in (a.serial, a.tcp, a.file, a.stdin) if x is not None]
     if len(chosen) != 1:
         raise SourceError("give exactly one source: --serial DEV, --tcp HOST:PORT, "
@@ -123,7 +126,7 @@ def open_source(a):
     return SerialSource(a.serial, a.baud)
 
 
-def _elf(a):
+def _elf(a: argparse.Namespace) -> str | None:
     if a.no_elf:
         return None
     if a.elf:
@@ -136,7 +139,7 @@ def _elf(a):
     return None
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try:
         cat = _catalog.default() if not a.catalog else _catalog.Catalog.load(
@@ -160,7 +163,7 @@ def main(argv=None) -> int:
                           keep=bool(a.perfetto or window))
     except FilterError as e:
         return _die(str(e))
-    except Exception as e:          # unreadable ELF
+    except (OSError, ELFError) as e:        # unreadable or not an ELF
         return _die(f"cannot read symbols from {elf}: {e}")
 
     try:
@@ -188,9 +191,10 @@ def main(argv=None) -> int:
         say(f"saving to {res.path}/")
 
     use_keys = src.writable and not a.no_keys and sys.stdin.isatty()
-    term = RawTerminal(0) if use_keys else None
+    # Ctrl-C goes to the guest; Ctrl-] q quits.
+    term = RawTerminal(0, signals=False) if use_keys else None
 
-    def action(act):
+    def action(act: str) -> None:
         if act == "summary":
             sys.stderr.write(dec.summary().replace("\n", "\r\n"))
         elif act == "help":

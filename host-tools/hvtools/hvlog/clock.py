@@ -4,11 +4,11 @@ from __future__ import annotations
 
 
 class Clock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.t0: int | None = None
         self.khz: int = 0
 
-    def see(self, tsc: int):
+    def see(self, tsc: int) -> None:
         if self.t0 is None:
             self.t0 = tsc
 
@@ -24,7 +24,7 @@ class Clock:
     def unit(self) -> str:
         return "us" if self.khz else "cy"
 
-    def label(self, tsc) -> str:
+    def label(self, tsc: int | None) -> str:
         if tsc is None:
             return " " * 14
         if self.khz:

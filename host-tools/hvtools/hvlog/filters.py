@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Iterable
 
 from .. import records as _records
-from .decode import Line
+from ..catalog import Catalog
+from ..stream import Line
 
 
 class FilterError(ValueError):
     pass
 
 
-def parse_cpus(spec: str | None):
+def parse_cpus(spec: str | None) -> set[int] | None:
     """"0,2" or "0-3,6" -> set of ints; None/"" -> None (all)."""
     if not spec:
         return None
@@ -53,7 +55,7 @@ def _close(word, names):
     return ("; did you mean " + ", ".join(m) + "?") if m else ""
 
 
-def parse_events(spec, cat) -> list[str]:
+def parse_events(spec: str | Iterable[str] | None, cat: Catalog) -> list[str]:
     pats = [p.upper() for p in _split(spec)]
     names = sorted(cat.by_name)
     for p in pats:
@@ -64,7 +66,7 @@ def parse_events(spec, cat) -> list[str]:
     return pats
 
 
-def parse_classes(spec, cat) -> set[str]:
+def parse_classes(spec: str | Iterable[str] | None, cat: Catalog) -> set[str]:
     cls = [c.lower() for c in _split(spec)]
     names = sorted(cat.class_by_name)
     for c in cls:
@@ -75,8 +77,10 @@ def parse_classes(spec, cat) -> set[str]:
 
 
 class Filter:
-    def __init__(self, cat, cpus=None, events=None, classes=None, trace=True,
-                 console=True, guest=True):
+    def __init__(self, cat: Catalog, cpus: str | Iterable[int] | None = None,
+                 events: str | Iterable[str] | None = None,
+                 classes: str | Iterable[str] | None = None, trace: bool = True,
+                 console: bool = True, guest: bool = True) -> None:
         self.cat = cat
         self.cpus = parse_cpus(cpus) if isinstance(cpus, str) else (
             set(cpus) if cpus is not None else None)
@@ -89,10 +93,10 @@ class Filter:
         else:
             self.ids = None                 # every event
 
-    def cpu_ok(self, cpu) -> bool:
+    def cpu_ok(self, cpu: int | None) -> bool:
         return self.cpus is None or cpu is None or cpu in self.cpus
 
-    def accept(self, item) -> bool:
+    def accept(self, item: object) -> bool:
         if isinstance(item, _records.Record):
             return (self.trace and (self.cpus is None or item.cpu in self.cpus)
                     and (self.ids is None or item.id in self.ids))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Callable
 
-from .keyboard import guest_frames
 from .. import frame as _frame
+from ..stream import Stats
+from .keyboard import guest_frames
 
 
 class BridgeError(Exception):
@@ -17,8 +19,9 @@ class BridgeError(Exception):
 
 
 class GdbBridge:
-    def __init__(self, port: int, send, encoder, stats=None, host: str = "127.0.0.1",
-                 say=None):
+    def __init__(self, port: int, send: Callable[[bytes], object], encoder: _frame.Encoder,
+                 stats: Stats | None = None, host: str = "127.0.0.1",
+                 say: Callable[[str], object] | None = None) -> None:
         """send(bytes): write wire bytes to the hypervisor's line."""
         self.send, self.encoder, self.stats = send, encoder, stats
         self.say = say or (lambda msg: None)
@@ -36,10 +39,10 @@ class GdbBridge:
         self.port = self.listener.getsockname()[1]
         self.client = None
 
-    def fds(self) -> list:
+    def fds(self) -> list[socket.socket]:
         return [self.listener] + ([self.client] if self.client else [])
 
-    def readable(self, sock):
+    def readable(self, sock: socket.socket) -> None:
         if sock is self.listener:
             try:
                 c, addr = self.listener.accept()
@@ -65,7 +68,7 @@ class GdbBridge:
             self.stats.gdb_to_hv += len(data)
         self.send(guest_frames(self.encoder, data, _frame.GDB))
 
-    def from_hv(self, payload: bytes):
+    def from_hv(self, payload: bytes) -> None:
         if self.client is None:
             if self.stats is not None:
                 self.stats.gdb_dropped += len(payload)
@@ -83,6 +86,6 @@ class GdbBridge:
             self.client = None
             self.say("gdb detached")
 
-    def close(self):
+    def close(self) -> None:
         self._drop_client()
         self.listener.close()

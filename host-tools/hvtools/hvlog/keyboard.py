@@ -3,16 +3,13 @@ key Ctrl-] starts a command: q quits, Ctrl-] sends a literal Ctrl-],
 s prints the summary so far, ? prints help; anything else is sent as is."""
 from __future__ import annotations
 
-import os
-import termios
-
 from .. import frame as _frame
 
 ESCAPE = 0x1D           # Ctrl-]
 HELP = "hvlog keys: Ctrl-] q quit | Ctrl-] s summary | Ctrl-] Ctrl-] send Ctrl-] | Ctrl-] ? help"
 
 
-def guest_frames(encoder, data: bytes, ftype: int = _frame.GUEST) -> bytes:
+def guest_frames(encoder: _frame.Encoder, data: bytes, ftype: int = _frame.GUEST) -> bytes:
     """bytes -> frames of at most MAX_PAYLOAD bytes each, cpu 0."""
     out = bytearray()
     for i in range(0, len(data), _frame.MAX_PAYLOAD):
@@ -21,11 +18,11 @@ def guest_frames(encoder, data: bytes, ftype: int = _frame.GUEST) -> bytes:
 
 
 class KeyForwarder:
-    def __init__(self, encoder):
+    def __init__(self, encoder: _frame.Encoder) -> None:
         self.encoder = encoder
         self.escaped = False
 
-    def feed(self, data: bytes) -> tuple[bytes, list]:
+    def feed(self, data: bytes) -> tuple[bytes, list[str]]:
         """Typed bytes -> (wire bytes for the hypervisor, actions)."""
         send = bytearray()
         actions = []
@@ -49,35 +46,3 @@ class KeyForwarder:
             else:
                 send.append(b)
         return (guest_frames(self.encoder, bytes(send)) if send else b""), actions
-
-
-class RawTerminal:
-    """Context manager: the tty delivers each key at once, no echo, no
-    signals (Ctrl-C goes to the guest), output processing kept. The old
-    settings come back on exit, whatever happens."""
-
-    def __init__(self, fd: int = 0):
-        self.fd = fd
-        self.saved = None
-
-    def __enter__(self):
-        self.saved = termios.tcgetattr(self.fd)
-        new = termios.tcgetattr(self.fd)
-        new[0] &= ~(termios.IXON | termios.ICRNL | termios.INLCR | termios.ISTRIP | termios.BRKINT)
-        new[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
-        new[6][termios.VMIN] = 1
-        new[6][termios.VTIME] = 0
-        termios.tcsetattr(self.fd, termios.TCSANOW, new)
-        return self
-
-    def restore(self):
-        if self.saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
-            self.saved = None
-
-    def __exit__(self, *exc):
-        self.restore()
-        return False
-
-    def read(self) -> bytes:
-        return os.read(self.fd, 1024)

@@ -6,20 +6,30 @@
     dec.close()              # end of stream
     print(dec.summary())
 
-Decoding (decode.StreamDecoder) and presentation (render.Renderer) stay
+Decoding (hvtools.stream.StreamDecoder) and presentation (render.Renderer) stay
 apart: tests read the items, people read the rendering.
 """
 from __future__ import annotations
 
+import io
+import os
+import sys
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
 from .. import catalog as _catalog
+from .. import frame as _frame
 from .. import records as _records
+from ..records import Symbolize
+from ..stream import CatalogRefused, Line, StreamDecoder  # noqa: F401
 from .clock import Clock
-from .decode import CatalogRefused, Line, StreamDecoder  # noqa: F401
 from .filters import Filter
+from .keyboard import guest_frames
 from .render import Renderer
+from .stats import summary as _summary
 
 
-def load_symbolizer(elf):
+def load_symbolizer(elf: str | Symbolize | None) -> Symbolize | None:
     if not elf:
         return None
     if callable(elf):
@@ -28,9 +38,13 @@ def load_symbolizer(elf):
 
 
 class LiveDecoder:
-    def __init__(self, cat=None, elf=None, *, cpus=None, events=None, classes=None,
-                 trace=True, console=True, guest=True, out=None, color=True,
-                 log=None, force_catalog=False, keep=False):
+    def __init__(self, cat: _catalog.Catalog | None = None,
+                 elf: str | Symbolize | None = None, *, cpus: str | None = None,
+                 events: str | list[str] | None = None,
+                 classes: str | list[str] | None = None, trace: bool = True,
+                 console: bool = True, guest: bool = True, out: TextIO | None = None,
+                 color: bool = True, log: TextIO | None = None,
+                 force_catalog: bool = False, keep: bool = False) -> None:
         """cat: a catalog.Catalog (default: this tree's events.def).
         elf: path of hv.elf (or a callable addr -> name) for symbols.
         cpus/events/classes/trace/console/guest: what is shown (filters).
@@ -59,16 +73,16 @@ class LiveDecoder:
 
     # ---- plumbing
     @property
-    def on_gdb(self):
+    def on_gdb(self) -> Callable[[bytes], object] | None:
         return self.stream.on_gdb
 
     @on_gdb.setter
-    def on_gdb(self, fn):
+    def on_gdb(self, fn: Callable[[bytes], object] | None) -> None:
         self.stream.on_gdb = fn
 
     @property
-    def hello(self):
-        return self.stream.hellos[-1] if self.stream.hellos else None
+    def hello(self) -> _records.Hello | None:
+        return self.stream.hello
 
     @property
     def ncpus(self) -> int:
@@ -119,12 +133,12 @@ class LiveDecoder:
         self.closed = True
         return self._handle(self.stream.finish())
 
-    def summary(self, notes=()) -> str:
-        return self.stats.text(self.stream.frames.stats.bytes_in, self.hello,
-                               self.cat.crc, notes)
+    def summary(self, notes: Iterable[str] = ()) -> str:
+        return _summary(self.stats, self.stream.frames.stats.bytes_in, self.hello,
+                        self.cat.crc, notes)
 
 
-def decode_bytes(data: bytes, **kw) -> tuple[list, LiveDecoder]:
+def decode_bytes(data: bytes, **kw: object) -> tuple[list, LiveDecoder]:
     """Whole capture at once: (items, decoder)."""
     d = LiveDecoder(**kw)
     items = d.feed(data) + d.close()
@@ -137,11 +151,8 @@ class TextDecoder:
     frames. A catalogue mismatch is shown as a warning, not refused: a live
     boot view must keep showing the line."""
 
-    def __init__(self, elf=None, color=None, **kw):
-        import io
-        import os
-        import sys
-        from .. import frame as _frame
+    def __init__(self, elf: str | Symbolize | None = None, color: bool | None = None,
+                 **kw: object) -> None:
         if color is None:
             color = sys.stdout.isatty()
         if isinstance(elf, str) and not os.path.isfile(elf):
@@ -150,7 +161,6 @@ class TextDecoder:
         kw.setdefault("force_catalog", True)
         self.dec = LiveDecoder(elf=elf, out=self._buf, color=color, **kw)
         self._enc = _frame.Encoder()
-        self._frame = _frame
 
     def _take(self) -> str:
         s = self._buf.getvalue()
@@ -171,12 +181,11 @@ class TextDecoder:
         return self._take()
 
     def encode_input(self, data: bytes) -> bytes:
-        from .keyboard import guest_frames
-        return guest_frames(self._enc, data, self._frame.GUEST)
+        return guest_frames(self._enc, data, _frame.GUEST)
 
     def summary(self) -> str:
         return self.dec.summary()
 
 
-def live_decoder(elf=None, **kw) -> TextDecoder:
+def live_decoder(elf: str | Symbolize | None = None, **kw: object) -> TextDecoder:
     return TextDecoder(elf=elf, **kw)

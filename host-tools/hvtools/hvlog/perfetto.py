@@ -6,12 +6,17 @@ TSC cycles since then (otherData.time_unit says which)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from .. import records as _records
-from .decode import Line
+from ..catalog import Catalog
+from ..records import Symbolize
+from ..stream import Line
+from .clock import Clock
 
 
-def build(items, clock, cat, symbolize=None, ncpus: int = 0) -> dict:
+def build(items: Iterable[object], clock: Clock, cat: Catalog,
+          symbolize: Symbolize | None = None, ncpus: int = 0) -> dict:
     events = []
     cpus = set(range(ncpus))
     pending = {}
@@ -48,7 +53,8 @@ def build(items, clock, cat, symbolize=None, ncpus: int = 0) -> dict:
                           "time_unit": "us" if clock.khz else "tsc cycles"}}
 
 
-def write(path: str, items, clock, cat, symbolize=None, ncpus: int = 0) -> int:
+def write(path: str, items: Iterable[object], clock: Clock, cat: Catalog,
+          symbolize: Symbolize | None = None, ncpus: int = 0) -> int:
     doc = build(items, clock, cat, symbolize, ncpus)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f)

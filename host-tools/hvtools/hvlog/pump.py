@@ -3,12 +3,25 @@ keyboard -> GUEST frames; the GDB bridge both ways. Single threaded."""
 from __future__ import annotations
 
 import select
+import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..term import RawTerminal
+    from .gdbbridge import GdbBridge
+    from .keyboard import KeyForwarder
+    from .live import LiveDecoder
+    from .sources import Source
 
 
 class Pump:
-    def __init__(self, source, decoder, raw=None, bridge=None, keys=None,
-                 term=None, idle_after: float = 0.25, on_action=None):
+    def __init__(self, source: Source, decoder: LiveDecoder,
+                 raw: Callable[[bytes], object] | None = None, bridge: GdbBridge | None = None,
+                 keys: KeyForwarder | None = None, term: RawTerminal | None = None,
+                 idle_after: float = 0.25,
+                 on_action: Callable[[str], object] | None = None) -> None:
         self.source, self.decoder, self.raw = source, decoder, raw
         self.bridge, self.keys, self.term = bridge, keys, term
         self.idle_after = idle_after
@@ -75,6 +88,6 @@ class Pump:
                 self.done = True
             self.on_action(a)
 
-    def run(self, stop=None):
+    def run(self, stop: threading.Event | None = None) -> None:
         while self.step() and not (stop is not None and stop.is_set()):
             pass

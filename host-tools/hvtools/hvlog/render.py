@@ -9,9 +9,14 @@ them (decoded.log, --no-color, tests), styled() makes a rich Text.
 """
 from __future__ import annotations
 
+from rich.text import Text
+
 from .. import frame as _frame
 from .. import records as _records
-from .decode import Line
+from ..catalog import Catalog
+from ..records import Symbolize
+from ..stream import Line, printable
+from .clock import Clock
 
 CPU_STYLES = ("cyan", "green", "yellow", "magenta", "bright_blue", "bright_red",
               "bright_cyan", "bright_green", "bright_yellow", "bright_magenta",
@@ -19,11 +24,11 @@ CPU_STYLES = ("cyan", "green", "yellow", "magenta", "bright_blue", "bright_red",
 BLANK = " " * 14
 
 
-def cpu_style(cpu) -> str:
+def cpu_style(cpu: int | None) -> str:
     return CPU_STYLES[cpu % len(CPU_STYLES)] if cpu is not None else "white"
 
 
-def event_args(r, cat, symbolize=None) -> str:
+def event_args(r: _records.Record, cat: Catalog, symbolize: Symbolize | None = None) -> str:
     ev = cat.event(r.id)
     if ev is None:
         return " ".join(f"a{i}={v:#x}" for i, v in enumerate(r.args))
@@ -32,12 +37,12 @@ def event_args(r, cat, symbolize=None) -> str:
 
 
 class Renderer:
-    def __init__(self, cat, clock, symbolize=None):
+    def __init__(self, cat: Catalog, clock: Clock, symbolize: Symbolize | None = None) -> None:
         self.cat = cat
         self.clock = clock
         self.symbolize = symbolize
 
-    def parts(self, item) -> list:
+    def parts(self, item: object) -> list[tuple[str, str]]:
         label = self.clock.label
         if isinstance(item, _records.Record):
             st = cpu_style(item.cpu)
@@ -57,7 +62,7 @@ class Renderer:
             return [(BLANK, ""), (f"  boot{mark} ", "dim"), (item.text, "dim")]
         if isinstance(item, _frame.FrameError):
             s = str(item)
-            if item.data and _printable(item.data):
+            if item.data and printable(item.data):
                 s += f": {item.data[:60].decode('ascii', 'replace')!r}"
             return [(BLANK, ""), ("    !! ", "bold red"), (s, "red")]
         if isinstance(item, _records.Loss):
@@ -74,17 +79,11 @@ class Renderer:
             return [(BLANK, ""), ("    !! ", st), (str(item), st)]
         return [(BLANK, ""), ("    ?? ", ""), (repr(item), "")]
 
-    def plain(self, item) -> str:
+    def plain(self, item: object) -> str:
         return "".join(p[0] for p in self.parts(item)).rstrip()
 
-    def styled(self, item):
-        from rich.text import Text
+    def styled(self, item: object) -> Text:
         t = Text(no_wrap=False)
         for s, style in self.parts(item):
             t.append(s, style or None)
         return t
-
-
-def _printable(data: bytes) -> bool:
-    from .decode import printable
-    return printable(data)

@@ -9,7 +9,7 @@ import time
 
 
 class Results:
-    def __init__(self, root: str, label: str | None = None):
+    def __init__(self, root: str, label: str | None = None) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = stamp + (("-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", label)) if label else "")
         os.makedirs(root, exist_ok=True)
@@ -26,18 +26,18 @@ class Results:
         self.raw = open(os.path.join(path, "raw.bin"), "wb", buffering=0)
         self.log = open(os.path.join(path, "decoded.log"), "w", encoding="utf-8")
 
-    def write_raw(self, data: bytes):
+    def write_raw(self, data: bytes) -> None:
         """Unbuffered: the bytes are in the file when this returns."""
         self.raw.write(data)
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def write_text(self, name: str, text: str):
+    def write_text(self, name: str, text: str) -> None:
         with open(self.file(name), "w", encoding="utf-8") as f:
             f.write(text)
 
-    def close(self):
+    def close(self) -> None:
         for f in (self.raw, self.log):
             if not f.closed:
                 f.close()

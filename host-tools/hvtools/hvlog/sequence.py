@@ -12,10 +12,16 @@ Window ends (either may be empty = open):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tabulate import tabulate
+
 from .. import records as _records
-from .decode import Line
+from ..catalog import Catalog
+from ..records import Symbolize
+from ..stream import Line
+from .clock import Clock
 
 _END = re.compile(r"^(?:(?P<cpu>\d+)#(?P<seq>\d+)|(?P<t>\d+(?:\.\d*)?)(?P<unit>us|ms|s)|"
                   r"(?P<tsc>0[xX][0-9a-fA-F]+|\d+))$")
@@ -99,7 +105,8 @@ def _cell(it, cat, symbolize) -> str:
     return s.replace("|", "\\|")
 
 
-def rows(items, window: Window, clock, cat=None, symbolize=None):
+def rows(items: list, window: Window, clock: Clock, cat: Catalog | None = None,
+         symbolize: Symbolize | None = None) -> tuple[list[int], list[tuple[int, dict]]]:
     """-> (cpus, [(tsc, {cpu: cell})]) for the items (already filtered)."""
     lo = _resolve(window.lo, items, clock, True)
     hi = _resolve(window.hi, items, clock, False)
@@ -134,7 +141,10 @@ def rows(items, window: Window, clock, cat=None, symbolize=None):
     return cpus, out
 
 
-def table(items, window: Window, clock, cat, symbolize=None, cpus=None) -> str:
+def table(items: list, window: Window, clock: Clock, cat: Catalog,
+          symbolize: Symbolize | None = None,
+          cpus: Iterable[int] | None = None) -> str:
+    """The markdown table (GitHub pipes): Index, Time, one column per CPU."""
     seen, rws = rows(items, window, clock, cat, symbolize)
     cols = sorted(set(cpus or []) | set(seen))
     unit = "us" if clock.khz else "tsc"
@@ -143,7 +153,4 @@ def table(items, window: Window, clock, cat, symbolize=None, cpus=None) -> str:
     for i, (tsc, cells) in enumerate(rws, 1):
         t = f"{clock.us(tsc):.3f}" if clock.khz else str(tsc)
         body.append([str(i), t] + [cells.get(c, "") for c in cols])
-    w = [max([len(head[k])] + [len(r[k]) for r in body]) for k in range(len(head))]
-    fmt = lambda r: "|" + "|".join(c.ljust(w[k]) for k, c in enumerate(r)) + "|"
-    lines = [fmt(head), "|" + "|".join("-" * x for x in w) + "|"] + [fmt(r) for r in body]
-    return "\n".join(lines) + "\n"
+    return tabulate(body, headers=head, tablefmt="github", disable_numparse=True) + "\n"

@@ -17,24 +17,25 @@ class SourceError(Exception):
     pass
 
 
-class _Base:
+class Source:
+    """What every source has (see the module's docstring)."""
     writable = False
     live = False
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         return None
 
-    def write(self, data: bytes):
+    def write(self, data: bytes) -> None:
         raise SourceError(f"{self.describe()} cannot be written to")
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
-class FileSource(_Base):
+class FileSource(Source):
     """A capture file; follow=True keeps reading as it grows (tail -f)."""
 
-    def __init__(self, path: str, follow: bool = False):
+    def __init__(self, path: str, follow: bool = False) -> None:
         try:
             self.f = open(path, "rb", buffering=0)
         except OSError as e:
@@ -43,7 +44,7 @@ class FileSource(_Base):
         self.follow = follow
         self.live = follow
 
-    def read(self, timeout: float = 0.1):
+    def read(self, timeout: float = 0.1) -> bytes | None:
         data = self.f.read(CHUNK)
         if data:
             return data
@@ -52,40 +53,40 @@ class FileSource(_Base):
         time.sleep(timeout)
         return b""
 
-    def close(self):
+    def close(self) -> None:
         self.f.close()
 
-    def describe(self):
+    def describe(self) -> str:
         return f"file {self.path}" + (" (follow)" if self.follow else "")
 
 
-class FdSource(_Base):
+class FdSource(Source):
     """stdin (`-`) or any readable file descriptor."""
 
-    def __init__(self, fd: int = 0, name: str = "stdin"):
+    def __init__(self, fd: int = 0, name: str = "stdin") -> None:
         self.fd, self.name = fd, name
         self.live = True
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         return self.fd
 
-    def read(self, timeout: float = 0.1):
+    def read(self, timeout: float = 0.1) -> bytes | None:
         r, _, _ = select.select([self.fd], [], [], timeout)
         if not r:
             return b""
         data = os.read(self.fd, CHUNK)
         return data if data else None
 
-    def describe(self):
+    def describe(self) -> str:
         return self.name
 
 
-class TcpSource(_Base):
+class TcpSource(Source):
     """Bochs `com1: mode=socket-server`, QEMU `-serial tcp:HOST:PORT,server`."""
     writable = True
     live = True
 
-    def __init__(self, spec: str, connect_timeout: float = 10.0):
+    def __init__(self, spec: str, connect_timeout: float = 10.0) -> None:
         host, sep, port = spec.rpartition(":")
         if not sep or not port.isdigit():
             raise SourceError(f"--tcp {spec!r}: expected HOST:PORT")
@@ -102,10 +103,10 @@ class TcpSource(_Base):
                 time.sleep(0.2)
         self.sock.setblocking(False)
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         return self.sock.fileno()
 
-    def read(self, timeout: float = 0.1):
+    def read(self, timeout: float = 0.1) -> bytes | None:
         r, _, _ = select.select([self.sock], [], [], timeout)
         if not r:
             return b""
@@ -117,39 +118,41 @@ class TcpSource(_Base):
             return None
         return data if data else None
 
-    def write(self, data: bytes):
+    def write(self, data: bytes) -> None:
         self.sock.setblocking(True)
         try:
             self.sock.sendall(data)
         finally:
             self.sock.setblocking(False)
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()
 
-    def describe(self):
+    def describe(self) -> str:
         return f"tcp {self.addr[0]}:{self.addr[1]}"
 
 
-class SerialSource(_Base):
+class SerialSource(Source):
     writable = True
     live = True
 
-    def __init__(self, dev: str, baud: int = 115200):
+    def __init__(self, dev: str, baud: int = 115200) -> None:
         import serial
         try:
             self.port = serial.Serial(dev, baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as e:
             raise SourceError(f"cannot open serial port {dev}: {e}") from None
         self.dev, self.baud = dev, baud
+        # What a closed or unplugged port raises.
+        self._gone = (serial.SerialException, OSError)
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         try:
             return self.port.fileno()
-        except Exception:
+        except self._gone:
             return None
 
-    def read(self, timeout: float = 0.1):
+    def read(self, timeout: float = 0.1) -> bytes | None:
         fd = self.fileno()
         if fd is not None:
             select.select([fd], [], [], timeout)
@@ -157,14 +160,14 @@ class SerialSource(_Base):
             time.sleep(timeout / 10)
         try:
             return self.port.read(CHUNK)     # timeout=0: what is there now
-        except Exception:                   # unplugged
+        except self._gone:                  # unplugged
             return None
 
-    def write(self, data: bytes):
+    def write(self, data: bytes) -> None:
         self.port.write(data)
 
-    def close(self):
+    def close(self) -> None:
         self.port.close()
 
-    def describe(self):
+    def describe(self) -> str:
         return f"serial {self.dev} @ {self.baud}"
