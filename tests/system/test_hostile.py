@@ -97,16 +97,32 @@ CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$", re.M)
 @pytest.fixture
 def reboot_through_debugger(monkeypatch):
     """Bochs (built with its debugger) stops at the prompt when the machine
-    resets; its rc script answers `c` once. Answer it for every reset."""
-    orig = Machine._bochs_argv
-
-    def argv(self):
-        a = orig(self)
-        with open(os.path.join(self.workdir, "bochs.rc"), "w") as f:
+    resets; hvtools' debugger script answers `c` once. Answer every reset
+    (the triple fault's, the hypervisor's)."""
+    def more_c(workdir):
+        with open(os.path.join(workdir, "bochs.rc"), "w") as f:
             f.write("c\n" * 16)
-        return a
 
-    monkeypatch.setattr(Machine, "_bochs_argv", argv)
+    try:
+        from hvtools.emu import config as emu_config
+    except ImportError:
+        emu_config = None
+    if emu_config is not None and hasattr(emu_config, "write_bochs_files"):
+        orig = emu_config.write_bochs_files
+
+        def write_files(m):
+            r = orig(m)
+            more_c(m.workdir)
+            return r
+        monkeypatch.setattr(emu_config, "write_bochs_files", write_files)
+    else:
+        orig = Machine._bochs_argv
+
+        def argv(self):
+            a = orig(self)
+            more_c(self.workdir)
+            return a
+        monkeypatch.setattr(Machine, "_bochs_argv", argv)
 
 
 def first_boot_checks(cpus):
@@ -142,9 +158,21 @@ def run_under_hv(boot, cpus, args, timeout=1500):
     m = boot(cmdline=HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)], disks=[img],
              boot="cdrom", cpus=cpus, model=MODEL, timeout=timeout + 60, serial="socket",
              extra_config=BOCHS_EXTRA)
-    s = wait_session(m, lambda s: second_boot_done(s) or "GUEST FAULT" in guest_text(s),
-                     "the guest's second boot and its summary", timeout=timeout)
+    try:
+        s = wait_session(m, lambda s: second_boot_done(s) or "GUEST FAULT" in guest_text(s),
+                         "the guest's second boot and its summary", timeout=timeout)
+    except AssertionError as e:
+        # Say why the emulator stopped (a BIOS panic after the reset, ...).
+        problems = "\n".join(m.log_problems()) if hasattr(m, "log_problems") else ""
+        out = guest_text(wait_session_now(m))
+        raise AssertionError(f"{e}\n--- emulator log problems:\n{problems}\n"
+                             f"--- guest (tail):\n{out[-2500:]}") from None
     return m, s
+
+
+def wait_session_now(m):
+    from hvtools.session import Session
+    return Session.decode(m.output)
 
 
 def assert_hostile_run(s, cpus, seed, fixed_order=True):
