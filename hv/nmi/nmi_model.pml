@@ -3,10 +3,13 @@
  * NMI classifier and the guest-NMI pending/injection protocol.
  *
  * The C code it models: hv/nmi/quiesce.c (quiesce(), quiesce_answer(),
- * endquiesce()) and hv/nmi/nmi.c (nmi_arrived(): the classifier;
- * nmi_after_exit(), nmi_before_entry(): the injection and NMI-window
- * exiting). hv/nmi/MODEL.md maps every variable and process to the C names
- * and says what is abstracted away. Run by tests/host/test_nmi_model.py.
+ * endquiesce()), hv/nmi/nmi.c (nmi_arrived(): the classifier;
+ * nmi_after_exit(), nmi_before_entry(), nmi_commit_entry(): the injection
+ * and NMI-window exiting), hv/vmx/exit.c (vmx_prepare_entry() and
+ * compose_controls(): the one composition of PROC_CONTROLS per entry) and
+ * hv/vapic/mtf_probe.c (the MTF probe's want). hv/nmi/MODEL.md maps every
+ * variable and process to the C names and says what is abstracted away.
+ * Run by tests/host/test_nmi_model.py.
  *
  * By hand (from a scratch directory):
  *     spin -a [-DN=3] [-DSEED_ORDER] /path/to/hv/nmi/nmi_model.pml
@@ -27,6 +30,17 @@
  *                   nmi_pending after entry_committed is set. Spin finds the
  *                   same stuck NMI (it arrives between the first look and the
  *                   commit): both halves of the C scheme are needed.
+ *   PROBE_AFTER_COMMIT  the MTF probe in its old place and form (issue 10):
+ *                   after nmi_before_entry() has committed, it
+ *                   read-modify-writes PROC_CONTROLS (read; write read|MTF,
+ *                   two steps). An NMI taken through the IDT in between sets
+ *                   NMI-window exiting and the write drops it. Spin finds a
+ *                   guest running with an NMI pending and the window off
+ *                   (window_ok); with NO_WINDOW_INVARIANT, the NMI never
+ *                   delivered when the MTF exit does not come either.
+ *   NO_WINDOW_INVARIANT  leave out window_monitor (property 5), so that a
+ *                   variant that breaks it runs on to its consequence at the
+ *                   end (final_check: a guest NMI never delivered).
  *   X2APIC_NO_FENCE the quiesce NMIs may overtake the store of
  *                   quiesce_request (an x2APIC ICR WRMSR is not serializing).
  *                   Spin finds a deadlock (MODEL.md, "Store ordering").
@@ -38,6 +52,8 @@
  *   QCPUS=k         how many CPUs' guests may make the quiesce VMCALL
  *                   (default 2: CPU 0 and 1, concurrently: seed's T2/T5)
  *   QCALLS=k        quiesce VMCALLs per such CPU (default 1)
+ *   PROBES=k        entries, on any CPU, on which the MTF probe arms (default
+ *                   1; vapic_mtf_probe_arm() arms until a verdict)
  */
 
 #ifndef N
@@ -55,6 +71,9 @@
 #ifndef QCALLS
 #define QCALLS 1
 #endif
+#ifndef PROBES
+#define PROBES 1
+#endif
 
 /* ---- globals of hv/nmi/quiesce.c ---------------------------------------- */
 bit  quiesce_lock;          /* test-and-set spinlock; holder runs the hypapp */
@@ -71,7 +90,11 @@ bit  nmi_pending[N];        /* a guest NMI waits for injection (0/1)         */
 
 /* ---- the guest's view (VMCS guest interruptibility state) --------------- */
 bit  guest_nmi_blocked[N];  /* virtual-NMI blocking: guest in its NMI handler*/
-bit  window[N];             /* VMCS: "NMI-window exiting" control is set     */
+byte proc_ctl[N];           /* VMCS PROC_CONTROLS, the two bits that matter:*/
+#define PROC_NMI_WINDOW 1   /*   NMI-window exiting                         */
+#define PROC_MTF        2   /*   monitor trap flag                          */
+#define WINDOW_ON(c)    ((proc_ctl[c] & PROC_NMI_WINDOW) != 0)
+#define MTF_ON(c)       ((proc_ctl[c] & PROC_MTF) != 0)
 bit  entry_committed[N];    /* v->entry_committed: nmi_before_entry() has
                                written the VMCS for the coming entry; cleared
                                by nmi_after_exit() after every exit          */
@@ -85,6 +108,15 @@ bit  in_guest[N];           /* CPU is in VMX non-root operation              */
 bit  in_handler[N];         /* nmi_unit(c) is running: the main flow of CPU c
                                is interrupted (or, after an NMI VM exit, has
                                not yet got control back)                     */
+/* Does the MTF control give its VM exit? The probe exists because some
+ * "hardware" offers it and never exits (Bochs 2.7). Decided by the first
+ * guest that runs with MTF set: it exits (MTF_WORKS, for good) or the
+ * hardware is MTF_DEAD (for good: MTF then never exits). Chosen lazily, so
+ * the runs that never set MTF are not doubled. */
+#define MTF_UNKNOWN 0
+#define MTF_WORKS   1
+#define MTF_DEAD    2
+byte mtf_hw = MTF_UNKNOWN;
 
 /* ---- bookkeeping for the properties (not in the C code) ----------------- */
 
@@ -120,9 +152,13 @@ bit  in_sec[N];
 byte ipi_budget = IPIS;     /* guest NMI IPIs still allowed                  */
 byte ext_budget = EXT;      /* external NMIs still allowed                   */
 byte vmcalls[N];            /* quiesce VMCALLs each guest may still make     */
+byte probe_budget = PROBES; /* entries on which the MTF probe may still arm */
+bit  window_ok = 1;         /* property 5 holds (0 only in a violation)      */
 
 #define DELIVERABLE(c)  (hw_latched[c] && !hw_blocked[c])
-#define WINDOW_DUE(c)   (window[c] && !guest_nmi_blocked[c])
+#define WINDOW_DUE(c)   (WINDOW_ON(c) && !guest_nmi_blocked[c])
+/* the MTF exit: MTF set, and the hardware does (or may) deliver it */
+#define MTF_CAN_EXIT(c) (in_guest[c] && MTF_ON(c) && mtf_hw != MTF_DEAD)
 /* the guest executes an instruction: in non-root, no NMI to take, no
  * NMI-window exit due (that exit happens before any guest instruction) */
 #define GUEST_RUNS(c)   (in_guest[c] && !WINDOW_DUE(c))
@@ -142,6 +178,15 @@ byte vmcalls[N];            /* quiesce VMCALLs each guest may still make     */
 #define HOLDER_OK(h)    ((h) >= N || !in_sec[h] || OTHERS_HALTED(h))
 #define MUTEX_INV       (in_section <= 1 && HOLDER_OK(0) && HOLDER_OK(1) && \
                          HOLDER_OK(2))
+
+/* Property 5: a guest never runs with a guest NMI pending and NMI-window
+ * exiting off. While the guest can take the NMI, the window exit comes at
+ * once; while it blocks NMIs, at the IRET that ends the blocking. Without
+ * the window bit only some unrelated exit would deliver the NMI, and none
+ * is guaranteed. Written out for N <= 3. */
+#define ARMED(c)        ((c) >= N || !in_guest[c] || !nmi_pending[c] || \
+                         WINDOW_ON(c))
+#define WINDOW_INV      (ARMED(0) && ARMED(1) && ARMED(2))
 
 /* A physical NMI arrives at CPU t (APIC NMI IPI, or the NMI pin). The CPU
  * holds at most one: a second one is merged by the hardware (legal loss).
@@ -200,12 +245,16 @@ end:
                 :: else -> nmi_pending[c] = 1
                 fi;
 #ifndef NO_WINDOW_FIX
-                /* if (path == NMI_VIA_IDT && entry_committed) VMWRITE
-                 * PROC_CONTROLS |= NMI-window exiting: the main path is past
-                 * its last look at nmi_pending. (On the exit path
-                 * entry_committed is 0: nmi_after_exit() ran first.) */
+                /* if (path == NMI_VIA_IDT && entry_committed)
+                 *     vmcs_write(PROC_CONTROLS,
+                 *                vmcs_read(PROC_CONTROLS) | PROC_NMI_WINDOW)
+                 * the main path is past its last look at nmi_pending. (On the
+                 * exit path entry_committed is 0: nmi_after_exit() ran
+                 * first.) A read-modify-write, but one step: it interrupts
+                 * the main path, the only other writer, which cannot run
+                 * until it returns. */
                 if
-                :: entry_committed[c] -> window[c] = 1
+                :: entry_committed[c] -> proc_ctl[c] = proc_ctl[c] | PROC_NMI_WINDOW
                 :: else
                 fi;
 #endif
@@ -218,13 +267,16 @@ end:
 
 /*
  * cpu(c): the main flow of CPU c: its guest (nondeterministic, bounded), the
- * VM exit handlers (NMI exit, NMI-window exit, the quiesce VMCALL:
- * quiesce() ... endquiesce()) and nmi_before_entry() + VMRESUME.
+ * VM exit handlers (NMI exit, NMI-window exit, the MTF exit, the quiesce
+ * VMCALL: quiesce() ... endquiesce()) and vmx_prepare_entry() + VMRESUME.
  */
 proctype cpu(byte c) provided (!in_handler[c] && !DELIVERABLE(c))
 {
     byte t;
-    bit win;                    /* nmi_before_entry()'s local proc & WINDOW */
+    bit win;                    /* v->nmi_window_wanted                       */
+    bit mtf_want;               /* v->mtf_probe.armed                         */
+    byte rmw;                   /* a read-modify-write's value between its
+                                   vmcs_read and its vmcs_write (0: none)     */
 
     /* ---------------- the guest (non-root) ---------------- */
 end_guest:
@@ -232,6 +284,12 @@ end_guest:
     :: !in_guest[c] -> goto exit_nmi   /* nmi_unit took an NMI VM exit */
     :: atomic { in_guest[c] && WINDOW_DUE(c) -> in_guest[c] = 0 };
        goto exit_window                /* NMI-window exit */
+    :: atomic { MTF_CAN_EXIT(c) -> mtf_hw = MTF_WORKS; in_guest[c] = 0 };
+       goto exit_mtf                   /* MTF exit. Any time while MTF is set
+                                          (the CPU: after one instruction), so
+                                          the guest may also run on first */
+    :: atomic { MTF_CAN_EXIT(c) && mtf_hw == MTF_UNKNOWN ->
+            mtf_hw = MTF_DEAD }        /* or the hardware never gives it */
     :: atomic { GUEST_RUNS(c) && guest_nmi_blocked[c] ->
             guest_nmi_blocked[c] = 0 } /* guest's NMI handler IRETs */
     :: atomic { GUEST_RUNS(c) && ipi_budget > 0 ->
@@ -251,6 +309,10 @@ end_guest:
 exit_nmi:       /* nmi_arrived() + IRET already done by nmi_unit */
     goto entry;
 
+exit_mtf:       /* the probe's MTF exit: vapic_mtf_probe_exit() decides
+                   "works" and claims it (the intercepts run on every exit
+                   and clear armed: here, mtf_want is cleared already at the
+                   composition, as nothing reads it in between) */
 exit_window:    /* NMI-window exit; nmi_window_exit() does nothing:
                    nmi_before_entry() injects */
     entry_committed[c] = 0;     /* nmi_after_exit(), first in every exit
@@ -310,16 +372,30 @@ exit_vmcall:
     quiesce_lock = 0;           /* release */
     goto entry;
 
-    /* ---------------- nmi_before_entry(c), then VMRESUME ----------------- */
+    /* ---------------- vmx_prepare_entry(c), then VMRESUME ---------------- */
+    /* The stages (hv/vmx/exit_table.h): STATE, CONTROLS (the MTF probe asks
+     * for MTF: a want, no VMCS write), the drain, EVENTS (nmi_before_entry:
+     * inject, or want the window), compose_controls() (the one write of
+     * PROC_CONTROLS, from the wants), COMMIT (nmi_commit_entry), VMRESUME.
+     * Model steps: (1) CONTROLS .. compose_controls(); (2) the commit with
+     * the second look and, if it finds an NMI, the read of its
+     * read-modify-write; (3) that write; (4) VMRESUME. Before the commit the
+     * NMI handler only sets pending (it never writes the VMCS), so an NMI
+     * anywhere inside step 1 acts like one just after it; STATE and the
+     * drain touch nothing the model has. */
 entry:
 #ifndef NO_WINDOW_FIX
-    /* Three model steps, two points where an NMI can come in between. The C
-     * function has more; merging them keeps every distinct outcome: before
-     * the commit the handler only sets pending (it never writes the VMCS),
-     * so an NMI anywhere inside the first step acts like one just after it;
-     * after the commit it arms the window itself, as the second look does. */
     atomic {
-        /* proc = vmcs_read(PROC_CONTROLS) & ~PROC_NMI_WINDOW;
+#ifndef PROBE_AFTER_COMMIT
+        /* CONTROLS, vapic_mtf_probe_arm(): while there is no verdict,
+         * v->mtf_probe.armed = true. Which entries: any (an inconclusive
+         * probe arms again), PROBES in all. */
+        if
+        :: probe_budget > 0 -> probe_budget--; mtf_want = 1
+        :: true
+        fi;
+#endif
+        /* EVENTS, nmi_before_entry():
          * if (pending && guest_can_take_nmi() && xchg(&pending, 0)) inject
          * (only this CPU's main path clears pending: a load that saw 1
          * makes the xchg return 1) */
@@ -328,33 +404,76 @@ entry:
              nmi_pending[c] = 0; guest_nmi_blocked[c] = 1; COUNT_INJECTED(c)
         :: else
         fi;
-        /* if (pending) proc |= PROC_NMI_WINDOW; vmcs_write(PROC, proc) */
-        win = nmi_pending[c];
-        window[c] = win
+        win = nmi_pending[c];       /* nmi_window_wanted = pending */
+        /* compose_controls(): proc = base | MTF if armed | NMI_WINDOW if
+         * wanted; vmcs_write(PROC_CONTROLS, proc): the whole value, once,
+         * from the wants (what was in the VMCS does not matter). */
+        proc_ctl[c] = (mtf_want -> PROC_MTF : 0) |
+                      (win -> PROC_NMI_WINDOW : 0);
+        mtf_want = 0                /* armed is cleared by the next exit
+                                       (vapic_mtf_probe_exit()); nothing
+                                       reads it before: cleared here, one
+                                       state variable fewer */
     };
     atomic {
-        entry_committed[c] = 1;     /* entry_committed = true (SEQ_CST) */
+        /* COMMIT, nmi_commit_entry(): entry_committed = true (SEQ_CST) */
+        entry_committed[c] = 1;
 #ifndef NO_RECHECK
         /* the second look: an NMI between the first look and the commit
-         * only set pending */
+         * only set pending. Then vmcs_read(PROC_CONTROLS), the read half of
+         * the read-modify-write (rmw != 0: a write to come) */
         if
-        :: !win && nmi_pending[c] -> window[c] = 1
+        :: !win && nmi_pending[c] -> rmw = proc_ctl[c] | PROC_NMI_WINDOW
         :: else
         fi;
 #endif
         win = 0
     };
+#ifndef PROBE_AFTER_COMMIT
+    /* The re-check's vmcs_write, a step of its own: an NMI between the read
+     * and the write sets only the same bit (nmi_arrived(), committed), so
+     * the write loses nothing. Without a write to make, straight to
+     * VMRESUME (no extra model step). */
+    if
+    :: atomic { rmw != 0 -> proc_ctl[c] = rmw; rmw = 0 }
+    :: atomic { rmw == 0 -> assert(!hw_blocked[c]); in_guest[c] = 1 };
+       goto end_guest                                   /* VMRESUME */
+    fi;
+#else
+    if
+    :: atomic { rmw != 0 -> proc_ctl[c] = rmw; rmw = 0 }
+    :: else
+    fi;
+    /* The old order: vapic_mtf_probe_arm() after nmi_before_entry() has
+     * committed, with its own read-modify-write:
+     *     vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | MONITOR_TRAP)
+     * The read and the write are two steps: an NMI taken through the IDT in
+     * between sets NMI-window exiting (entry_committed) and the write puts
+     * back the value read before it. */
+    if
+    :: atomic { probe_budget > 0 -> probe_budget--; rmw = proc_ctl[c] };
+       atomic { proc_ctl[c] = rmw | PROC_MTF; rmw = 0 }
+    :: true
+    fi;
+#endif
 #else
     /* as first specified: one decision, nobody else arms the window */
     atomic {
         if
+        :: probe_budget > 0 -> probe_budget--; mtf_want = 1
+        :: true
+        fi;
+        if
         :: nmi_pending[c] && !guest_nmi_blocked[c] ->
              nmi_pending[c] = 0; guest_nmi_blocked[c] = 1; COUNT_INJECTED(c);
-             window[c] = 0
+             win = 0
         :: nmi_pending[c] && guest_nmi_blocked[c] ->
-             window[c] = 1
-        :: else -> window[c] = 0
-        fi
+             win = 1
+        :: else -> win = 0
+        fi;
+        proc_ctl[c] = (mtf_want -> PROC_MTF : 0) |
+                      (win -> PROC_NMI_WINDOW : 0);
+        mtf_want = 0; win = 0
     };
 #endif
     /* an NMI may be taken here, in root, by the IDT handler */
@@ -384,6 +503,15 @@ active proctype mutex_monitor()
 end:
     atomic { !MUTEX_INV -> mutex_ok = MUTEX_INV; assert(mutex_ok) }
 }
+
+#ifndef NO_WINDOW_INVARIANT
+/* Property 5, in every reachable state, like mutex_monitor. */
+active proctype window_monitor()
+{
+end:
+    atomic { !WINDOW_INV -> window_ok = WINDOW_INV; assert(window_ok) }
+}
+#endif
 
 /* Properties 1 and 3 at the end. timeout: nothing else can move. If some
  * CPU is not back in its guest, the checker stops and spin reports the

@@ -55,6 +55,9 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic);
  * stepped instruction wrote there, applied to the real LAPIC. */
 void xapic_scratch_prepare(struct vcpu *v, uint32_t offset);
 void xapic_scratch_apply(struct vcpu *v);
+/* xapic_width.c: the memory operand width of the instruction at the
+ * guest's RIP (1, 2, 4, 8, 16), or 0 if not known. */
+unsigned xapic_access_width(void);
 /* icr.c: a guest ICR write (dest: x2APIC id, or xAPIC id from ICR high). */
 void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 

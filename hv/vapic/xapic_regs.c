@@ -86,6 +86,14 @@ static bool written(const struct vcpu *v, uint32_t off)
     return page[off / 4] != (off == reg ? v->step.snapshot : 0);
 }
 
+static bool written_anywhere(const struct vcpu *v)
+{
+    for (uint32_t off = 0; off < PAGE_DWORDS * 4; off += 4)
+        if (written(v, off))
+            return true;
+    return false;
+}
+
 void xapic_scratch_apply(struct vcpu *v)
 {
     const uint32_t *page = (const uint32_t *)v->lapic_scratch;
@@ -96,9 +104,16 @@ void xapic_scratch_apply(struct vcpu *v)
                           "the LAPIC is in x2APIC mode: dropped", offset);
         return;
     }
-    if (v->step.write && (offset & 0xf))
-        guest_refused(v, REFUSE_LAPIC_ACCESS, offset, "unaligned xAPIC write at offset %#x "
-                      "(registers take aligned 32-bit stores)", offset);
+    /* Registers take aligned 32-bit stores only: an instruction of any
+     * other width, or an unaligned write, changes nothing. */
+    unsigned width = v->step.width;
+    if ((v->step.write && (offset & 3)) || (width && width != 4)) {
+        if (v->step.write || written_anywhere(v))
+            guest_refused(v, REFUSE_LAPIC_ACCESS, offset, "%u-byte xAPIC %s at offset %#x "
+                          "dropped (registers take aligned 32-bit stores)", width,
+                          offset & 3 ? "unaligned write" : "write", offset);
+        return;
+    }
     /* An instruction that writes ICR high and low (a string copy can) sends
      * to the destination it wrote. */
     uint32_t icr_hi = written(v, XAPIC_ICR_HI) ? page[XAPIC_ICR_HI / 4] : lapic_read(XAPIC_ICR_HI);

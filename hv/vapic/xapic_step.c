@@ -118,6 +118,7 @@ static void step_begin(struct vcpu *v, uint32_t offset, bool write)
     s->write = write;
     s->rip = vmcs_read(GUEST_RIP);
     s->mtf = vapic_mtf_verdict() == MTF_WORKS;
+    s->width = xapic_access_width();
     xapic_scratch_prepare(v, offset);
     ept_set_page(v->eptp, v->lapic_pte, (uint64_t)v->lapic_scratch | EPT_PAGE_RW_UC);
     v->nmi_hold = true;
@@ -177,15 +178,15 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
     }
     if (v->step.active)     /* the page was shut again before the step ended */
         step_end(v, false);
-    /* A single-step trap of the guest's own, pending from the instruction
-     * before (the exit saved it, 27.3.4): it is delivered first, the access
-     * faults again after the guest's handler returns. */
+    /* With the guest's own TF set, the exit may save a single-step trap as
+     * pending for the very instruction that faulted (Bochs does, 27.3.4):
+     * it belongs after that instruction, which the step completes, and it
+     * is delivered then (step_end). Left pending it would fire at entry,
+     * before the instruction, and the access would fault again: a
+     * livelock. */
     uint64_t pending = vmcs_read(GUEST_PENDING_DBG);
-    if ((pending & PENDING_DBG_BS) && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF)) {
+    if ((pending & PENDING_DBG_BS) && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF))
         vmcs_write(GUEST_PENDING_DBG, pending & ~PENDING_DBG_BS);
-        deliver_guest_step_trap();
-        return true;
-    }
     v->lapic_exits[0][(gpa & 0xfff) >> 4]++;    /* < 0x100: in bounds */
     step_begin(v, gpa & 0xfff, qual & 2);
     return true;

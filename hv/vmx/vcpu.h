@@ -45,6 +45,7 @@ struct vcpu {
         uint32_t reg;                   /* offset in the page of the faulting access */
         uint32_t snapshot;              /* the real register's value, in the scratch page */
         bool x2apic;                    /* the LAPIC was in x2APIC mode: nothing decoded */
+        uint8_t width;                  /* operand width of the instruction, 0: not known */
         uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
         uint32_t saved_exc_bitmap;
         uint64_t rip;

@@ -94,37 +94,6 @@ SMP_ONLY = {"lapic_aps_alive", "icr_aps_alive", "aps_alive"}
 CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$", re.M)
 
 
-@pytest.fixture
-def reboot_through_debugger(monkeypatch):
-    """Bochs (built with its debugger) stops at the prompt when the machine
-    resets; hvtools' debugger script answers `c` once. Answer every reset
-    (the triple fault's, the hypervisor's)."""
-    def more_c(workdir):
-        with open(os.path.join(workdir, "bochs.rc"), "w") as f:
-            f.write("c\n" * 16)
-
-    try:
-        from hvtools.emu import config as emu_config
-    except ImportError:
-        emu_config = None
-    if emu_config is not None and hasattr(emu_config, "write_bochs_files"):
-        orig = emu_config.write_bochs_files
-
-        def write_files(m):
-            r = orig(m)
-            more_c(m.workdir)
-            return r
-        monkeypatch.setattr(emu_config, "write_bochs_files", write_files)
-    else:
-        orig = Machine._bochs_argv
-
-        def argv(self):
-            a = orig(self)
-            more_c(self.workdir)
-            return a
-        monkeypatch.setattr(Machine, "_bochs_argv", argv)
-
-
 def first_boot_checks(cpus):
     return [c for c in FIRST_BOOT if cpus > 1 or c not in SMP_ONLY]
 
@@ -212,14 +181,14 @@ def assert_hostile_run(s, cpus, seed, fixed_order=True):
 
 
 @pytest.mark.parametrize("cpus", [1, 2])
-def test_hostile_guest_under_the_hypervisor(boot, reboot_through_debugger, cpus):
+def test_hostile_guest_under_the_hypervisor(boot, cpus):
     m, s = run_under_hv(boot, cpus, f"hostile_seed={SEED}")
     assert_hostile_run(s, cpus, SEED)
 
 
 # ---- bare: the expectations checked against Bochs' own CPU ---------------------------
 @pytest.mark.parametrize("cpus", [1, 2])
-def test_hostile_guest_bare_in_bochs(request, reboot_through_debugger, cpus):
+def test_hostile_guest_bare_in_bochs(request, cpus):
     subprocess_build_guest()
     img = disk.build_guest_disk(scenarios="hostile", poweroff=True, args=f"hostile_seed={SEED}")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:60]
@@ -263,7 +232,7 @@ STRESS_SECONDS = int(os.environ.get("HOSTILE_STRESS_SECONDS", "600"))
 
 @pytest.mark.stress
 @pytest.mark.parametrize("cpus", [2])
-def test_hostile_guest_random_order_stress(boot, reboot_through_debugger, cpus):
+def test_hostile_guest_random_order_stress(boot, cpus):
     deadline = time.monotonic() + STRESS_SECONDS
     runs = []
     while not runs or time.monotonic() < deadline:

@@ -92,12 +92,18 @@ def bochs_config(m: Machine) -> list[str]:
     return cfg
 
 
+# Bochs (built with its debugger) stops at the debugger prompt at start and
+# again at every machine reset (a guest's triple fault, the hypervisor's
+# reset): one "continue" for each, for as many resets as a run may have.
+BOCHS_RESETS = 64
+
+
 def write_bochs_files(m: Machine) -> tuple[list[str], str]:
-    """Writes bochsrc and the debugger script ("continue") into m.workdir;
-    returns (argv, bochsrc path)."""
+    """Writes bochsrc and the debugger script ("continue" at start and at
+    each reset) into m.workdir; returns (argv, bochsrc path)."""
     rc_path = os.path.join(m.workdir, "bochs.rc")
     with open(rc_path, "w") as f:
-        f.write("c\n")
+        f.write("c\n" * (1 + BOCHS_RESETS))
     config_path = os.path.join(m.workdir, "bochsrc")
     with open(config_path, "w") as f:
         f.write("\n".join(bochs_config(m)) + "\n")
