@@ -12,6 +12,21 @@ struct sdt_header {
     uint32_t oem_rev, creator, creator_rev;
 } __attribute__((packed));
 
+/* Table fields are packed and often unaligned: read them bytewise. */
+static uint32_t load32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 static int checksum_ok(const void *p, uint32_t len)
 {
     uint8_t sum = 0;
@@ -32,8 +47,8 @@ static const struct sdt_header *find_table(uint64_t rsdp, const char *sig)
 {
     const uint8_t *r = (const uint8_t *)rsdp;
     uint8_t rev = r[15];
-    uint64_t xsdt = rev >= 2 ? *(const uint64_t *)(r + 24) : 0;
-    uint64_t rsdt = *(const uint32_t *)(r + 16);
+    uint64_t xsdt = rev >= 2 ? load64(r + 24) : 0;
+    uint64_t rsdt = load32(r + 16);
     const struct sdt_header *root = (const void *)(xsdt ? xsdt : rsdt);
     unsigned esize = xsdt ? 8 : 4;
     if (!root || !checksum_ok(root, root->length)) {
@@ -43,7 +58,7 @@ static const struct sdt_header *find_table(uint64_t rsdp, const char *sig)
     unsigned n = (root->length - sizeof(*root)) / esize;
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = (const uint8_t *)(root + 1) + i * esize;
-        uint64_t a = esize == 8 ? *(const uint64_t *)e : *(const uint32_t *)e;
+        uint64_t a = esize == 8 ? load64(e) : load32(e);
         const struct sdt_header *h = (const void *)a;
         if (h && !memcmp(h->sig, sig, 4) && checksum_ok(h, h->length))
             return h;
@@ -82,19 +97,19 @@ int acpi_find_cpus(uint64_t rsdp, struct acpi_cpus *out)
     }
     const uint8_t *p = (const uint8_t *)madt + sizeof(*madt);
     const uint8_t *end = (const uint8_t *)madt + madt->length;
-    out->lapic_base = *(const uint32_t *)p;
+    out->lapic_base = load32(p);
     for (p += 8; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1]) {
         switch (p[0]) {
         case 0:     /* processor local APIC: acpi id, apic id, flags */
-            if (*(const uint32_t *)(p + 4) & 1)
+            if (load32(p + 4) & 1)
                 add_cpu(out, p[3]);
             break;
         case 5:     /* local APIC address override */
-            out->lapic_base = *(const uint64_t *)(p + 4);
+            out->lapic_base = load64(p + 4);
             break;
         case 9:     /* processor local x2APIC: x2apic id, flags, uid */
-            if (*(const uint32_t *)(p + 8) & 1)
-                add_cpu(out, *(const uint32_t *)(p + 4));
+            if (load32(p + 8) & 1)
+                add_cpu(out, load32(p + 4));
             break;
         }
     }
