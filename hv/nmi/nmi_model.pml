@@ -26,7 +26,7 @@
  *                   touches the window. Spin finds a stuck guest NMI: one
  *                   taken in root after that decision and before VMRESUME
  *                   (MODEL.md, "The entry race").
- *   NO_RECHECK      the C scheme without nmi_before_entry()'s second look at
+ *   NO_RECHECK      the C scheme without nmi_commit_entry()'s second look at
  *                   nmi_pending after entry_committed is set. Spin finds the
  *                   same stuck NMI (it arrives between the first look and the
  *                   commit): both halves of the C scheme are needed.
@@ -286,8 +286,9 @@ end_guest:
        goto exit_window                /* NMI-window exit */
     :: atomic { MTF_CAN_EXIT(c) -> mtf_hw = MTF_WORKS; in_guest[c] = 0 };
        goto exit_mtf                   /* MTF exit. Any time while MTF is set
-                                          (the CPU: after one instruction), so
-                                          the guest may also run on first */
+                                          (the CPU: after one instruction, or
+                                          at once if the entry injected an
+                                          event): the guest may run on first */
     :: atomic { MTF_CAN_EXIT(c) && mtf_hw == MTF_UNKNOWN ->
             mtf_hw = MTF_DEAD }        /* or the hardware never gives it */
     :: atomic { GUEST_RUNS(c) && guest_nmi_blocked[c] ->
@@ -318,7 +319,8 @@ exit_window:    /* NMI-window exit; nmi_window_exit() does nothing:
     entry_committed[c] = 0;     /* nmi_after_exit(), first in every exit
                                    handler (NMIs open: until here an NMI
                                    may still see the old commit and set the
-                                   window bit; nmi_before_entry recomputes) */
+                                   window bit; compose_controls() rewrites
+                                   the whole field) */
     goto entry;
 
 exit_vmcall:
