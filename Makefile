@@ -101,6 +101,17 @@ $(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -fsanitize=address,undefined -o $@ $< $(PORTABLE_SRCS)
 
+# ThreadSanitizer builds of the ring's threaded host test: every access that
+# races between writer and consumer must be atomic (TSan reports the rest).
+# Only the threaded test: see the top of tests/unit/test_ring.c.
+TSAN_UNITS := test_ring
+TSAN_BINS  := $(TSAN_UNITS:%=$(BUILD)/host-tsan/%)
+host: $(TSAN_BINS)
+
+$(BUILD)/host-tsan/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -fsanitize=thread -o $@ $< $(PORTABLE_SRCS)
+
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) -std=gnu11 -O1 -g -Ihv -Ihv/include -DHOSTED \

@@ -1,10 +1,12 @@
 /* Per-CPU lock-free, NMI-safe trace ring. The design and the reasons for it
  * are in ring.h; this file follows the numbered notes there.
  *
- * Freestanding: no libc. Atomics are GCC __atomic builtins only; copies use
- * __builtin_memcpy (inlined for constant sizes, else the hypervisor's
- * memcpy). Positions (head, tail, vis) are 64-bit byte counts that only grow;
- * the buffer offset is position & mask. */
+ * Freestanding: no libc. Atomics are GCC __atomic builtins only; every
+ * access to the buffer that may race with the other side (consumer vs
+ * writer) is atomic, so the host tests also run under ThreadSanitizer
+ * (build/host-tsan/). Copies in and out of the buffer are word-sized relaxed
+ * atomics (plain movs on x86-64). Positions (head, tail, vis) are 64-bit
+ * byte counts that only grow; the buffer offset is position & mask. */
 #include "trace/ring.h"
 
 #define RLX __ATOMIC_RELAXED
@@ -115,13 +117,27 @@ uint32_t ring_max_len(const struct trace_ring *r)
  * only with nest == 0 (outside every writer's header window), so every
  * reservation below the head we read has its header written already. A
  * writer interrupting us publishes its own record; if it slipped in between
- * our read of resv and our store, the re-check loops and we republish. */
+ * our read of resv and our store, the re-check loops and we republish.
+ * (Our store then briefly moved vis back to our older head: harmless, a
+ * lower frontier only hides records for a moment.) What must never happen
+ * is a frontier ABOVE the true head: the consumer would read unwritten
+ * headers (stale bytes of an old lap) as records. Such a frontier would come
+ * from a tail that passed our stale head: while the interrupter ran, a
+ * consumer on another CPU may have read past our head (its records and
+ * everything before were committed: possible when we hold no record, after
+ * a drop). resv_head() needs tail <= head; if that does not hold, resv has
+ * moved and we read it again instead of storing a wrapped value. The test
+ * hook between the two loads is where tests/unit/test_ring_cases.c lands
+ * its interrupter (test_publish_interleaving, test_publish_tail_passes). */
 static void publish(struct trace_ring *r)
 {
     for (;;) {
         uint64_t rv = LOAD(&r->resv, ACQ);
-        uint64_t h = resv_head(rv, LOAD(&r->tail, ACQ));
-        STORE(&r->vis, h, REL);
+        HOOK(r, RING_HOOK_PUBLISH_LOADED);
+        uint64_t t = LOAD(&r->tail, ACQ);
+        if ((uint32_t)rv - stamp_of(t) > (uint32_t)(size_of(r) >> 3))
+            continue;           /* tail passed the head we read: stale */
+        STORE(&r->vis, resv_head(rv, t), REL);
         HOOK(r, RING_HOOK_PUBLISH);
         if (LOAD(&r->resv, ACQ) == rv)
             return;
@@ -229,12 +245,38 @@ void ring_commit(struct trace_ring *r, void *payload)
     STORE(&hdr[0], w | F_COMMIT, REL);   /* payload stores happen before */
 }
 
+/* Copy a record in with word-sized relaxed atomic stores. In overwrite mode
+ * the consumer (another CPU) may still be copying an older record out of
+ * this space; its tail CAS then fails and it discards the copy (note 5).
+ * That seqlock-style race is defined only if both sides are atomic: a plain
+ * store racing with the consumer's atomic loads is a data race in C11 (and
+ * ThreadSanitizer reports it). On x86-64 a relaxed store is a plain mov.
+ * Payloads start 8-aligned and the footprint is rounded up to 8, so the
+ * last word may be stored whole (the bytes past len are padding). */
+static void copy_in(unsigned char *dst, const unsigned char *src, uint32_t len)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        __builtin_memcpy(&x, src + i, 8);
+        STORE((uint64_t *)(void *)(dst + i), x, RLX);
+    }
+    if (i < len) {
+        unsigned char b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (uint32_t k = 0; i + k < len; k++)
+            b[k] = src[i + k];
+        uint64_t x;
+        __builtin_memcpy(&x, b, 8);
+        STORE((uint64_t *)(void *)(dst + i), x, RLX);
+    }
+}
+
 bool ring_write(struct trace_ring *r, const void *rec, uint32_t len)
 {
     void *p = ring_reserve(r, len, 0);
     if (!p)
         return false;
-    __builtin_memcpy(p, rec, len);
+    copy_in(p, rec, len);
     ring_commit(r, p);
     return true;
 }

@@ -159,7 +159,12 @@ bool ring_write(struct trace_ring *r, const void *rec, uint32_t len);
  * a drop (the seq the dropped record consumed). Between reserve and commit
  * the record blocks the consumer; keep it short. Nesting is allowed: a
  * handler may reserve/commit while an interrupted context holds a
- * reservation. Commit exactly once per non-NULL reserve. */
+ * reservation. Commit exactly once per non-NULL reserve.
+ * In RING_OVERWRITE mode a consumer on another CPU may still be copying the
+ * older record that occupied this space (it discards that copy, note 5):
+ * code held to the C memory model (the ThreadSanitizer host tests) encodes
+ * with relaxed __atomic stores, as ring_write does; on x86-64 these are the
+ * same instructions as plain stores. */
 void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seq);
 void ring_commit(struct trace_ring *r, void *payload);
 
@@ -193,6 +198,7 @@ enum ring_hook_point {
     RING_HOOK_PUBLISH,       /* header written, inside the publish loop     */
     RING_HOOK_RECLAIM,       /* overwrite: about to move tail past a record */
     RING_HOOK_READ_COPIED,   /* consumer: payload copied, not validated yet */
+    RING_HOOK_PUBLISH_LOADED,/* publish: resv read, tail not read yet       */
 };
 extern void (*ring_test_hook)(struct trace_ring *r, enum ring_hook_point pt);
 #endif

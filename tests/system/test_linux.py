@@ -62,16 +62,68 @@ def test_debian_linux_boots_under_the_hypervisor(boot):
 
 SYSRQ_ROUNDS = 5
 
+ROUND_NMI_RE = re.compile(
+    r"HVTEST sysrq-l round (\d+) cpu (\d+) (before|after): *NMI: *([\d ]+?) *Non-maskable")
+ROUND_LOG_RE = re.compile(r"HVTEST sysrq-l round (\d+) log: (.*)$", re.M)
+
+
+def cpu_list(cpus):
+    """A CPU list as the kernel's %*pbl prints it: 0-2,5."""
+    parts, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def check_sysrq_rounds(out, cpus, rounds):
+    """The NMI backtraces themselves, round by round (/init prints
+    /proc/interrupts' NMI line before and after each round and the round's
+    backtrace lines from dmesg): the round's CPU c prints its own backtrace
+    without an NMI, so its NMI count stays; every other CPU takes exactly one
+    NMI (the count rises by one) and prints its backtrace from it."""
+    counts = {}
+    for r, c, when, nums in ROUND_NMI_RE.findall(out):
+        counts[(int(r), when)] = (int(c), [int(x) for x in nums.split()])
+    logs = {}
+    for r, line in ROUND_LOG_RE.findall(out):
+        logs.setdefault(int(r), []).append(line.strip())
+    for r in range(rounds):
+        assert (r, "before") in counts and (r, "after") in counts, \
+            f"round {r}: no NMI lines\n" + out[-3000:]
+        c, before = counts[(r, "before")]
+        c2, after = counts[(r, "after")]
+        assert c == c2 == r % cpus and len(before) == len(after) == cpus, (r, before, after)
+        rises = [a - b for a, b in zip(after, before)]
+        want = [0 if cpu == c else 1 for cpu in range(cpus)]
+        assert rises == want, f"round {r} on cpu{c}: NMI counts rose by {rises}, want {want}"
+        log = logs.get(r, [])
+        traced = sorted({int(m) for line in log
+                         for m in re.findall(r"NMI backtrace for cpu (\d+)", line)})
+        assert traced == list(range(cpus)), f"round {r}: backtraces of {traced}: {log}"
+        others = cpu_list([cpu for cpu in range(cpus) if cpu != c])
+        assert any(re.search(rf"Sending NMI from CPU {c} to CPUs {others}:", line)
+                   for line in log), f"round {r}: {log}"
+    assert (rounds, "before") not in counts, "more rounds than asked"
+
 
 @pytest.mark.parametrize("apic", ["x2apic", "nox2apic"])
 def test_debian_linux_smp_under_the_hypervisor(boot, apic):
     """2 CPUs: the guest's INIT-SIPI-SIPI reaches its AP through the
     hypervisor, then NMI backtraces to every CPU (sysrq-l) for a fixed
-    number of rounds. x2apic: x2apic_hint=kvm tells Linux that x2APIC
+    number of rounds, each checked: every CPU's backtrace printed, and each
+    CPU's NMI count in /proc/interrupts up by exactly the NMIs the round
+    sends it (check_sysrq_rounds). x2apic: x2apic_hint=kvm tells Linux that x2APIC
     without interrupt remapping is fine here (else it goes back to xAPIC),
     so it switches to x2APIC and its SIPIs go through the x2APIC ICR MSR;
     nox2apic: through the trapped xAPIC page."""
-    extra = f"hvtest=sysrq-l:{SYSRQ_ROUNDS}" + (" nox2apic" if apic == "nox2apic" else "")
+    # nmi_watchdog=0: no perf NMIs of the guest's own (none in Bochs anyway),
+    # so the NMI counts move only with the backtrace IPIs.
+    extra = f"nmi_watchdog=0 hvtest=sysrq-l:{SYSRQ_ROUNDS}" + \
+        (" nox2apic" if apic == "nox2apic" else "")
     cmdline = HV_CMDLINE + (" x2apic_hint=kvm" if apic == "x2apic" else "")
     img = linux_guest.build_linux_disk(extra_args=extra)
     m = boot(cmdline=cmdline, modules=[Module("(hd0)+1", nounzip=True)], disks=[img],
@@ -83,6 +135,8 @@ def test_debian_linux_smp_under_the_hypervisor(boot, apic):
     assert up and up.group(1) == "2", out[-3000:]
     assert re.search(r"processor\s*: 1", out), out[-3000:]
     assert "HVTEST sysrq-l done" in out, out[-3000:]
+    check_sysrq_rounds(out, 2, SYSRQ_ROUNDS)
+    assert "NMI received for unknown reason" not in out, out[-3000:]
     assert not re.search(r"DMESG:.*(do_boot_cpu|BUG|panic)", out), out[-3000:]
     assert s.find(r"vapic: cpu1: guest AP starts at"), s.text()
     assert not s.find(r"^FATAL"), s.text()

@@ -329,6 +329,189 @@ static void test_die_in_window(enum ring_hook_point pt)
     CHECK(seen6, "ring wedged after a dead writer (point %d)", pt);
 }
 
+/* ---- the interleaving publish() is written for ------------------------- */
+
+/* publish() (ring.c) reads resv, then tail, stores vis from them and
+ * re-reads resv. Its comment: a writer interrupting us between our read of
+ * resv and our store publishes its own record; our store then moves vis
+ * back to our older head, and the re-check must loop and republish, or that
+ * record stays invisible. The hook RING_HOOK_PUBLISH_LOADED sits between the
+ * two loads; an "NMI" there writes a whole record (reserve, commit and its
+ * own publish), re-entrantly. In overwrite mode it also reclaims the oldest
+ * record, so the tail moves between the two loads as well.
+ * Checked: the stale store really happened (vis below the nested record's
+ * end right after it: the interleaving was reached), the outer publish
+ * republished, every record is delivered whole in seq order, and the loss
+ * is exactly the one overwritten record. Removing the re-check fails this. */
+static struct trace_ring pr;
+static int pi_phase, pi_nested, pi_republished;
+static uint64_t pi_head_before, pi_head_after;
+
+static uint64_t head_now(const struct trace_ring *r)
+{
+    struct ring_stats s;
+    ring_stats(r, &s);
+    return s.bytes;
+}
+
+static void pi_hook(struct trace_ring *r, enum ring_hook_point pt)
+{
+    if (r != &pr || pi_nested)
+        return;                        /* the nested writer's own publish */
+    if (pt == RING_HOOK_PUBLISH_LOADED && pi_phase == 0) {
+        pi_head_before = head_now(r);  /* the head the outer just read */
+        uint8_t rec[48];
+        fill(rec, 48, 1000);
+        pi_nested = 1;
+        CHECK(ring_write(r, rec, 48), "nested write refused");
+        pi_nested = 0;
+        pi_head_after = head_now(r);
+        CHECK(__atomic_load_n(&r->vis, __ATOMIC_RELAXED) == pi_head_after,
+              "nested writer did not publish its record");
+        pi_phase = 1;
+    } else if (pt == RING_HOOK_PUBLISH && pi_phase == 1) {
+        /* The outer's store from its stale read: vis went back. */
+        CHECK(__atomic_load_n(&r->vis, __ATOMIC_RELAXED) == pi_head_before &&
+              pi_head_before < pi_head_after,
+              "interleaving not reached: vis %lu, heads %lu -> %lu",
+              (unsigned long)r->vis, (unsigned long)pi_head_before,
+              (unsigned long)pi_head_after);
+        pi_phase = 2;
+    } else if (pt == RING_HOOK_PUBLISH && pi_phase == 2) {
+        pi_republished++;              /* the re-check looped */
+    }
+}
+
+static void test_publish_interleaving(enum ring_policy pol)
+{
+    ring_init(&pr, mem, 256, pol);
+    uint8_t rec[48];
+    /* 48-byte payloads, 64-byte footprints: 4 fill the ring. Overwrite:
+     * fill 3 so the nested record has to reclaim seq 0; drop-newest: fill
+     * 2 so both the outer and the nested record fit. */
+    uint64_t pre = pol == RING_OVERWRITE ? 3 : 2;
+    for (uint64_t i = 0; i < pre; i++) {
+        fill(rec, 48, i);
+        CHECK(ring_write(&pr, rec, 48), "prefill %lu", (unsigned long)i);
+    }
+    pi_phase = pi_nested = pi_republished = 0;
+    ring_test_hook = pi_hook;
+    uint64_t sa = 0;
+    uint8_t *a = ring_reserve(&pr, 48, &sa);
+    ring_test_hook = NULL;
+    CHECK(a != NULL && sa == pre, "outer reserve: seq %lu", (unsigned long)sa);
+    CHECK(pi_phase == 2, "hook phases reached: %d", pi_phase);
+    CHECK(pi_republished == 1, "outer publish did not republish (%d)",
+          pi_republished);
+    CHECK(pr.vis == pi_head_after, "vis %lu != head %lu after publish",
+          (unsigned long)pr.vis, (unsigned long)pi_head_after);
+    if (!a)
+        return;
+    fill(a, 48, sa);
+    ring_commit(&pr, a);
+
+    /* Delivered: the survivors of the prefill, the outer record, then the
+     * nested one (reserved after it: next seq, next place). */
+    uint64_t first = pol == RING_OVERWRITE ? 1 : 0, seq;
+    for (uint64_t q = first; q <= pre + 1; q++) {
+        int n = ring_read(&pr, out, sizeof(out), &seq);
+        uint64_t id = q == pre + 1 ? 1000 : q;
+        CHECK(n == 48 && seq == q && verify(out, 48, id),
+              "pol %d: want seq %lu, got n=%d seq=%lu", pol, (unsigned long)q, n,
+              (unsigned long)seq);
+    }
+    CHECK(ring_read(&pr, out, sizeof(out), &seq) == 0, "extra record");
+    CHECK(ring_empty(&pr), "pol %d: records left unread (not published)", pol);
+    struct ring_stats s;
+    ring_stats(&pr, &s);
+    CHECK(s.attempts == pre + 2 && s.dropped == 0 &&
+              s.overwritten == first && s.stale_skipped == 0,
+          "pol %d: attempts %lu dropped %lu overwritten %lu", pol,
+          (unsigned long)s.attempts, (unsigned long)s.dropped,
+          (unsigned long)s.overwritten);
+}
+
+/* The same window when the outer writer holds no record (its write was
+ * dropped): while the "NMI" runs, a consumer on another CPU drains the ring
+ * and the nested record too, so the tail passes the head the outer read.
+ * The frontier must never go above the true head: the consumer would take
+ * the stale bytes there for a header. Here those bytes are made to look
+ * like a committed record (they are free space, whatever an older lap
+ * left); a stale frontier would deliver it. */
+static int pd_phase, pd_nested, pd_checked;
+static uint64_t pd_head_before;
+
+static void pd_hook(struct trace_ring *r, enum ring_hook_point pt)
+{
+    if (r != &pr || pd_nested)
+        return;
+    uint64_t seq;
+    if (pt == RING_HOOK_PUBLISH_LOADED && pd_phase == 0) {
+        pd_head_before = head_now(r);
+        for (uint64_t q = 0; q < 4; q++) {          /* the other CPU reads */
+            int n = ring_read(r, out, sizeof(out), &seq);
+            CHECK(n == 48 && seq == q && verify(out, 48, q), "drain %lu",
+                  (unsigned long)q);
+        }
+        uint8_t rec[48];
+        fill(rec, 48, 1000);
+        pd_nested = 1;
+        CHECK(ring_write(r, rec, 48), "nested write refused");
+        pd_nested = 0;
+        int n = ring_read(r, out, sizeof(out), &seq);
+        CHECK(n == 48 && seq == 5 && verify(out, 48, 1000), "nested read");
+        uint64_t t = head_now(r);
+        CHECK(r->tail == t && t > pd_head_before, "tail %lu head %lu before %lu",
+              (unsigned long)r->tail, (unsigned long)t,
+              (unsigned long)pd_head_before);
+        uint64_t *fake = (uint64_t *)(void *)(r->buf + (t & r->mask));
+        fake[0] = ((uint64_t)(uint32_t)(t >> 3) << 32) | (1u << 16) | 8;
+        fake[1] = 999;                 /* a plausible committed header */
+        pd_phase = 1;
+    } else if (pt == RING_HOOK_PUBLISH && pd_phase == 1) {
+        uint64_t v = __atomic_load_n(&r->vis, __ATOMIC_RELAXED);
+        CHECK((int64_t)(head_now(r) - v) >= 0,
+              "vis %lu above head %lu (tail passed the stale head %lu)",
+              (unsigned long)v, (unsigned long)head_now(r),
+              (unsigned long)pd_head_before);
+        int n = ring_read(r, out, sizeof(out), &seq);
+        CHECK(n == 0, "read stale bytes as a record: n=%d seq=%lu", n,
+              (unsigned long)seq);
+        pd_checked++;
+        pd_phase = 2;
+    }
+}
+
+static void test_publish_tail_passes(void)
+{
+    ring_init(&pr, mem, 256, RING_DROP_NEWEST);
+    uint8_t rec[48];
+    for (uint64_t i = 0; i < 4; i++) {
+        fill(rec, 48, i);
+        CHECK(ring_write(&pr, rec, 48), "prefill %lu", (unsigned long)i);
+    }
+    pd_phase = pd_nested = pd_checked = 0;
+    ring_test_hook = pd_hook;
+    uint64_t sa = 0;
+    CHECK(ring_reserve(&pr, 48, &sa) == NULL && sa == 4, "outer not dropped");
+    ring_test_hook = NULL;
+    CHECK(pd_phase == 2 && pd_checked == 1, "phases %d", pd_phase);
+    fill(rec, 48, 6);
+    CHECK(ring_write(&pr, rec, 48), "write after");
+    uint64_t seq;
+    int n = ring_read(&pr, out, sizeof(out), &seq);
+    CHECK(n == 48 && seq == 6 && verify(out, 48, 6), "after: n=%d seq=%lu", n,
+          (unsigned long)seq);
+    CHECK(ring_empty(&pr), "not empty");
+    struct ring_stats s;
+    ring_stats(&pr, &s);
+    /* Delivered 0-3, 5, 6: the one gap (4) is the one drop. */
+    CHECK(s.attempts == 7 && s.dropped == 1 && s.overwritten == 0 &&
+              s.stale_skipped == 0,
+          "attempts %lu dropped %lu", (unsigned long)s.attempts,
+          (unsigned long)s.dropped);
+}
+
 /* ---- NMIs at every instruction point of the writer ---------------------- */
 
 enum { MAXREC = 4096 };
@@ -428,7 +611,7 @@ static void test_nmi_points(enum ring_policy pol, uint32_t size)
     const enum ring_hook_point pts[] = {
         RING_HOOK_LOADED, RING_HOOK_BEFORE_CAS, RING_HOOK_AFTER_CAS,
         RING_HOOK_HDR_WRITTEN, RING_HOOK_PUBLISH, RING_HOOK_RECLAIM,
-        RING_HOOK_READ_COPIED,
+        RING_HOOK_READ_COPIED, RING_HOOK_PUBLISH_LOADED,
     };
     for (unsigned pi = 0; pi < sizeof(pts) / sizeof(pts[0]); pi++) {
         ring_init(&hr, hmem, size, pol);
@@ -484,6 +667,9 @@ int main(void)
     test_die_in_window(RING_HOOK_AFTER_CAS);
     test_die_in_window(RING_HOOK_HDR_WRITTEN);
     test_die_in_window(RING_HOOK_BEFORE_CAS);
+    test_publish_interleaving(RING_DROP_NEWEST);
+    test_publish_interleaving(RING_OVERWRITE);
+    test_publish_tail_passes();
     test_nmi_points(RING_DROP_NEWEST, 1024);
     test_nmi_points(RING_OVERWRITE, 1024);
     test_nmi_points(RING_DROP_NEWEST, 16384);
