@@ -5,6 +5,7 @@
 #include "console/console.h"
 #include <percpu.h>
 #include "mem/pmm.h"
+#include "mem/identity.h"
 #include "cpu/tsc.h"
 #include "cpu/lapic.h"
 #include "trace/trace.h"
@@ -95,6 +96,8 @@ void hv_main(uint32_t mbi_phys)
 
     if (pmm_init(hv_config.heap_bytes))
         halt_all("no room for the hypervisor's memory");
+    if (mem_map_all_ram())
+        halt_all("no room to map the RAM above 4 GiB");
     bsp->online = true;
     tsc_calibrate();
     print_memory();
