@@ -21,7 +21,7 @@ GUEST_ASFLAGS := -g -Iguest -Iabi -D__ASSEMBLY__
 GUEST_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 	-Wl,--build-id=none -T guest/guest.ld
 
-GUEST_C_SRCS := $(sort $(wildcard guest/*.c guest/scenarios/*.c))
+GUEST_C_SRCS := $(sort $(wildcard guest/*.c guest/scenarios/*.c guest/scenarios/*/*.c))
 GUEST_S_SRCS := $(sort $(wildcard guest/*.S))
 GUEST_OBJS   := $(GUEST_C_SRCS:%.c=$(BUILD)/%.o) $(GUEST_S_SRCS:%.S=$(BUILD)/%.o)
 GUEST_ELF    := $(BUILD)/guest/guest.elf

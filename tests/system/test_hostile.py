@@ -1,4 +1,4 @@
-"""The hostile guest (guest/scenarios/hostile.c, issue 10): the test guest
+"""The hostile guest (guest/scenarios/hostile/, issue 10): the test guest
 tries everything a hostile guest would -- every VMCALL number and random
 ones, VMX instructions, VMX and unknown MSRs, illegal CR0/CR3/CR4 and XCR0
 values, odd LAPIC accesses, every ICR delivery mode, COM1 abuse and a flood,
