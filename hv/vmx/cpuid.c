@@ -8,16 +8,13 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/hook_list.h"
 
-#define MAX_CPUID_HOOKS 4
-
-static cpuid_hook_fn hooks[MAX_CPUID_HOOKS];
-static unsigned nhooks;
+static struct hook_list hooks;
 
 void vmx_cpuid_register(cpuid_hook_fn fn)
 {
-    if (nhooks < MAX_CPUID_HOOKS)
-        hooks[nhooks++] = fn;
+    hook_add(&hooks, (void *)fn, "CPUID");
 }
 
 /* Instructions whose enable control the CPU did not give us #UD in the
@@ -35,8 +32,8 @@ static void hide_disabled(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
 
 static void answer(uint32_t leaf, uint32_t sub, struct cpuid_regs *r)
 {
-    for (unsigned i = 0; i < nhooks; i++)
-        if (hooks[i](leaf, sub, r))
+    for (unsigned i = 0; i < hooks.n; i++)
+        if (((cpuid_hook_fn)hooks.fn[i])(leaf, sub, r))
             return;
     if (leaf == 1) {
         r->ecx |= HVABI_CPUID1_ECX_HYPERVISOR;

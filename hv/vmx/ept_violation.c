@@ -8,10 +8,10 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/hook_list.h"
 #include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 
-#define MAX_EPT_HOOKS 4
 /* Exit qualification bits (SDM Vol. 3C, Table 27-7, "EPT violations"). */
 #define EPT_QUAL_WRITE  (1ull << 1)
 #define EPT_QUAL_FETCH  (1ull << 2)
@@ -19,21 +19,19 @@
 #define EPT_QUAL_WRITABLE   (1ull << 4)
 #define EPT_QUAL_EXECUTABLE (1ull << 5)
 
-static ept_violation_fn hooks[MAX_EPT_HOOKS];
-static unsigned nhooks;
+static struct hook_list hooks;
 
 void vmx_ept_violation_register(ept_violation_fn fn)
 {
-    if (nhooks < MAX_EPT_HOOKS)
-        hooks[nhooks++] = fn;
+    hook_add(&hooks, (void *)fn, "EPT violation");
 }
 
 void handle_ept_violation(struct vcpu *v)
 {
     uint64_t gpa = vmcs_read(GUEST_PHYS_ADDR), qual = vmcs_read(EXIT_QUALIFICATION);
     uint64_t rip = vmcs_read(GUEST_RIP);
-    for (unsigned i = 0; i < nhooks; i++)
-        if (hooks[i](v, gpa, qual))
+    for (unsigned i = 0; i < hooks.n; i++)
+        if (((ept_violation_fn)hooks.fn[i])(v, gpa, qual))
             return;     /* e.g. the guest's LAPIC page: stepped (not traced) */
     trace_event(TEV_EPT_VIOLATION, gpa, qual, rip);
     if (ept_in_footprint(gpa)) {

@@ -9,24 +9,23 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/hook_list.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
 #define MAX_EXIT_REASONS    80      /* basic reasons 0..79 (SDM Vol. 3D, C) */
-#define MAX_HOOKS           8
 
 static struct exit_entry {
     exit_handler_fn fn;
     exit_final_fn final;
 } exit_table[MAX_EXIT_REASONS];
 
-struct hook_list { unsigned n; void *fn[MAX_HOOKS]; };
 static struct hook_list intercepts, after_exit, before_entry[ENTRY_STAGES];
 
-static bool hook_add(struct hook_list *l, void *fn)
+bool hook_add(struct hook_list *l, void *fn, const char *what)
 {
     if (l->n == MAX_HOOKS) {
-        printf("vmx: hook table full; a handler was not registered\n");
+        printf("vmx: %s hook table full; a handler was not registered\n", what);
         return false;
     }
     l->fn[l->n++] = fn;
@@ -58,12 +57,19 @@ bool vmx_exit_register_final(uint32_t basic, exit_final_fn fn)
     return true;
 }
 
-void vmx_exit_intercept_register(exit_intercept_fn fn) { hook_add(&intercepts, (void *)fn); }
-void vmx_after_exit_register(vcpu_hook_fn fn) { hook_add(&after_exit, (void *)fn); }
+void vmx_exit_intercept_register(exit_intercept_fn fn)
+{
+    hook_add(&intercepts, (void *)fn, "exit intercept");
+}
+
+void vmx_after_exit_register(vcpu_hook_fn fn)
+{
+    hook_add(&after_exit, (void *)fn, "after-exit");
+}
 
 void vmx_before_entry_register(enum entry_stage stage, vcpu_hook_fn fn)
 {
-    hook_add(&before_entry[stage], (void *)fn);
+    hook_add(&before_entry[stage], (void *)fn, "before-entry");
 }
 
 static void run_hooks(const struct hook_list *l, struct vcpu *v)

@@ -10,6 +10,7 @@
 #include "vmx/exit.h"
 #include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/hook_list.h"
 #include "vmx/refuse.h"
 #include <percpu.h>
 #include "vmx/guest_start.h"
@@ -100,21 +101,17 @@ static void hc_print(struct vcpu *v)
     v->regs.rax = HVABI_OK;
 }
 
-#define MAX_VMCALL_HOOKS 4
-
-static vmcall_fn hooks[MAX_VMCALL_HOOKS];
-static unsigned nhooks;
+static struct hook_list hooks;
 
 void vmx_vmcall_register(vmcall_fn fn)
 {
-    if (nhooks < MAX_VMCALL_HOOKS)
-        hooks[nhooks++] = fn;
+    hook_add(&hooks, (void *)fn, "VMCALL");
 }
 
 static void vmcall_other(struct vcpu *v, uint32_t fn)
 {
-    for (unsigned i = 0; i < nhooks; i++)
-        if (hooks[i](v, fn))
+    for (unsigned i = 0; i < hooks.n; i++)
+        if (((vmcall_fn)hooks.fn[i])(v, fn))
             return;
     v->regs.rax = HVABI_ERR_UNKNOWN;
     guest_refused(v, REFUSE_VMCALL, fn, "VMCALL function %#x is unknown", fn);
