@@ -27,6 +27,7 @@
 #include "vdev/guest_uart.h"
 #include "trace/percpu_rings.h"
 #include "serial/serial.h"
+#include "gdbstub/stub.h"
 
 static const char *const mmap_type[] = {
     "?", "usable", "reserved", "ACPI reclaimable", "ACPI NVS", "bad"
@@ -114,6 +115,8 @@ void hv_main(uint32_t mbi_phys)
     printf("smp: %u of %u CPUs online\n", online, cpus.count);
     serial_announce();      /* again, now with the CPU count and TSC rate */
     trace_event(TEV_BOOT, online, tsc_per_ms);
+    gdbstub_init();         /* every CPU is a thread from here */
+    gdbstub_boot_wait();
 
     if (!vmx_features_probe())
         halt_all("no VMX: this CPU does not offer Intel VT-x, the hypervisor cannot run here");

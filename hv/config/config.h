@@ -8,6 +8,10 @@
 
 enum serial_mode { SERIAL_FRAMED, SERIAL_PLAIN };
 enum lapic_step_method { LAPIC_STEP_AUTO, LAPIC_STEP_MTF, LAPIC_STEP_TF };
+/* gdb=: the GDB stub (hv/gdbstub/). off: not started; on: answers on the
+ * GDB channel, fatal stops wait for gdb; wait: on, and stops early in
+ * hv_main for gdb; raw: on, the line is plain RSP (no frames). */
+enum gdb_mode { GDB_OFF, GDB_ON, GDB_WAIT, GDB_RAW };
 enum x2apic_hint { X2APIC_HINT_NONE, X2APIC_HINT_KVM };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
@@ -30,6 +34,7 @@ struct hv_config {
     bool lapic_trap;            /* trap the guest's xAPIC page (INIT/SIPI) */
     int x2apic_hint;            /* enum x2apic_hint (hv/vapic/x2apic_hint.c) */
     bool triple_fault_park;     /* on_triple_fault=park: keep the CPU for the debugger */
+    int gdb;                    /* enum gdb_mode */
 };
 
 extern struct hv_config hv_config;

@@ -39,8 +39,37 @@ static void early_append(const char *s, size_t n)
     }
 }
 
+/* One capture at a time (the debugger's monitor commands): the text of
+ * one CPU goes to a buffer instead of its ring. */
+static struct { volatile int cpu; char *buf; size_t cap, len; } capture = { .cpu = -1 };
+
+void console_capture_start(uint32_t cpu, char *buf, size_t cap)
+{
+    capture.buf = buf;
+    capture.cap = cap;
+    capture.len = 0;
+    __atomic_store_n(&capture.cpu, (int)cpu, __ATOMIC_RELEASE);
+}
+
+size_t console_capture_stop(void)
+{
+    __atomic_store_n(&capture.cpu, -1, __ATOMIC_RELEASE);
+    return capture.len;
+}
+
+static bool captured(const char *s, size_t n)
+{
+    if (__atomic_load_n(&capture.cpu, __ATOMIC_ACQUIRE) != (int)this_cpu_index())
+        return false;
+    while (n-- && capture.len < capture.cap)
+        capture.buf[capture.len++] = *s++;
+    return true;
+}
+
 void console_write(const char *s, size_t n)
 {
+    if (captured(s, n))
+        return;
     if (!trace_ring_of(this_cpu_index(), RING_TEXT)) {
         early_append(s, n);
         return;

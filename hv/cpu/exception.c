@@ -19,6 +19,11 @@ const char *exception_name(uint64_t vec)
 }
 
 static nmi_hook_fn nmi_hook;
+static const struct exception_debugger *debugger;
+
+void exception_set_debugger(const struct exception_debugger *d) { debugger = d; }
+
+extern uint8_t checked_copy_insn[], checked_copy_fixup[];
 static void (*fatal_flush)(void);
 
 void exception_set_nmi_hook(nmi_hook_fn fn) { nmi_hook = fn; }
@@ -68,6 +73,8 @@ void exception_dump(bool fatal, const char *why, const struct regs *r)
 void cpu_park(void)
 {
     struct percpu *p = this_cpu();
+    if (debugger && debugger->fatal && !p->parked)
+        debugger->fatal(NULL, "fatal stop");    /* returns only if it is off */
     p->parked = true;
     trace_event(TEV_CPU_PARKED, 1);
     if (fatal_flush)
@@ -87,7 +94,10 @@ void exception_dispatch(struct regs *r)
     if (r->vector == VEC_NMI) {
         p->nmi_count++;
         trace_event(TEV_NMI_ENTER, r->rip, origin);
-        if (!nmi_hook || !nmi_hook(r)) {
+        /* The debugger's stop IPI is not the guest's (the debugger
+         * answers a quiesce that came with it itself). */
+        bool debuggers = debugger && debugger->nmi(r);
+        if (!debuggers && (!nmi_hook || !nmi_hook(r))) {
             printf("NMI cpu%u: unclaimed NMI #%lu\n", p->index, p->nmi_count);
             exception_dump(false, "unclaimed NMI", r);
         }
@@ -98,6 +108,15 @@ void exception_dispatch(struct regs *r)
         return;
     }
     trace_event(TEV_EXC_ENTER, r->vector, r->rip, origin, r->error);
+    if ((r->vector == VEC_PF || r->vector == VEC_GP) && r->rip == (uint64_t)checked_copy_insn) {
+        r->rip = (uint64_t)checked_copy_fixup;  /* the checked copy ends here */
+        p->exc_depth--;
+        return;
+    }
+    if ((r->vector == VEC_DB || r->vector == VEC_BP) && debugger && debugger->trap(r)) {
+        p->exc_depth--;
+        return;
+    }
     if (depth > 3) {
         /* Faulting inside the fatal path itself: stop digging. */
         cpu_park();
@@ -123,5 +142,7 @@ void exception_dispatch(struct regs *r)
     }
     trace_event(TEV_EXC_FATAL, r->vector, r->rip, r->error, read_cr2());
     exception_dump(true, "unhandled exception", r);
+    if (debugger && debugger->fatal)
+        debugger->fatal(r, "unhandled exception");
     cpu_park();
 }

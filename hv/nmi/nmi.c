@@ -34,9 +34,23 @@ void nmi_reset(struct vcpu *v)
         v->nmi_dropped++;
 }
 
+static nmi_stop_hook_fn stop_hook;
+
+void nmi_set_stop_hook(nmi_stop_hook_fn fn) { stop_hook = fn; }
+
+void nmi_stop_poll(struct vcpu *v)
+{
+    if (stop_hook)
+        stop_hook(v, false);
+}
+
 void nmi_arrived(struct vcpu *v, enum nmi_path path)
 {
+    /* Through the IDT the CPU layer asked the debugger before us. */
+    bool debugger_nmi = path == NMI_VIA_EXIT && stop_hook && stop_hook(v, true);
     if (quiesce_answer(v))
+        return;
+    if (debugger_nmi)
         return;
     uint32_t state = __atomic_load_n(&v->run_state, __ATOMIC_ACQUIRE);
     if (state != GUEST_RUNNING && state != GUEST_RESETTING) {

@@ -47,6 +47,19 @@ void endquiesce(struct vcpu *v);
 /* True while a quiesce is asking this CPU to stop: then it stops here until
  * endquiesce (model: the quiesce branch of on_nmi). */
 bool quiesce_answer(struct vcpu *v);
+/* The debugger's stop (hv/gdbstub/ registers it): called first for every
+ * NMI taken through an exit, and from every wait of the quiesce protocol,
+ * so a CPU asked to stop parks wherever it spins (a stop and a quiesce
+ * never wait for each other: MODEL.md, "debugger stop"). nmi: called for
+ * an NMI; the hook returns true when that NMI was the debugger's (then it
+ * is not the guest's; a quiesce request is still answered). */
+typedef bool (*nmi_stop_hook_fn)(struct vcpu *v, bool nmi);
+void nmi_set_stop_hook(nmi_stop_hook_fn fn);
+/* A CPU released by the debugger that acknowledged a quiesce while
+ * stopped waits here for that quiesce's resume signal. */
+void quiesce_settle_owed(struct vcpu *v);
+/* For the spins of the protocol: the stop hook, if a stop is asked. */
+void nmi_stop_poll(struct vcpu *v);
 /* Inside a section: is it exclusive? (for the diag hypapp's check) */
 bool quiesce_section_exclusive(struct vcpu *v, char *why, unsigned len);
 

@@ -54,6 +54,8 @@ static void report_wait(struct vcpu *v, const char *for_what, uint32_t cpu, uint
     trace_event(TEV_QUIESCE_STRAGGLER, cpu, (rdtsc() - since) / tsc_per_ms);
 }
 
+static void wait_resume(struct vcpu *v, uint32_t owner);
+
 bool quiesce_answer(struct vcpu *v)
 {
     if (!__atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE) || v->stopped)
@@ -62,9 +64,33 @@ bool quiesce_answer(struct vcpu *v)
     uint32_t owner = quiesce_owner;
     trace_event(TEV_QUIESCE_JOINED, owner, rdtsc() - request_tsc);
     __atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_ACQ_REL);
+    if (__atomic_load_n(&v->debug_stopped, __ATOMIC_ACQUIRE)) {
+        /* Stopped by the debugger (this NMI nests in its stop, or the
+         * debugger's own loop polls): stopped is what the quiescer needs;
+         * the wait for its resume signal comes when the debugger lets
+         * this CPU go (quiesce_settle_owed). Waiting here would hold the
+         * debugger, which may hold the quiescer. */
+        v->quiesce_owed = true;
+        return true;
+    }
+    wait_resume(v, owner);
+    return true;
+}
+
+void quiesce_settle_owed(struct vcpu *v)
+{
+    if (!v->quiesce_owed)
+        return;
+    v->quiesce_owed = false;
+    wait_resume(v, quiesce_owner);
+}
+
+static void wait_resume(struct vcpu *v, uint32_t owner)
+{
     uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
     while (!__atomic_load_n(&resume_signal, __ATOMIC_ACQUIRE)) {
         cpu_relax();
+        nmi_stop_poll(v);
         if (rdtsc() > report_at) {
             report_wait(v, "the resume signal", owner, t0);
             report_at = rdtsc() + report_interval();
@@ -74,7 +100,6 @@ bool quiesce_answer(struct vcpu *v)
     v->quiesce_answered++;
     trace_event(TEV_QUIESCE_RELEASED, owner, rdtsc() - t0);
     v->stopped = false;
-    return true;
 }
 
 static void report_stragglers(uint32_t self, uint64_t waited_ms)
@@ -101,8 +126,10 @@ static void report_stragglers(uint32_t self, uint64_t waited_ms)
 uint32_t quiesce(struct vcpu *v)
 {
     uint32_t self = v->index;
-    while (__atomic_exchange_n(&quiesce_lock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_exchange_n(&quiesce_lock, 1, __ATOMIC_ACQUIRE)) {
         cpu_relax();        /* NMIs open: the holder can stop us meanwhile */
+        nmi_stop_poll(v);
+    }
     v->stopped = true;
     quiesce_owner = self;
     __atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELEASE);
@@ -120,6 +147,7 @@ uint32_t quiesce(struct vcpu *v)
     uint64_t report_at = request_tsc + report_interval();
     while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
+        nmi_stop_poll(v);
         if (rdtsc() > report_at) {
             report_stragglers(self, (rdtsc() - request_tsc) / tsc_per_ms);
             report_at = rdtsc() + report_interval();
@@ -142,6 +170,7 @@ void endquiesce(struct vcpu *v)
     uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
     while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
+        nmi_stop_poll(v);
         if (rdtsc() > report_at) {
             for (uint32_t c = 0; c < cpu_count; c++)
                 if (participates(c, self) && vcpus[c].stopped)

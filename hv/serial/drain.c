@@ -222,6 +222,38 @@ void serial_fatal_takeover(void)
     line_release();
 }
 
+void serial_service_stopped(void)
+{
+    if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
+        return;
+    int me = this_cpu_index();
+    /* This CPU stopped inside its own drain (a breakpoint there): the line
+     * is already ours, and stays the interrupted drain's afterwards. */
+    bool nested = __atomic_load_n(&line_owner, __ATOMIC_ACQUIRE) == me;
+    if (!nested)
+        take_line_after_wait(me);
+    serial_channels_flush(false);
+    if (framed())
+        serial_poll_input();
+    drain_all(false);
+    if (!nested)
+        line_release();
+}
+
+void serial_drain_now(void)
+{
+    int me = this_cpu_index();
+    if (!__atomic_load_n(&started, __ATOMIC_ACQUIRE))
+        return;
+    bool owner = __atomic_load_n(&line_owner, __ATOMIC_ACQUIRE) == me;
+    if (!owner)
+        take_line_after_wait(me);
+    serial_channels_flush(false);
+    drain_all(false);
+    if (!owner)
+        line_release();
+}
+
 void serial_announce(void)
 {
     uint8_t hello[WIRE_HELLO_LEN];

@@ -26,6 +26,16 @@ void serial_announce(void);
 void serial_kick(void);
 /* Fatal path: takes the line after a bounded wait, flushes every ring. */
 void serial_fatal_takeover(void);
+/* A machine stopped in the debugger (every other CPU parked): from any
+ * context, takes the line (bounded wait, then over: its owner may be
+ * parked mid-frame; the receiver resynchronises), polls host input
+ * (channels and commands run from here) and drains; lets the line go. */
+void serial_service_stopped(void);
+/* For a stopped machine's channel owner whose ring is full (a long gdb
+ * reply): drains now, from the receive hook (the line is ours already) or
+ * from any context (the line is taken as serial_service_stopped does).
+ * Never polls input. */
+void serial_drain_now(void);
 
 /* A channel other than console and trace (GUEST, GDB): its owner's bytes
  * travel as frames of its type, and host frames of that type come back to

@@ -14,9 +14,18 @@ static struct {
 } work;
 
 static uint64_t seen_generation[MAX_CPUS];
-static void (*idle_hook)(void);
+#define MAX_IDLE_HOOKS 4
+static void (*idle_hooks[MAX_IDLE_HOOKS])(void);
+static unsigned nidle_hooks;
 
-void cpu_idle_set_hook(void (*fn)(void)) { idle_hook = fn; }
+void cpu_idle_set_hook(void (*fn)(void))
+{
+    if (nidle_hooks == MAX_IDLE_HOOKS) {
+        printf("smp: idle hook table full; a hook was not registered\n");
+        return;
+    }
+    idle_hooks[nidle_hooks++] = fn;
+}
 
 static void run_pending(struct percpu *p)
 {
@@ -35,8 +44,8 @@ void cpu_idle(void)
         irq_disable();
         serial_kick();
         run_pending(p);
-        if (idle_hook)
-            idle_hook();
+        for (unsigned i = 0; i < nidle_hooks; i++)
+            idle_hooks[i]();
         if (p->index == 0) {
             /* The BSP watches the UART for host commands, so it polls
              * instead of sleeping (nothing else would wake it). */

@@ -15,7 +15,8 @@ void smp_start_on_others(cpu_work_fn fn, void *arg);
 /* The idle loop of a CPU with nothing to run: drains the console, runs work
  * handed to it, and otherwise sleeps in hlt until an IPI or NMI. */
 void cpu_idle(void) __attribute__((noreturn));
-/* Called on every pass of the idle loop (the guest AP start). */
+/* Called on every pass of the idle loop (the guest AP start, the
+ * debugger's break-in); a few owners, in registration order. */
 void cpu_idle_set_hook(void (*fn)(void));
 
 #endif

@@ -22,7 +22,7 @@
 #define ADDR_MASK   0x000ffffffffff000ull
 
 struct walk {
-    bool write, user, wp, pse;
+    bool write, user, wp, pse, any;
 };
 
 static bool read_entry(uint64_t pa, unsigned size, uint64_t *e)
@@ -38,6 +38,8 @@ static bool allowed(struct walk *w, uint64_t e)
 {
     if (!(e & PTE_P))
         return false;
+    if (w->any)
+        return true;
     if (w->user && !(e & PTE_U))
         return false;
     if (w->write && !(e & PTE_W) && (w->user || w->wp))
@@ -77,29 +79,47 @@ static enum guest_walk walk(struct walk *w, uint64_t table, unsigned levels, uns
     return WALK_NOT_RAM;
 }
 
-enum guest_walk guest_linear_to_phys(uint64_t linear, bool write, uint64_t *gpa,
-                                     uint32_t *pf_error)
+void guest_paging_current(struct guest_paging *pg)
 {
-    uint64_t cr0 = vmcs_read(GUEST_CR0), cr4 = vmcs_read(GUEST_CR4);
-    uint64_t cr3 = vmcs_read(GUEST_CR3), efer = vmcs_read(GUEST_EFER);
-    struct walk w = { write, ((vmcs_read(GUEST_SS_AR) >> 5) & 3) == 3, cr0 & CR0_WP,
-                      cr4 & CR4_PSE };
-    if (!(cr0 & CR0_PG)) {
+    static const uint32_t pdpte[4] = { VMCS_GUEST_PDPTE0, VMCS_GUEST_PDPTE1,
+                                       VMCS_GUEST_PDPTE2, VMCS_GUEST_PDPTE3 };
+    pg->cr0 = vmcs_read(GUEST_CR0);
+    pg->cr4 = vmcs_read(GUEST_CR4);
+    pg->cr3 = vmcs_read(GUEST_CR3);
+    pg->efer = vmcs_read(GUEST_EFER);
+    pg->user = ((vmcs_read(GUEST_SS_AR) >> 5) & 3) == 3;
+    pg->any_rights = false;
+    /* With EPT the PDPTEs were loaded from the VMCS at entry (26.3.2.4). */
+    bool pae = (pg->cr0 & CR0_PG) && (pg->cr4 & CR4_PAE) && !(pg->efer & EFER_LMA);
+    for (int i = 0; i < 4; i++)
+        pg->pdpte[i] = pae ? vmcs_read_checked(pdpte[i], "GUEST_PDPTE") : 0;
+}
+
+enum guest_walk guest_walk_with(const struct guest_paging *pg, uint64_t linear, bool write,
+                                uint64_t *gpa, uint32_t *pf_error)
+{
+    struct walk w = { write, pg->user, pg->cr0 & CR0_WP, pg->cr4 & CR4_PSE, pg->any_rights };
+    if (!(pg->cr0 & CR0_PG)) {
         *gpa = linear & 0xffffffffull;
         return WALK_OK;
     }
-    if (efer & EFER_LMA)
-        return walk(&w, cr3 & ADDR_MASK, (cr4 & CR4_LA57) ? 5 : 4, 8, 9, linear, gpa,
+    if (pg->efer & EFER_LMA)
+        return walk(&w, pg->cr3 & ADDR_MASK, (pg->cr4 & CR4_LA57) ? 5 : 4, 8, 9, linear, gpa,
                     pf_error);
     linear &= 0xffffffffull;
-    if (cr4 & CR4_PAE) {
-        /* With EPT the PDPTEs were loaded from the VMCS at entry (26.3.2.4). */
-        static const uint32_t pdpte[4] = { VMCS_GUEST_PDPTE0, VMCS_GUEST_PDPTE1,
-                                           VMCS_GUEST_PDPTE2, VMCS_GUEST_PDPTE3 };
-        uint64_t e = vmcs_read_checked(pdpte[linear >> 30], "GUEST_PDPTE");
+    if (pg->cr4 & CR4_PAE) {
+        uint64_t e = pg->pdpte[linear >> 30];
         if (!(e & PTE_P))
             return fault(&w, false, pf_error);
         return walk(&w, e & ADDR_MASK, 2, 8, 9, linear, gpa, pf_error);
     }
-    return walk(&w, cr3 & 0xfffff000ull, 2, 4, 10, linear, gpa, pf_error);
+    return walk(&w, pg->cr3 & 0xfffff000ull, 2, 4, 10, linear, gpa, pf_error);
+}
+
+enum guest_walk guest_linear_to_phys(uint64_t linear, bool write, uint64_t *gpa,
+                                     uint32_t *pf_error)
+{
+    struct guest_paging pg;
+    guest_paging_current(&pg);
+    return guest_walk_with(&pg, linear, write, gpa, pf_error);
 }

@@ -37,6 +37,11 @@ struct vcpu {
     volatile bool stopped;              /* answered the current quiesce */
     bool nmi_hold;                      /* no injection now (LAPIC step) */
     uint64_t nmi_injected, nmi_coalesced, nmi_dropped, quiesce_answered;
+    /* Stopped by the debugger (hv/gdbstub/): a quiesce NMI then only
+     * acknowledges (the CPU is stopped already) and the wait for the
+     * resume signal is owed until the debugger releases it. */
+    volatile bool debug_stopped;
+    volatile bool quiesce_owed;
 
     /* Guest LAPIC access being single-stepped (hv/vapic/xapic_step.c). */
     struct lapic_step {

@@ -1,0 +1,66 @@
+/* The stub's bytes on the line. Framed (gdb=on|wait): the GDB channel of
+ * the framed line (hvlog --gdb-port bridges it to gdb's TCP socket), so
+ * consoles and trace keep flowing while gdb is attached. */
+#include <x86.h>
+#include "console/console.h"
+#include "gdbstub/stub_internal.h"
+#include "serial/serial.h"
+#include "trace/frame.h"
+#include "trace/wire.h"
+
+static uint64_t dropped;
+
+static void receive(const uint8_t *bytes, uint32_t len)
+{
+    rsp_input(&gdb.rsp, bytes, len);
+}
+
+static const struct serial_channel channel = {
+    .frame_type = FRAME_GDB, .name = "gdb", .receive = receive, .flush = NULL,
+};
+
+void gdb_put(void *ctx, const uint8_t *bytes, size_t len)
+{
+    while (len) {
+        size_t n = len < WIRE_MAX_TEXT - 1 ? len : WIRE_MAX_TEXT - 1;
+        int tries = 0;
+        while (!serial_channel_send(FRAME_GDB, rdtsc(), bytes, n)) {
+            if (++tries > 8) {      /* the line is stuck: count, do not hang */
+                dropped += n;
+                break;
+            }
+            serial_drain_now();
+        }
+        bytes += n;
+        len -= n;
+    }
+}
+
+void gdb_service_line(void)
+{
+    serial_service_stopped();
+}
+
+
+static struct rsp_target_ops ops = {
+    .thread_alive = gdb_thread_alive,
+    .thread_extra = gdb_thread_extra,
+    .read_reg = gdb_read_reg,
+    .write_reg = gdb_write_reg,
+    .read_mem = gdb_read_mem,
+    .write_mem = gdb_write_mem,
+    .breakpoint = gdb_set_breakpoint,
+    .resume = gdb_resume,
+    .interrupt = gdb_interrupt,
+    .monitor = gdb_monitor,
+    .detach = gdb_detach,
+    .kill = gdb_detach,     /* a hypervisor is not killed: k detaches */
+};
+
+void gdb_transport_init(void)
+{
+    ops.nthreads = (int)cpu_count;
+    rsp_init(&gdb.rsp, &ops, NULL, gdb_put);
+    if (!gdb.raw && !serial_channel_register(&channel))
+        printf("gdb: the GDB channel is taken; the stub cannot be reached\n");
+}
