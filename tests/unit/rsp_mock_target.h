@@ -61,7 +61,7 @@ static void mock_set(struct mock *m, int tid, enum rsp_reg reg, uint64_t v)
 static bool mock_alive(void *ctx, int tid)
 {
     struct mock *m = ctx;
-    return tid >= 1 && tid <= m->nthreads && !(m->dead >> tid & 1);
+    return tid >= 1 && tid <= m->nthreads && !(tid < 64 && (m->dead >> tid & 1));
 }
 
 static void mock_extra(void *ctx, int tid, char *buf, size_t cap)
