@@ -223,13 +223,14 @@ void rsp_monitor_output(struct rsp *r, const char *text, size_t len)
  * reply is being built in out_buf, so it is framed piecewise through a
  * small stack buffer and never touches out_buf (and so is not
  * retransmitted: console text is best effort). gdb accepts O packets only
- * while it waits for a stop reply; at any other time the text is not
- * sent. */
+ * while it waits for the stop after a resume (not while it waits for the
+ * answer to its first `?`, which it takes as is: then no stop is known
+ * yet); at any other time the text is not sent. */
 void rsp_console_output(struct rsp *r, const char *text, size_t len)
 {
     uint8_t tmp[64];
 
-    if (!r->running)
+    if (!r->running || !r->have_stop)
         return;
     while (len) {
         size_t n = len < O_CHUNK ? len : O_CHUNK, i, k;

@@ -544,6 +544,8 @@ static void test_async(void)
     CHECK_STR(xchg("?"), "<none>");
     CHECK(M.interrupts == 2 && M.rsp.running);
     M.out_len = 0;
+    rsp_console_output(&M.rsp, "early", 5);             /* gdb takes it for the stop */
+    CHECK(M.out_len == 0);
     s.reason = RSP_STOP_SIGNAL;
     s.signal = 2;
     s.thread = 99;                                      /* out of range: thread 1 */
