@@ -32,7 +32,7 @@ HV_OBJS   := $(HV_C_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_S_SRCS:%.S=$(BUILD)/hv/%.o)
 # They include no hypervisor header (the per-CPU producer in hv/trace/ does,
 # so it is not one of them).
 PORTABLE_SRCS := $(addprefix hv/trace/,cobs.c crc32.c frame.c ring.c wire.c) \
-	hv/vmx/mtrr_types.c
+	hv/vmx/mtrr_types.c $(addprefix hv/gdbstub/,rsp_cmds.c rsp_packet.c rsp_run.c rsp_xml.c)
 # Host builds include hypervisor headers and .def tables directly.
 HOST_DEPS    := $(wildcard hv/*/*.h hv/*/*.def hv/include/*.h)
 
@@ -107,6 +107,9 @@ $(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 TSAN_UNITS := test_ring
 TSAN_BINS  := $(TSAN_UNITS:%=$(BUILD)/host-tsan/%)
 host: $(TSAN_BINS)
+# The RSP core over stdin/stdout with a fake target, for stock gdb (tests/host/test_rsp_gdb.py).
+host: $(BUILD)/host/rsp_mock
+$(BUILD)/host/test_rsp $(BUILD)/host/rsp_mock $(BUILD)/fuzz/fuzz_rsp: tests/unit/rsp_mock_target.h
 
 $(BUILD)/host-tsan/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)

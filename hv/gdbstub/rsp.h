@@ -12,7 +12,17 @@
  * buffer or make the core wait.
  *
  * Threads: ids 1..nthreads (thread id = CPU index + 1). 0 and -1 in Hg/Hc
- * mean "any" / "all" as in the protocol. */
+ * mean "any" / "all" as in the protocol.
+ *
+ * Stopped or running: until the target reports a stop (rsp_stopped), and
+ * again after D/k, the core takes the target as running: `?` and 0x03
+ * call ops->interrupt and the stop the target then reports answers `?`;
+ * packets that read or change its state (g G p P m M X c s C S vCont Z z)
+ * get E16. A target that is stopped from the start calls rsp_stopped()
+ * right after rsp_init(). Hooks run inside rsp_input() and may call
+ * rsp_stopped() and rsp_monitor_output(), never rsp_input(). (A single
+ * step reported as RSP_STOP_HWBREAK or as plain signal 5 both work with
+ * gdb 13's stepi: checked against the mock.) */
 #ifndef HV_GDBSTUB_RSP_H
 #define HV_GDBSTUB_RSP_H
 #include <stdbool.h>

@@ -50,9 +50,38 @@ def seed_corpus(d):
     seeds.append(bytes(damaged))
     seeds.append(frame.encode(frame.GDB, 0, 0, b"$qSupported#37"))
     seeds.append(frame.encode(frame.GUEST, 0, 1, bytes(512)))
+    seeds += rsp_seeds()
     for i, s in enumerate(seeds):
         with open(os.path.join(d, f"seed{i:03d}"), "wb") as f:
             f.write(s)
+
+
+def rsp_packet(body: bytes) -> bytes:
+    return b"$" + body + b"#%02x" % (sum(body) & 0xFF)
+
+
+def rsp_seeds():
+    """gdb sessions for fuzz_rsp (its first byte picks the set-up): the
+    packets gdb 13 sends, acks, a nak, no-ack mode, an escaped X, a monitor
+    command, break-ins and a few damaged packets."""
+    session = [b"qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+",
+               b"vMustReplyEmpty", b"Hg0", b"qXfer:features:read:target.xml:0,ffb",
+               b"qTStatus", b"?", b"qfThreadInfo", b"qsThreadInfo", b"qAttached",
+               b"qThreadExtraInfo,2", b"g", b"p10", b"P10=1000100000000000",
+               b"m100000,40", b"M101000,4:05000000", b"X101000,4:}]}\x03\x00*",
+               b"Z0,100040,1", b"vCont?", b"vCont;c", b"Hg2", b"z0,100040,1",
+               b"vCont;s:2;c", b"T2", b"qC", b"Z2,101000,4", b"c", b"s100020",
+               b"C05;100000", b"qRcmd,63707573", b"mdead000000000000,8", b"D"]
+    out = []
+    for cfg in (0x00, 0x03, 0x08, 0x0B):
+        wire = b"+" + b"".join(rsp_packet(p) + b"+" for p in session)
+        out.append(bytes([cfg]) + wire)
+    noack = b"".join(rsp_packet(p) for p in session[5:])
+    out.append(b"\x01+" + rsp_packet(b"QStartNoAckMode") + b"+" + noack)
+    out.append(b"\x09" + rsp_packet(b"c") + b"\x03" + rsp_packet(b"?") + b"-")
+    out.append(b"\x02junk$g#00$g$qC#b4$}#7d-" + rsp_packet(b"m100000,ffffffff"))
+    out.append(b"\x00" + rsp_packet(b"A" * 5000) + rsp_packet(b"qC"))
+    return out
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=[os.path.basename(s)[:-2] for s in SOURCES])
