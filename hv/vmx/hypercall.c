@@ -117,8 +117,13 @@ static void vmcall_other(struct vcpu *v, uint32_t fn)
     guest_refused(v, REFUSE_VMCALL, fn, "VMCALL function %#x is unknown", fn);
 }
 
+/* Every VMCALL on every CPU: a counter gdb's watch test watches (it is
+ * written by whichever CPU takes the VMCALL). */
+uint64_t vmcall_count;
+
 void handle_vmcall(struct vcpu *v)
 {
+    __atomic_fetch_add(&vmcall_count, 1, __ATOMIC_RELAXED);
     uint64_t lin = guest_linear(vmcs_read(GUEST_CS_BASE), vmcs_read(GUEST_RIP));
     if (lin == int15_hook.stub_linear && !(vmcs_read(GUEST_CR0) & 1)) {
         int15_hook_call(v);

@@ -27,6 +27,7 @@ class GdbLink:
         self.port = self.bridge.port
         self.dec = frame.FrameDecoder()
         self.gdb_bytes = 0              # bytes the hypervisor sent on the GDB channel
+        self.guest = bytearray()        # the guest's console (GUEST frames)
         self._stop = threading.Event()
         self._pos = 0
         self._t = threading.Thread(target=self._run, daemon=True, name="gdblink")
@@ -40,9 +41,14 @@ class GdbLink:
                 if isinstance(f, frame.Frame) and f.type == frame.GDB:
                     self.gdb_bytes += len(f.payload)
                     self.bridge.from_hv(f.payload)
+                elif isinstance(f, frame.Frame) and f.type == frame.GUEST:
+                    self.guest += f.payload
             r, _, _ = select.select(self.bridge.fds(), [], [], 0.01)
             for s in r:
                 self.bridge.readable(s)
+
+    def guest_text(self) -> str:
+        return bytes(self.guest).decode("utf-8", "replace").replace("\r", "")
 
     def close(self):
         self._stop.set()

@@ -1,0 +1,140 @@
+"""Debian's stock gdb against the hypervisor's GDB stub in Bochs, over the
+framed serial line (the GDB channel, bridged as `hvlog --gdb-port` does):
+breakpoints, registers, disassembly, steps, threads, monitor commands, a
+bad address, a hardware watchpoint while the guest uses its own DR0
+breakpoint, Ctrl-C while the guest spins, detach; and post-mortem stops
+(gdb attached after a fatal error sees the faulting frame)."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import disk  # guest/disk.py
+from gdblink import HV_ELF, GdbLink
+from hvtools.image import Module
+
+pytestmark = pytest.mark.emulator
+
+
+def sections(out):
+    """The output between the script's '@@NAME' markers, by name."""
+    parts = re.split(r"^@@(\w+)\n", out, flags=re.M)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def gdb_script(port, body):
+    return "\n".join(["set pagination off", "set confirm off", "set width 0",
+                      f"file {HV_ELF}", "set remotetimeout 120",
+                      f"target remote 127.0.0.1:{port}"] + body) + "\n"
+
+
+def start_gdb(tmp_path, port, body):
+    path = tmp_path / "session.gdb"
+    path.write_text(gdb_script(port, body))
+    return subprocess.Popen(["gdb", "-nx", "-batch", "-x", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def wait_guest(link, pattern, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.search(pattern, link.guest_text())
+        if m:
+            return m
+        time.sleep(0.2)
+    raise AssertionError(f"guest never printed {pattern!r}; guest output:\n{link.guest_text()[-3000:]}")
+
+
+MAIN_SESSION = [
+    "echo @@THREADS\\n", "info threads",
+    "break handle_vmcall", "continue",
+    "echo @@BT\\n", "bt",
+    "echo @@REGS\\n", "info registers rip cr3",
+    "echo @@X\\n", "x/8i $pc",
+    "echo @@STEP\\n", "info registers rip", "stepi", "info registers rip",
+    "echo @@THREAD2\\n", "thread 2", "bt",
+    "echo @@VMCS\\n", "thread 1", "monitor vmcs",
+    "echo @@NMI\\n", "monitor nmi",
+    "echo @@TRACE\\n", "monitor trace 20",
+    "echo @@GUEST\\n", "monitor guest", "maintenance flush register-cache",
+    "info registers rip cs", "monitor hv", "maintenance flush register-cache",
+    # In a script an error ends the script: the bad read goes through Python.
+    "echo @@BAD\\n", "python",
+    "try:",
+    "    gdb.execute('x/4gx 0xdead000000000000')",
+    "except gdb.error as e:",
+    "    print(e)",
+    "end",
+    "echo @@AFTERBAD\\n", "print 1+1",
+    "delete", "tbreak vapic_guest_sipi", "continue", "delete",
+    "echo @@WATCH\\n", "watch vmcall_count",
+    "python",
+    "seen = []",
+    "for i in range(40):",
+    "    gdb.execute('continue', to_string=True)",
+    "    seen.append(gdb.selected_thread().num)",
+    "    if len(set(seen)) >= 2:",
+    "        break",
+    "print('watch stops on threads', seen)",
+    "end",
+    "delete",
+    "echo @@RUNNING\\n", "continue",
+    "echo @@INTERRUPTED\\n", "info threads", "monitor cpus",
+    "echo @@DETACH\\n", "detach",
+]
+
+
+@pytest.mark.parametrize("cpus", [2, 4])
+def test_gdb_debugs_the_hypervisor_and_its_guest(boot, tmp_path, cpus):
+    img = disk.build_guest_disk(scenarios="gdb", poweroff=False)
+    # The flight recorder keeps the events for `monitor trace`.
+    m = boot(cmdline="serial=115200,8n1,0x3f8 gdb=wait flight_recorder=1", cpus=cpus,
+             modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
+             serial="socket", timeout=1500)
+    m.wait_for(rb"gdb: gdb=wait", timeout=300)
+    link = GdbLink(m)
+    gdb = start_gdb(tmp_path, link.port, MAIN_SESSION)
+    try:
+        wait_guest(link, r"GDB SPIN", 900)
+        time.sleep(2)
+        gdb.send_signal(signal.SIGINT)          # Ctrl-C: gdb sends 0x03
+        out, _ = gdb.communicate(timeout=300)
+    finally:
+        if gdb.poll() is None:
+            gdb.kill()
+    s = sections(out)
+    print(out)
+    assert s.get("DETACH") is not None, out[-6000:]
+    threads = re.findall(r"Thread (\d+) \((cpu\d+ apic \d+, [^)]*)\)", s["THREADS"])
+    assert len(threads) == cpus, s["THREADS"]
+    assert re.search(r"#0 .*handle_vmcall .*\n#1 .*(dispatch|vmx_exit_handler)", s["BT"]), s["BT"]
+    assert re.search(r"rip\s+0x[0-9a-f]+\s+<handle_vmcall", s["REGS"]), s["REGS"]
+    assert re.search(r"cr3\s+0x[0-9a-f]+", s["REGS"]), s["REGS"]
+    assert len(re.findall(r"^\s*(=> )?0x[0-9a-f]+ <handle_vmcall\+\d+>:", s["X"], re.M)) == 8, s["X"]
+    rips = re.findall(r"rip\s+(0x[0-9a-f]+)", s["STEP"])
+    assert len(rips) == 2 and rips[0] != rips[1], s["STEP"]
+    assert re.search(r"#0 ", s["THREAD2"]) and "Thread 2" in s["THREAD2"], s["THREAD2"]
+    assert re.search(r"GUEST_RIP\s+0x[0-9a-f]+", s["VMCS"]), s["VMCS"][:2000]
+    assert re.search(r"^0\s+\d+", s["NMI"], re.M), s["NMI"]
+    assert re.search(r"cpu0: the last \d+ of \d+ events held", s["TRACE"]), s["TRACE"]
+    assert re.search(r"rip\s+0x[0-9a-f]+", s["GUEST"]) and "guest's" in s["GUEST"], s["GUEST"]
+    assert "Cannot access memory at address 0xdead000000000000" in s["BAD"], s["BAD"]
+    assert "$1 = 2" in s["AFTERBAD"], s["AFTERBAD"]
+    watch = re.search(r"watch stops on threads \[([\d, ]+)\]", s["WATCH"])
+    assert watch, s["WATCH"]
+    seen = {int(t) for t in watch.group(1).split(",")}
+    assert len(seen) >= 2, f"the watchpoint only stopped threads {seen}"
+    assert "Hardware watchpoint" in s["WATCH"] or "watchpoint" in s["WATCH"], s["WATCH"]
+    assert "SIGINT" in s["INTERRUPTED"] or "received signal" in s["INTERRUPTED"], s["INTERRUPTED"]
+    stopped = re.findall(r"cpu\d+ apic \d+, stopped", s["INTERRUPTED"])
+    assert len(stopped) >= 2 * cpus, s["INTERRUPTED"]   # info threads and monitor cpus
+    # Detached: the guest runs on to its summary; its own DR0 breakpoint
+    # fired every time while gdb's watchpoint was armed.
+    wait_guest(link, r"GUEST SUMMARY passed=\d+ failed=\d+", 600)
+    text = link.guest_text()
+    link.close()
+    assert "CHECK gdb.dr_kept: PASS" in text, text[-3000:]
+    assert re.search(r"GUEST SUMMARY passed=\d+ failed=0", text), text[-3000:]
