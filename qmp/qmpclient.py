@@ -186,9 +186,10 @@ class QMPClient:
             greeting, reason = self.greeting, self._closed_reason
         if greeting is None:
             self.close()
-            why = f"connection closed: {reason}" if reason else \
-                f"no greeting within {self.timeout:g}s"
-            raise QMPConnectError(f"{format_address(self.address)}: {why} (is this a QMP socket?)")
+            why = (f"connection closed before the greeting: {reason}" if reason else
+                   f"no greeting within {self.timeout:g}s (not a QMP socket, or another "
+                   "client holds it: QEMU serves one client per -qmp socket)")
+            raise QMPConnectError(f"{format_address(self.address)}: {why}")
         self.capabilities = list(greeting.get("capabilities", []))
         if self.negotiate:
             try:
