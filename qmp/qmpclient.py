@@ -30,7 +30,8 @@ Addresses (parse_address): "unix:/path", a path containing "/",
 
 Exceptions: QMPError (base); QMPConnectError (cannot connect, no greeting,
 capabilities refused), QMPTimeout (also a TimeoutError), QMPClosed (QEMU
-closed the connection or exited), QMPProtocolError (not QMP),
+closed the connection or exited), QMPProtocolError (a QMPConnectError:
+data came, but no greeting),
 QMPCommandError (QEMU refused a command: .error_class, .desc, .command).
 """
 from __future__ import annotations
@@ -67,8 +68,8 @@ class QMPClosed(QMPError):
     """The connection is closed (QEMU quit, died, or close() was called)."""
 
 
-class QMPProtocolError(QMPError):
-    """The peer does not speak QMP (bad greeting, unparseable data)."""
+class QMPProtocolError(QMPConnectError):
+    """The peer sent data but no QMP greeting: it does not speak QMP."""
 
 
 class QMPCommandError(QMPError):
@@ -139,6 +140,7 @@ class QMPClient:
         self.greeting: dict | None = None
         self.capabilities: list[str] = []
         self.events_dropped = 0
+        self.bytes_received = 0
         self.unknown: list[dict] = []        # messages that are neither reply nor event
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
@@ -186,6 +188,10 @@ class QMPClient:
             greeting, reason = self.greeting, self._closed_reason
         if greeting is None:
             self.close()
+            if self.bytes_received:
+                raise QMPProtocolError(f"{format_address(self.address)}: "
+                                       f"{self.bytes_received} bytes but no QMP greeting "
+                                       f"within {self.timeout:g}s: not a QMP socket")
             why = (f"connection closed before the greeting: {reason}" if reason else
                    f"no greeting within {self.timeout:g}s (not a QMP socket, or another "
                    "client holds it: QEMU serves one client per -qmp socket)")
@@ -281,6 +287,7 @@ class QMPClient:
                     break
                 if not data:
                     break
+                self.bytes_received += len(data)
                 pending += data.decode("utf-8", "replace")
                 pending = self._parse(pending, dec)
                 if len(pending) > _MAX_MESSAGE:

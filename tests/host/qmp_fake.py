@@ -9,6 +9,7 @@ first as QEMU does, and answers commands from a table of handlers.
 A handler returns the "return" value, raises FakeError(class, desc) for an
 error reply, or returns a Raw(list of bytes chunks) to send exactly those
 bytes instead of a reply (split messages, missing ids, events first, ...).
+greeting=b"..." sends those bytes instead of a QMP greeting.
 srv.event(name, data) sends an event to the connected client at once.
 srv.received lists every command object the server got."""
 import json
@@ -129,7 +130,9 @@ class FakeQMP:
 
     def _serve(self, conn):
         conn.settimeout(0.1)
-        if self.greeting is not None:
+        if isinstance(self.greeting, bytes):      # not QMP at all
+            self.send(self.greeting)
+        elif self.greeting is not None:
             self.send(line(self.greeting))
         caps = not self.require_caps
         buf = b""

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from qmp_fake import FakeError, FakeQMP, Raw, event_msg, line
-from qmpclient import (QMPClient, QMPClosed, QMPCommandError, QMPConnectError, QMPTimeout,
-                       parse_address)
+from qmpclient import (QMPClient, QMPClosed, QMPCommandError, QMPConnectError,
+                       QMPProtocolError, QMPTimeout, parse_address)
 
 
 @pytest.fixture(params=["unix", "tcp"])
@@ -185,6 +185,12 @@ def test_no_greeting_is_a_connect_error(tmp_path):
     with FakeQMP(unix_path=str(tmp_path / "s"), greeting=None) as srv:
         with pytest.raises(QMPConnectError, match="no greeting"):
             QMPClient(srv.address, timeout=0.5)
+
+
+def test_not_qmp_is_a_protocol_error(tmp_path):
+    with FakeQMP(unix_path=str(tmp_path / "s"), greeting=b"login: \r\n") as srv:
+        with pytest.raises(QMPProtocolError, match="not a QMP socket"):
+            QMPClient(srv.address, timeout=0.6)
 
 
 def test_connect_errors_name_the_address(tmp_path):
