@@ -21,6 +21,7 @@ The package, by concern:
     serial.py   the serial reader thread and the captured bytes
     waits.py    waiting for output or for the emulator's exit
     errors.py   EmuError, EmuTimeout, EmuDied
+    qmp.py      Machine.qmp_client(): QEMU's QMP socket through qmp/qmpclient.py
     machine.py  Machine: one run, the above together, diagnostics
 """
 from .config import (BOCHS, BOCHS3, BOCHS_BIOS, BOCHS_VGABIOS, DEFAULT_IPS,  # noqa: F401

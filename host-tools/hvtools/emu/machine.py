@@ -43,7 +43,8 @@ class Machine:
     kvm: QEMU only; False (default) runs TCG, the same CPU on every
         machine; True uses KVM; 'auto' uses KVM when /dev/kvm opens.
     qemu_cpu: QEMU -cpu (default 'host' with KVM, 'max' with TCG).
-    qmp: QEMU only; create a QMP unix socket (path in .qmp_path).
+    qmp: QEMU only; create a QMP unix socket (path in .qmp_path);
+        qmp_client() returns a client connected to it (qmp/qmpclient.py).
     debug_exit: QEMU only; add isa-debug-exit at 0xf4.
     ips, magic_break, reset_on_triple_fault: Bochs only. Triple faults stop
         Bochs by default (like QEMU's -no-reboot) instead of rebooting.
@@ -99,6 +100,7 @@ class Machine:
                         else os.path.join(self.workdir, "e9.log"))
         self.config_path: str | None = None
         self.qmp_path: str | None = None
+        self._qmp_client = None
         self.port: int | None = None
         self.argv: list[str] | None = None
 
@@ -211,6 +213,8 @@ class Machine:
         """Stop the emulator (idempotent); returns its exit status."""
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._qmp_client is not None:
+            self._qmp_client.close()
         self._cleanup_proc()
         self.serial.stop()
         if self.serial_mode == "socket":
@@ -266,6 +270,18 @@ class Machine:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at if self.started_at else 0.0
+
+    # ---- QMP -------------------------------------------------------------
+    def qmp_client(self, timeout: float = 30.0):
+        """The QMP client of this QEMU (qmp=True): connected on first use
+        (waiting up to `timeout` for the socket), the same one afterwards,
+        closed by stop(). A closed one (QEMU quit) is replaced by a new
+        connection attempt."""
+        from .qmp import connect_machine
+        q = self._qmp_client
+        if q is None or not q.is_open:
+            q = self._qmp_client = connect_machine(self, timeout)
+        return q
 
     # ---- serial ----------------------------------------------------------
     def write(self, data: bytes | str) -> None:
