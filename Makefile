@@ -135,7 +135,11 @@ run: all $(BUILD)/hv-chain.iso $(if $(BOCHS3),bochs3)
 	$(PY) guest/disk.py --elf $(GUEST_ELF) --scenarios "$(GUEST_SCENARIOS)" \
 		$(GUEST_POWEROFF) -o $(BUILD)/guest/run-disk.img
 	$(PY) host-tools/hvrun --emu $(EMU) --cpus $(CPUS) --model $(MODEL) $(if $(BOCHS3),--bochs3) \
-		--iso $(BUILD)/hv-chain.iso --disk $(BUILD)/guest/run-disk.img --elf $(BUILD)/hv.elf
+		--iso $(BUILD)/hv-chain.iso --disk $(BUILD)/guest/run-disk.img --elf $(BUILD)/hv.elf \
+		$(HVRUN_GDB)
+
+# make gdb, and make run GDB_PORT=N (the stub's line bridged to gdb).
+include mk/gdb.mk
 
 # ---- tests ------------------------------------------------------------------
 # One runner (pytest) for everything; its last line is the summary. Emulator

@@ -183,6 +183,11 @@ class TextDecoder:
     def encode_input(self, data: bytes) -> bytes:
         return guest_frames(self._enc, data, _frame.GUEST)
 
+    @property
+    def encoder(self) -> _frame.Encoder:
+        """The host -> hypervisor frame encoder (GUEST keys; hvrun's GDB bridge)."""
+        return self._enc
+
     def summary(self) -> str:
         return self.dec.summary()
 
