@@ -44,3 +44,23 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     assert len(s.events("TV_PAL_REGISTER")) == 2 and len(s.events("TV_PAL_UNREGISTER")) == 2
     assert s.find(r"refused PAL_MEMORY: read of a registered PAL's page at 0x[0-9a-f]+"), s.text()
     assert [e.offset for e in s.frame_errors] in ([], [0]), s.frame_errors
+
+
+def test_trustvisor_pal_refused_on_the_other_cpu_and_test_loops(boot):
+    """A PAL registered on cpu 0 is gone for cpu 1 too, right after cpu 1 used
+    the page (its EPT-derived translations were flushed); TEST loops (each
+    quiescing the other CPU) on both CPUs at once all finish with 0."""
+    img = disk.build_guest_disk(scenarios="trustvisor_smp", poweroff=False,
+                                args="tv_test_rounds=50 smp_timeout_ms=20000")
+    m = boot(modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom", cpus=2,
+             timeout=600)
+    s = wait_session(m, lambda s: "GUEST DONE" in guest_text(s) or "GUEST FAULT" in guest_text(s),
+                     "the guest's summary", timeout=500)
+    out = guest_text(s)
+    checks = dict(((b, r) for a, b, r in
+                   re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)))
+    want = ["ap_reads_before", "reg", "ap_read_refused", "ap_code_read_refused", "unreg",
+            "ap_reads_scrubbed", "test_loops"]
+    assert all(checks.get(c) == "PASS" for c in want), out
+    assert s.find(r"guest cpu1: refused PAL_MEMORY: read of a registered PAL's page"), s.text()
+    assert not s.find(r"^FATAL"), s.text()
