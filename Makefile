@@ -45,6 +45,7 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+include mk/trustvisor.mk
 
 .PHONY: all deps iso run test test-quick stress bench host clean bochs3 bochs3-for-tests FORCE
 all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest

@@ -12,7 +12,7 @@
 #ifndef HVABI_H
 #define HVABI_H
 
-#define HVABI_VERSION               1
+#define HVABI_VERSION               2   /* 2: the core's VMCALLs moved to 0x48560000 */
 
 /* ---- CPUID -------------------------------------------------------------- */
 #define HVABI_CPUID1_ECX_VMX        (1u << 5)   /* reads 0: VMX is hidden */
@@ -45,9 +45,15 @@
 #define HVABI_ERR_UNKNOWN           0xFFFFFFFFu  /* unknown function */
 #define HVABI_ERR_BADARG            0xFFFFFFFEu  /* bad argument (address...) */
 
+/* The core's own functions live in a range the hypapp registry reserves
+ * for it, out of the way of hypapps' external ABIs (TrustVisor's numbers
+ * are 1-255; see trustvisor/README.md). "HV" in the high half. */
+#define HVABI_VMCALL_CORE_FIRST     0x48560000u
+#define HVABI_VMCALL_CORE_LAST      0x485600FFu
+
 /* PING: in ECX = x. out EAX = 0, EBX = HVABI_PING_MAGIC, ECX = x + 1
  * (32-bit wrap-around). */
-#define HVABI_VMCALL_PING           0x0
+#define HVABI_VMCALL_PING           (HVABI_VMCALL_CORE_FIRST + 0x0)
 #define HVABI_PING_MAGIC            0x600DF00Du
 
 /* FOOTPRINT: out EAX = 0, RBX = first byte, RCX = end (exclusive) of the
@@ -55,20 +61,23 @@
  * (INT 15h E820) has no usable range overlapping it, and any guest access
  * to it is refused with #GP(0) injected at the accessing instruction (RIP
  * not advanced), memory unchanged. */
-#define HVABI_VMCALL_FOOTPRINT      0x1
+#define HVABI_VMCALL_FOOTPRINT      (HVABI_VMCALL_CORE_FIRST + 0x1)
 
 /* PRINT: in RBX = guest-physical address of a NUL-terminated string; the
  * NUL must lie within the first HVABI_PRINT_MAX bytes (the string may cross
  * pages). The text goes to the hypervisor console. out EAX = 0, or
  * HVABI_ERR_BADARG if any byte up to the NUL is not guest RAM (unmapped,
- * beyond RAM, inside the footprint) or no NUL is found in
- * HVABI_PRINT_MAX bytes. Bad input never crashes the hypervisor. */
-#define HVABI_VMCALL_PRINT          0x2
+ * beyond RAM, inside the footprint, a registered TrustVisor PAL's page) or
+ * no NUL is found in HVABI_PRINT_MAX bytes. Bad input never crashes the
+ * hypervisor. */
+#define HVABI_VMCALL_PRINT          (HVABI_VMCALL_CORE_FIRST + 0x2)
 #define HVABI_PRINT_MAX             256
 
 /* ---- the diag hypapp: VMCALL functions 0x100-0x10f ---------------------- */
-/* Hypapps own VMCALL ranges above 0xff; "diag" is built in and exists for
- * tests and benchmarks. */
+/* Hypapps own VMCALL ranges outside the core's; "diag" is built in and
+ * exists for tests and benchmarks. */
+#define HVABI_VMCALL_DIAG_FIRST     0x100
+#define HVABI_VMCALL_DIAG_LAST      0x10f
 #define HVABI_ERR_QUIESCE           0xFFFFFFFDu  /* quiesced section not exclusive */
 
 /* DIAG_EXITS: out EAX = 0, RBX = VM exits this vCPU has taken so far. */

@@ -21,6 +21,7 @@
 #include "vmx/features.h"
 #include "vmx/vmx.h"
 #include "hypapp/hypapp.h"
+#include "trustvisor/trustvisor.h"
 #include "selftest/selftest.h"
 #include "nmi/nmi.h"
 #include "vapic/vapic.h"
@@ -63,8 +64,11 @@ static uint32_t vmx_init_failures;
 static void vmx_init_on_cpu(void *arg)
 {
     (void)arg;
-    if (!vmx_cpu_init() || !vapic_cpu_init(&vcpus[this_cpu_index()]))
+    struct vcpu *v = &vcpus[this_cpu_index()];
+    if (!vmx_cpu_init() || !vapic_cpu_init(v))
         __atomic_fetch_add(&vmx_init_failures, 1, __ATOMIC_RELAXED);
+    else
+        hypapp_cpu_init(v);
 }
 
 /* The layers above the VMX core register their exits, hooks, devices and
@@ -74,6 +78,7 @@ static void register_vmx_users(void)
     vapic_global_init();
     guest_uart_init();
     hypapp_init();
+    trustvisor_register();
 }
 
 void hv_main(uint32_t mbi_phys)

@@ -256,6 +256,59 @@ void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
     __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
 }
 
+/* ---- 4 KiB leaves for hypapps (ept_leaf_4k) ----------------------------- */
+/* A 2 MiB or 1 GiB leaf split into 512 equivalent entries one level down
+ * (same access and memory type, bits 6:0; 28.2.2 Tables 28-3, 28-5). */
+static uint64_t *split_leaf(uint64_t e, uint64_t base, uint64_t step, bool large)
+{
+    uint64_t *t = pmm_alloc_pages(1);
+    if (!t)
+        return NULL;
+    for (int i = 0; i < 512; i++)
+        t[i] = (base + i * step) | (e & 0x7f) | (large ? EPT_LARGE : 0);
+    return t;
+}
+
+static uint64_t *leaf_4k_locked(uint64_t gpa)
+{
+    unsigned li = gpa / SZ_512G, gi = (gpa >> 30) & 511, di = (gpa >> 21) & 511;
+    if (!base_pml4 || gpa >= phys_limit || !(base_pml4[li] & EPT_RWX))
+        return NULL;
+    uint64_t *pdpt = table_of(base_pml4[li]), e = pdpt[gi];
+    if (!(e & EPT_RWX))
+        return NULL;
+    for (unsigned c = 0; c < ncopies; c++)
+        if (li == 0 && copies[c].pdpt0[gi] != e)
+            return NULL;        /* a CPU's private PD (the LAPIC page's GiB) */
+    if (e & EPT_LARGE) {
+        uint64_t *pd = split_leaf(e, gpa & ~(SZ_1G - 1), SZ_2M, true);
+        if (!pd)
+            return NULL;
+        pdpt[gi] = (uint64_t)pd | EPT_RWX;
+        for (unsigned c = 0; c < ncopies && li == 0; c++)
+            copies[c].pdpt0[gi] = pdpt[gi];
+    }
+    uint64_t *pd = table_of(pdpt[gi]), pde = pd[di];
+    if (!(pde & EPT_RWX))
+        return NULL;
+    if (pde & EPT_LARGE) {
+        uint64_t *pt = split_leaf(pde, gpa & ~(SZ_2M - 1), PAGE_SIZE, false);
+        if (!pt)
+            return NULL;
+        pd[di] = (uint64_t)pt | EPT_RWX;
+    }
+    return &table_of(pd[di])[(gpa >> 12) & 511];
+}
+
+uint64_t *ept_leaf_4k(uint64_t gpa)
+{
+    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    uint64_t *pte = leaf_4k_locked(gpa);
+    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    return pte;
+}
+
 /* ---- memory types from the guest's MTRRs ---------------------------------
  * Leaves of RAM take the type the guest's MTRRs give their range (a leaf
  * the MTRRs split takes UC: safe, if slower); everything else stays UC.
@@ -297,6 +350,11 @@ void ept_fold_memory_types(const struct mtrr_state *m)
     fold_table(base_pml4, 0, 4, m);
     __atomic_fetch_add(&types_generation, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+}
+
+void ept_flush_everywhere(void)
+{
+    __atomic_fetch_add(&types_generation, 1, __ATOMIC_RELEASE);
 }
 
 void ept_sync(uint64_t *seen_generation)

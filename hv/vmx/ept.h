@@ -26,5 +26,18 @@ void ept_sync(uint64_t *seen_generation);
 /* Sets that entry and flushes the CPU's cached translations for the root. */
 void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value);
 #define EPT_PAGE_RW_UC  0x3ull      /* read/write, no execute, uncached */
+#define EPT_ACCESS_MASK 0x7ull      /* read, write, execute (28.2.2) */
+
+/* The 4 KiB leaf of guest-physical page gpa in the tables every CPU
+ * shares, 1 GiB and 2 MiB leaves above it split into equivalent 4 KiB
+ * ones on the way. NULL if gpa is not mapped, lies in a GiB a CPU has a
+ * private copy of (the LAPIC page's), or no page is left for a table.
+ * For hypapps changing what the guest may do with one of its pages: do it
+ * with every other CPU stopped (quiesce), then ept_flush_everywhere(). */
+uint64_t *ept_leaf_4k(uint64_t gpa);
+/* Every CPU invalidates its EPT-derived translations (guest-physical and
+ * combined, INVEPT all-context, SDM Vol. 3C 28.4.3.1 / 30.3) before its
+ * next VM entry: after a present entry was changed (28.4.3.1). */
+void ept_flush_everywhere(void);
 
 #endif

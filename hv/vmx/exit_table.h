@@ -82,4 +82,15 @@ void vmx_ept_violation_register(ept_violation_fn fn);
 typedef bool (*vmcall_fn)(struct vcpu *v, uint32_t fn);
 void vmx_vmcall_register(vmcall_fn fn);
 
+/* RAM an owner has taken from the guest (TrustVisor's PAL pages): true if
+ * any byte of [gpa, gpa+len) is withheld. guest_ram_ok() then says no, so
+ * no hypercall, INT 15h hook or page walk reads or writes it for the
+ * guest. */
+typedef bool (*guest_ram_guard_fn)(uint64_t gpa, uint64_t len);
+void vmx_guest_ram_guard_register(guest_ram_guard_fn fn);
+
+/* Before the machine resets because of the guest (a triple fault): the
+ * owner's last words (hypapps scrub their secrets). */
+void vmx_shutdown_register(vcpu_hook_fn fn);
+
 #endif

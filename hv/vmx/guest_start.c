@@ -95,7 +95,7 @@ static void install_int15_hook(void)
 static void place_builtin_guest(void)
 {
     static const uint8_t idle_guest[] = {
-        0xbe, 0x30, 0x7c,                   /* mov si, msg */
+        0xbe, 0x33, 0x7c,                   /* mov si, msg */
         0xba, 0xfd, 0x03,                   /* mov dx, 0x3fd (LSR) */
         0xec,                               /* 1: in al, dx */
         0xa8, 0x20,                         /* test al, 0x20 (THR empty) */
@@ -107,16 +107,16 @@ static void place_builtin_guest(void)
         0xee,                               /* out dx, al */
         0xb2, 0xfd,                         /* mov dl, 0xfd */
         0xeb, 0xef,                         /* jmp 1b */
-        0x66, 0x31, 0xc0,                   /* 2: xor eax, eax  (PING) */
+        0x66, 0xb8, 0x00, 0x00, 0x56, 0x48, /* 2: mov eax, 0x48560000 (PING) */
         0x66, 0xb9, 0x34, 0x12, 0, 0,       /* mov ecx, 0x1234 */
-        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c20) */
+        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c23) */
         0x66, 0xb8, 0x00, 0x01, 0, 0,       /* mov eax, 0x100 (diag hypapp) */
-        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c29) */
+        0x0f, 0x01, 0xc1,                   /* vmcall (at 0x7c2c) */
         0xfa, 0xf4, 0xeb, 0xfd,             /* cli; hlt; jmp $-1 */
         'b', 'u', 'i', 'l', 't', '-', 'i', 'n', ' ', 'g', 'u', 'e', 's', 't',
-        ':', ' ', 'h', 'e', 'l', 'l', 'o', '\r', '\n', 0,    /* msg (0x7c30) */
+        ':', ' ', 'h', 'e', 'l', 'l', 'o', '\r', '\n', 0,    /* msg (0x7c33) */
     };
-    _Static_assert(sizeof(idle_guest) == 0x30 + 24, "msg is not at 0x7c30");
+    _Static_assert(sizeof(idle_guest) == 0x33 + 24, "msg is not at 0x7c33");
     memcpy(phys_ptr(BOOT_SECTOR_ADDR), idle_guest, sizeof(idle_guest));
 }
 

@@ -3,6 +3,8 @@
 #include "cpu/exception.h"
 #include "trace/trace.h"
 #include "vmx/exit.h"
+#include "vmx/exit_table.h"
+#include "vmx/hook_list.h"
 #include "vmx/guest_start.h"
 #include "vmx/intr_info.h"
 #include "vmx/vmcs.h"
@@ -30,10 +32,20 @@ void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error)
         vmcs_write(ENTRY_EXC_ERROR, error);
 }
 
+static struct hook_list guards;
+
+void vmx_guest_ram_guard_register(guest_ram_guard_fn fn)
+{
+    hook_add(&guards, (void *)fn, "guest RAM guard");
+}
+
 bool guest_ram_ok(uint64_t gpa, uint64_t len)
 {
     if (len == 0 || gpa + len < gpa)
         return false;
+    for (unsigned i = 0; i < guards.n; i++)
+        if (((guest_ram_guard_fn)guards.fn[i])(gpa, len))
+            return false;
     for (uint32_t i = 0; i < guest_e820.count; i++) {
         const struct e820_entry *e = &guest_e820.e[i];
         if (e->type == 1 && gpa >= e->addr && gpa + len <= e->addr + e->len)

@@ -5,7 +5,9 @@
 #include "serial/serial.h"
 #include "trace/catalog.h"
 #include "vmx/exit.h"
+#include "vmx/exit_table.h"
 #include "vmx/handlers.h"
+#include "vmx/hook_list.h"
 #include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 
@@ -29,12 +31,21 @@ void handle_nothing(struct vcpu *v)
  * firmware, GRUB and the hypervisor run again and the guest boots a second
  * time, as XMHF's reboot path does. on_triple_fault=park keeps the CPU
  * parked instead, for the debugger. */
+static struct hook_list shutdown_hooks;
+
+void vmx_shutdown_register(vcpu_hook_fn fn)
+{
+    hook_add(&shutdown_hooks, (void *)fn, "shutdown");
+}
+
 void handle_triple_fault(struct vcpu *v)
 {
     if (hv_config.triple_fault_park)
         exit_unhandled(v, "guest triple fault (on_triple_fault=park)");
     guest_refused(v, REFUSE_TRIPLE_FAULT, vmcs_read(GUEST_RIP),
                   "triple fault: the machine resets (on_triple_fault=reset)");
+    for (unsigned i = 0; i < shutdown_hooks.n; i++)
+        ((vcpu_hook_fn)shutdown_hooks.fn[i])(v);
     serial_fatal_takeover();    /* every CPU's rings out before the reset */
     platform_reset();
 }

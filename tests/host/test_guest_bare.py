@@ -35,6 +35,7 @@ ALL_BARE = [
                 ("footprint", NOHV), ("print_good", NOHV), ("print_cross_page", NOHV),
                 ("print_bad_address", NOHV),
                 ("print_too_long", NOHV), ("print_footprint", NOHV)]),
+    ("trustvisor", [("cpuid_leaf", NOHV)]),
 ]
 
 CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$")

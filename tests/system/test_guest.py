@@ -11,7 +11,7 @@ from waits import wait_session
 
 pytestmark = pytest.mark.emulator
 
-SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall"]
+SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall", "trustvisor"]
 
 
 def guest_text(s):
@@ -29,6 +29,10 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     failed = [c for c in checks if c[2] != "PASS"]
     assert not failed, "\n".join(f"{a}.{b}: {r}" for a, b, r in failed)
     assert {c[0] for c in checks} >= set(SCENARIOS), sorted({c[0] for c in checks})
+    tv = {b for a, b, r in checks if a == "trustvisor"}
+    assert tv >= {"cpuid_leaf", "test", "genrand", "pcr_value", "reg", "pal_code_read_gp",
+                  "pal_write_gp", "pal_print_refused", "reg_twice", "unreg",
+                  "unreg_scrubbed", "reg_overlap", "reg_unmapped"}, sorted(tv)
     summary = re.search(r"GUEST SUMMARY passed=(\d+) failed=(\d+)", out)
     assert summary and int(summary.group(2)) == 0 and int(summary.group(1)) == len(checks)
     # The hypervisor's side of the same story, on its own console.
@@ -36,4 +40,27 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     assert s.find(r"refused HV_MEMORY: write of hypervisor memory at 0x[0-9a-f]+; #GP"), s.text()
     assert s.find(r"guest cpu0: refused GUEST_ADDRESS: PRINT string at 0x[0-9a-f]+ is not guest RAM"), s.text()
     assert s.events("EPT_VIOLATION"), "no EPT violation traced"
+    # TrustVisor: a PAL's life and the refused accesses to it, as events.
+    assert len(s.events("TV_PAL_REGISTER")) == 2 and len(s.events("TV_PAL_UNREGISTER")) == 2
+    assert s.find(r"refused PAL_MEMORY: read of a registered PAL's page at 0x[0-9a-f]+"), s.text()
     assert [e.offset for e in s.frame_errors] in ([], [0]), s.frame_errors
+
+
+def test_trustvisor_pal_refused_on_the_other_cpu_and_test_loops(boot):
+    """A PAL registered on cpu 0 is gone for cpu 1 too, right after cpu 1 used
+    the page (its EPT-derived translations were flushed); TEST loops (each
+    quiescing the other CPU) on both CPUs at once all finish with 0."""
+    img = disk.build_guest_disk(scenarios="trustvisor_smp", poweroff=False,
+                                args="tv_test_rounds=50 smp_timeout_ms=20000")
+    m = boot(modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom", cpus=2,
+             timeout=600)
+    s = wait_session(m, lambda s: "GUEST DONE" in guest_text(s) or "GUEST FAULT" in guest_text(s),
+                     "the guest's summary", timeout=500)
+    out = guest_text(s)
+    checks = dict(((b, r) for a, b, r in
+                   re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)))
+    want = ["ap_reads_before", "reg", "ap_read_refused", "ap_code_read_refused", "unreg",
+            "ap_reads_scrubbed", "test_loops"]
+    assert all(checks.get(c) == "PASS" for c in want), out
+    assert s.find(r"guest cpu1: refused PAL_MEMORY: read of a registered PAL's page"), s.text()
+    assert not s.find(r"^FATAL"), s.text()

@@ -24,12 +24,12 @@ def test_every_cpu_in_vmx_root_and_builtin_guest_pings(boot):
     # one emulated OUT per byte, then PING and the diag hypapp.
     io = [30, 30] * len(hello) + [30]
     assert [r.args[0] for r in exits] == io + [18, 18], exits
-    assert [r.args[1] for r in exits[-2:]] == [0x7c20, 0x7c29], "VMCALLs at the wrong RIPs"
+    assert [r.args[1] for r in exits[-2:]] == [0x7c23, 0x7c2c], "VMCALLs at the wrong RIPs"
     assert bytes(s.guest) == hello, bytes(s.guest)
     calls = s.events("HYPERCALL")
-    assert calls and calls[0].args[0] == 0 and calls[0].args[2] == 0x1234
+    assert calls and calls[0].args[0] == 0x48560000 and calls[0].args[2] == 0x1234
     rets = s.events("HYPERCALL_RET")
-    assert [(r.args[0], r.args[1]) for r in rets] == [(0, 0), (0x100, 0)], rets
+    assert [(r.args[0], r.args[1]) for r in rets] == [(0x48560000, 0), (0x100, 0)], rets
     assert s.find(r"hypapp diag: VMCALL functions 0x100-0x10f")
 
 

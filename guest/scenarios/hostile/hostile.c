@@ -2,7 +2,7 @@
  * each judged by the ARCHITECTURAL answer -- what a real Intel CPU without
  * VMX exposed (CPUID.1:ECX.VMX = 0) gives. Classes, in order:
  *
- *   vmcall  every function 0..0x20f, then hostile_vmcalls (2000) random ones
+ *   vmcall  every function 0..0x20f and the core's first 16, then hostile_vmcalls (2000) random ones
  *           with random RBX/RCX/RDX/RSI/RDI: no exception, unknown ones give
  *           HVABI_ERR_UNKNOWN, the non-output GPRs survive
  *   vmx     VMXON ... VMFUNC: #UD each

@@ -1,0 +1,96 @@
+/* tvabi.h -- TrustVisor's hypercall ABI, number for number (the XMHF/
+ * uberXMHF TrustVisor's trustvisor.h and tv_utpm.h; 64-bit layout of its
+ * XMHF64 port). One header for the hypervisor (trustvisor/) and the
+ * guests that call it (the test guest, pal_demo). Documented in
+ * trustvisor/README.md.
+ *
+ * VMCALL with EAX = command; arguments in ECX, EDX, ESI, EDI (a 64-bit
+ * caller: RCX, RDX, RSI, RDI, full width); result in EAX (0: success).
+ * Every other register is left as it was. */
+#ifndef TVABI_H
+#define TVABI_H
+
+/* ---- detection: CPUID ---------------------------------------------------- */
+/* CPUID with EAX = TV_CPUID_LEAF (ECX = 0) returns EAX = TV_CPUID_MAGIC
+ * inside TrustVisor (pal_demo's check_cpuid()); EBX, ECX, EDX = 0. */
+#define TV_CPUID_LEAF               0x7a567254u
+#define TV_CPUID_MAGIC              0x7a767274u
+
+/* ---- commands (EAX) -------------------------------------------------------- */
+#define TV_HC_REG                   1   /* ECX sections*, ESI params*, EDI entry */
+#define TV_HC_UNREG                 2   /* ECX entry */
+#define TV_HC_SHARE                 6   /* ECX entry, EDX addrs*, ESI lens*, EDI count */
+#define TV_HC_UTPM_PCRREAD          7   /* ECX index, EDX out (20 bytes) */
+#define TV_HC_UTPM_PCREXT           8   /* ECX index, EDX measurement (20 bytes) */
+#define TV_HC_UTPM_GENRAND          9   /* ECX out, EDX len* (u32 in: asked, out: given) */
+#define TV_HC_UTPM_SEAL             10
+#define TV_HC_UTPM_UNSEAL           11
+#define TV_HC_UTPM_QUOTE            12
+#define TV_HC_UTPM_ID_GETPUB        13
+#define TV_HC_TEST                  255 /* returns 0; quiesces every other CPU once */
+
+/* ---- results (EAX) ---------------------------------------------------------- */
+#define TV_OK                       0
+/* The micro-TPM's own codes (tv_utpm.h) */
+#define TV_ERR_BAD_PARAM            1   /* a bad argument (pointer, length...) */
+#define TV_ERR_PCR_OUT_OF_RANGE     2
+#define TV_ERR_INSUFFICIENT_ENTROPY 3   /* no RDRAND/RDSEED, or it kept failing */
+#define TV_ERR                      4   /* anything else */
+/* Registration (ours: TrustVisor says only "nonzero") */
+#define TV_ERR_SECTION_ALIGN        0x10    /* a section start not page-aligned */
+#define TV_ERR_SECTION_SIZE         0x11    /* zero pages, or too many */
+#define TV_ERR_SECTION_OVERLAP      0x12    /* two sections share a page */
+#define TV_ERR_SECTION_UNMAPPED     0x13    /* a page not present or not guest RAM */
+#define TV_ERR_SECTION_READONLY     0x14    /* a page the caller may not write */
+#define TV_ERR_SECTION_TYPE         0x15    /* unknown type, or no CODE/STACK */
+#define TV_ERR_TOO_MANY             0x16    /* > TV_MAX_SECTIONS or > TV_MAX_PARAMS */
+#define TV_ERR_ALREADY              0x17    /* a page already belongs to a PAL */
+#define TV_ERR_ENTRY                0x18    /* entry not in a CODE section / no such PAL */
+#define TV_ERR_NO_ROOM              0x19    /* PAL table or hypervisor pages full */
+#define TV_ERR_NOT_IMPLEMENTED      0x1f    /* SHARE, SEAL, UNSEAL, QUOTE, ID_GETPUB: not yet */
+#define TV_ERR_UNKNOWN              0xFFFFFFFFu /* not a TrustVisor command */
+
+/* ---- registration descriptors (packed, little-endian) -------------------- */
+#define TV_PAL_SECTION_CODE         1   /* read + execute */
+#define TV_PAL_SECTION_DATA         2   /* read + write */
+#define TV_PAL_SECTION_PARAM        3   /* read + write (parameters marshalled here) */
+#define TV_PAL_SECTION_STACK        4   /* read + write */
+#define TV_PAL_SECTION_SHARED_CODE  5   /* read + execute */
+
+#define TV_MAX_SECTIONS             10
+#define TV_MAX_PARAMS               10
+#define TV_PAL_PM_INTEGER           1
+#define TV_PAL_PM_POINTER           2
+
+#define TV_PCR_NUM                  8
+#define TV_PCR_SIZE                 20  /* SHA-1 */
+#define TV_MAX_RAND                 4096
+
+#ifndef __ASSEMBLY__
+#include <stdint.h>
+struct tv_pal_section {         /* 16 bytes */
+    uint32_t type;
+    uint32_t page_num;          /* size in 4 KiB pages */
+    uint64_t start_addr;        /* the caller's linear address, page-aligned */
+} __attribute__((packed));
+
+struct tv_pal_sections {        /* 8 + 10 * 16 bytes */
+    uint32_t num_sections;
+    uint32_t pad;
+    struct tv_pal_section sections[TV_MAX_SECTIONS];
+} __attribute__((packed));
+
+struct tv_pal_param {           /* 16 bytes */
+    uint32_t type;              /* TV_PAL_PM_INTEGER or TV_PAL_PM_POINTER */
+    uint32_t pad;
+    uint64_t size;              /* pointer: bytes pointed to */
+} __attribute__((packed));
+
+struct tv_pal_params {          /* 8 + 10 * 16 bytes */
+    uint32_t num_params;
+    uint32_t pad;
+    struct tv_pal_param params[TV_MAX_PARAMS];
+} __attribute__((packed));
+#endif
+
+#endif /* TVABI_H */

@@ -1,0 +1,115 @@
+/* trustvisor_smp: a registered PAL's pages are gone on every CPU, not just
+ * the registering one, even where that CPU had just used them (its cached
+ * translations must have been flushed); and TEST loops on every CPU at once
+ * (each one quiesces all the others) all answer 0 and finish (the seed
+ * notes' T5). Explicit: needs the APs started (smp_ensure_up). */
+#include "../smp.h"
+#include "tvabi.h"
+
+#define PG 4096
+
+static u8 pal_code[PG] __attribute__((aligned(PG)));
+static u8 pal_data[PG] __attribute__((aligned(PG)));
+static struct tv_pal_sections secs;
+static struct tv_pal_params params;
+static char why[256];
+
+struct probe { u64 addr, val; int vector; };
+
+static void job_read(void *arg)
+{
+	struct probe *p = arg;
+	p->val = 0;
+	p->vector = safe_read64(p->addr, &p->val);
+}
+
+static u32 tv_call(u32 cmd, u64 rcx, u64 rsi, u64 rdi)
+{
+	struct vmcall_regs r = { .rax = cmd, .rcx = rcx, .rsi = rsi, .rdi = rdi };
+	return vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+}
+
+static void isolation_on_other_cpu(void)
+{
+	u64 entry = (u64)pal_code;
+	struct probe p = { .addr = (u64)pal_data + 8 };
+	memset(pal_code, 0xc3, PG);
+	memset(pal_data, 0x42, PG);
+	/* cpu 1 uses the page first: its translations are cached now. */
+	bool ran = smp_call(1, job_read, &p);
+	check("ap_reads_before", ran && p.vector < 0 && p.val == 0x4242424242424242ull,
+	      "cpu 1 %s: vector %d value 0x%lx", ran ? "read the page before REG" : "timed out",
+	      p.vector, p.val);
+	secs = (struct tv_pal_sections){ .num_sections = 2 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)pal_code };
+	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)pal_data };
+	u32 rc = tv_call(TV_HC_REG, (u64)&secs, (u64)&params, entry);
+	check("reg", rc == TV_OK, "REG gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	ran = smp_call(1, job_read, &p);
+	check("ap_read_refused", ran && p.vector == 13,
+	      "cpu 1 read a registered PAL's page: %s vector %d value 0x%lx, want #GP",
+	      ran ? "" : "timed out;", p.vector, p.val);
+	p.addr = (u64)pal_code;
+	ran = smp_call(1, job_read, &p);
+	check("ap_code_read_refused", ran && p.vector == 13,
+	      "cpu 1 read the PAL's code: vector %d, want #GP", p.vector);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("unreg", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+	p.addr = (u64)pal_data + 8;
+	ran = smp_call(1, job_read, &p);
+	check("ap_reads_scrubbed", ran && p.vector < 0 && p.val == 0,
+	      "after UNREG cpu 1 read vector %d value 0x%lx, want 0 (scrubbed)", p.vector, p.val);
+}
+
+/* T5: TEST loops on every CPU at once. */
+static struct smp_barrier bar;
+static u32 bad[GUEST_MAX_CPUS], done_calls[GUEST_MAX_CPUS];
+
+static void job_test_loop(void *arg)
+{
+	u32 me = this_cpu()->index, n = *(u32 *)arg;
+	if (!smp_barrier_wait(&bar, smp_deadline()))
+		return;
+	for (u32 i = 0; i < n; i++) {
+		if (tv_call(TV_HC_TEST, i, 0, 0) != TV_OK)
+			bad[me]++;
+		done_calls[me]++;
+	}
+}
+
+static void test_loops(void)
+{
+	static u32 n;
+	n = (u32)cmdline_u64("tv_test_rounds", 100);
+	u32 mask = (1u << smp_ncpus) - 1;
+	smp_barrier_init(&bar, smp_ncpus);
+	u32 late = smp_run(mask, job_test_loop, &n);
+	u32 total_bad = 0, short_cpu = GUEST_MAX_CPUS;
+	for (u32 c = 0; c < smp_ncpus; c++) {
+		total_bad += bad[c];
+		if (done_calls[c] != n && short_cpu == GUEST_MAX_CPUS)
+			short_cpu = c;
+	}
+	check("test_loops", !late && total_bad == 0 && short_cpu == GUEST_MAX_CPUS,
+	      "TEST x%u on %u CPUs at once: late mask 0x%x, %u bad answers, cpu %u short (%u calls)",
+	      n, smp_ncpus, late, total_bad, short_cpu,
+	      short_cpu < GUEST_MAX_CPUS ? done_calls[short_cpu] : 0);
+	info("trustvisor_smp: %u TEST calls on each of %u CPUs at once", n, smp_ncpus);
+}
+
+static void run(void)
+{
+	if (check_need_hv("reg"))
+		return;
+	if (!smp_ensure_up(why, sizeof(why)) || smp_ncpus < 2) {
+		check_fail("aps_ready", "%s", smp_ncpus < 2 ? "needs 2 CPUs" : why);
+		return;
+	}
+	isolation_on_other_cpu();
+	test_loops();
+}
+
+SCENARIO_EXPLICIT(66, trustvisor_smp, run, "TrustVisor on 2+ CPUs: a PAL's pages refused to "
+		  "another CPU that had just used them; TEST loops on every CPU at once");

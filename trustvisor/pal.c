@@ -1,0 +1,295 @@
+/* PAL registration and isolation (TV_HC_REG / TV_HC_UNREG).
+ *
+ * REG checks the descriptors, finds every page of every section through
+ * the caller's paging (present, guest RAM, writable by the caller, in no
+ * other PAL), measures the code into the PAL's own PCR 0, then takes the
+ * pages from the guest: with every other CPU stopped (quiesce) each page's
+ * leaf in the EPT all CPUs share loses its read/write/execute bits (not
+ * present, SDM Vol. 3C, 28.2.2: an entry with bits 2:0 clear is not
+ * present, any access an EPT violation, 28.3.3.2), and every CPU flushes
+ * its EPT-derived translations before its next entry (28.4.3.1: a change
+ * of a present entry needs INVEPT). From then on any guest access, from any
+ * CPU, is an EPT violation that TrustVisor refuses: #GP(0) at the
+ * instruction, reported, the machine runs on. The hypervisor's own reads
+ * for the guest (hypercall buffers, page walks) are refused as well
+ * (tv_pal_withheld, through guest_ram_ok).
+ *
+ * UNREG scrubs every page (zeroes) while the guest still cannot see it,
+ * then gives the pages back, again under quiesce and flushed everywhere. */
+#include <string.h>
+#include <tvabi.h>
+#include <x86.h>
+#include "mem/pmm.h"
+#include <percpu.h>
+#include "console/console.h"
+#include "hypapp/hypapp.h"
+#include "cpu/idt.h"
+#include "trace/trace.h"
+#include "trustvisor/sha1.h"
+#include "trustvisor/tv.h"
+#include "vmx/ept.h"
+#include "vmx/exit.h"
+#include "vmx/guest_mem.h"
+#include "vmx/refuse.h"
+#include "vmx/vmcs.h"
+
+#define MAX_PALS        8
+#define MAX_PAL_PAGES   32
+
+struct pal_page {
+    uint64_t gva, gpa;
+    uint64_t *pte;              /* its 4 KiB EPT leaf */
+    uint64_t saved;             /* the leaf before REG */
+    uint32_t type;
+};
+
+struct pal {
+    bool claimed;               /* a REG is filling it in, or it is registered */
+    bool used;                  /* registered: its pages are withheld */
+    uint64_t entry, cr3;        /* entry point and the registering process */
+    uint32_t npages;
+    struct pal_page page[MAX_PAL_PAGES];
+    struct tv_pal_params params;
+    uint8_t pcr[TV_PCR_NUM][TV_PCR_SIZE];   /* the PAL's own uTPM */
+};
+
+static struct pal pals[MAX_PALS];
+
+bool tv_pal_withheld(uint64_t gpa, uint64_t len)
+{
+    for (unsigned p = 0; p < MAX_PALS; p++)
+        for (unsigned i = 0; pals[p].used && i < pals[p].npages; i++)
+            if (gpa < pals[p].page[i].gpa + PAGE_SIZE && pals[p].page[i].gpa < gpa + len)
+                return true;
+    return false;
+}
+
+static const char *access_name(uint64_t qual)
+{
+    return qual & 2 ? "write" : qual & 4 ? "fetch" : "read";
+}
+
+bool tv_pal_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
+{
+    if (!tv_pal_withheld(gpa, 1))
+        return false;
+    /* Contained like an access to the hypervisor: #GP(0) at the faulting
+     * instruction (RIP not advanced; a fault, SDM Vol. 3A, 6.5). */
+    guest_inject_exception(VEC_GP, true, 0);
+    guest_refused(v, REFUSE_PAL_MEMORY, gpa, "%s of a registered PAL's page at %#lx "
+                  "(rip %#lx); #GP", access_name(qual), gpa, vmcs_read(GUEST_RIP));
+    return true;
+}
+
+/* ---- REG ---------------------------------------------------------------- */
+static uint32_t check_section(const struct tv_pal_section *s, uint32_t *pages)
+{
+    if (s->type < TV_PAL_SECTION_CODE || s->type > TV_PAL_SECTION_SHARED_CODE)
+        return TV_ERR_SECTION_TYPE;
+    if (s->start_addr & (PAGE_SIZE - 1))
+        return TV_ERR_SECTION_ALIGN;
+    if (s->page_num == 0 || s->page_num > MAX_PAL_PAGES - *pages ||
+        s->start_addr + (uint64_t)s->page_num * PAGE_SIZE < s->start_addr)
+        return TV_ERR_SECTION_SIZE;
+    *pages += s->page_num;
+    return TV_OK;
+}
+
+static uint32_t check_descriptors(const struct tv_pal_sections *ss,
+                                  const struct tv_pal_params *pm, uint64_t entry)
+{
+    uint32_t pages = 0, rc;
+    bool entry_in_code = false;
+    if (ss->num_sections == 0)
+        return TV_ERR_SECTION_TYPE;
+    if (ss->num_sections > TV_MAX_SECTIONS || pm->num_params > TV_MAX_PARAMS)
+        return TV_ERR_TOO_MANY;
+    for (uint32_t i = 0; i < pm->num_params; i++)
+        if (pm->params[i].type != TV_PAL_PM_INTEGER && pm->params[i].type != TV_PAL_PM_POINTER)
+            return TV_ERR_BAD_PARAM;
+    for (uint32_t i = 0; i < ss->num_sections; i++) {
+        const struct tv_pal_section *s = &ss->sections[i];
+        if ((rc = check_section(s, &pages)) != TV_OK)
+            return rc;
+        uint64_t end = s->start_addr + (uint64_t)s->page_num * PAGE_SIZE;
+        for (uint32_t j = 0; j < i; j++) {
+            const struct tv_pal_section *o = &ss->sections[j];
+            if (s->start_addr < o->start_addr + (uint64_t)o->page_num * PAGE_SIZE &&
+                o->start_addr < end)
+                return TV_ERR_SECTION_OVERLAP;
+        }
+        if ((s->type == TV_PAL_SECTION_CODE || s->type == TV_PAL_SECTION_SHARED_CODE) &&
+            entry >= s->start_addr && entry < end)
+            entry_in_code = true;
+    }
+    return entry_in_code ? TV_OK : TV_ERR_ENTRY;
+}
+
+/* Every page through the caller's paging: present, writable by it, guest
+ * RAM, not another PAL's, not twice (two linear pages, one frame). */
+static uint32_t find_pages(struct pal *p, const struct tv_pal_sections *ss)
+{
+    p->npages = 0;
+    for (uint32_t i = 0; i < ss->num_sections; i++)
+        for (uint32_t k = 0; k < ss->sections[i].page_num; k++) {
+            uint64_t gva = ss->sections[i].start_addr + (uint64_t)k * PAGE_SIZE, gpa;
+            uint32_t pf;
+            enum guest_walk w = guest_linear_to_phys(gva, true, &gpa, &pf);
+            if (w == WALK_FAULT)
+                return (pf & 1) ? TV_ERR_SECTION_READONLY : TV_ERR_SECTION_UNMAPPED;
+            gpa &= ~(uint64_t)(PAGE_SIZE - 1);
+            if (w != WALK_OK || !guest_ram_ok(gpa, PAGE_SIZE))
+                return tv_pal_withheld(gpa, PAGE_SIZE) ? TV_ERR_ALREADY
+                                                       : TV_ERR_SECTION_UNMAPPED;
+            for (uint32_t j = 0; j < p->npages; j++)
+                if (p->page[j].gpa == gpa)
+                    return TV_ERR_SECTION_OVERLAP;
+            p->page[p->npages++] = (struct pal_page){ gva, gpa, NULL, 0,
+                                                      ss->sections[i].type };
+        }
+    return TV_OK;
+}
+
+/* PCR 0 of the PAL's uTPM: extended with SHA-1 over its code pages, in
+ * the order of the sections (TrustVisor measures the PAL at REG). */
+static void measure(struct pal *p)
+{
+    struct sha1_ctx c;
+    uint8_t m[TV_PCR_SIZE];
+    sha1_init(&c);
+    for (uint32_t i = 0; i < p->npages; i++)
+        if (p->page[i].type == TV_PAL_SECTION_CODE || p->page[i].type == TV_PAL_SECTION_SHARED_CODE)
+            sha1_update(&c, phys_ptr(p->page[i].gpa), PAGE_SIZE);
+    sha1_final(&c, m);
+    memset(p->pcr, 0, sizeof(p->pcr));
+    sha1_init(&c);
+    sha1_update(&c, p->pcr[0], TV_PCR_SIZE);
+    sha1_update(&c, m, sizeof(m));
+    sha1_final(&c, p->pcr[0]);
+}
+
+/* With every other CPU stopped: the pages leave the guest's EPT. */
+static bool take_pages(struct pal *p)
+{
+    for (uint32_t i = 0; i < p->npages; i++) {
+        struct pal_page *pg = &p->page[i];
+        pg->pte = ept_leaf_4k(pg->gpa);
+        if (!pg->pte) {
+            while (i--)
+                *p->page[i].pte = p->page[i].saved;
+            return false;
+        }
+        pg->saved = *pg->pte;
+        *pg->pte = pg->saved & ~EPT_ACCESS_MASK;
+    }
+    return true;
+}
+
+static uint32_t do_register(struct vcpu *v, struct pal *p, uint64_t sections, uint64_t params)
+{
+    static struct tv_pal_sections ss[MAX_CPUS];
+    struct tv_pal_sections *s = &ss[v->index];
+    memset(&p->params, 0, sizeof(p->params));
+    if (!tv_copy_from_guest(s, sections, sizeof(*s)) ||
+        (params && !tv_copy_from_guest(&p->params, params, sizeof(p->params))))
+        return TV_ERR_BAD_PARAM;
+    uint32_t rc = check_descriptors(s, &p->params, p->entry);
+    if (rc == TV_OK)
+        rc = find_pages(p, s);
+    if (rc != TV_OK)
+        return rc;
+    measure(p);
+    hypapp_quiesce(v);
+    /* Rechecked inside: another CPU's REG may have taken a page since. */
+    for (uint32_t i = 0; i < p->npages && rc == TV_OK; i++)
+        if (tv_pal_withheld(p->page[i].gpa, PAGE_SIZE))
+            rc = TV_ERR_ALREADY;
+    if (rc == TV_OK && !take_pages(p))
+        rc = TV_ERR_NO_ROOM;
+    if (rc == TV_OK) {
+        p->used = true;
+        ept_flush_everywhere();
+    }
+    hypapp_endquiesce(v);
+    return rc;
+}
+
+static int table_lock;
+
+uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uint64_t entry)
+{
+    struct pal *p = NULL;
+    while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    for (unsigned i = 0; i < MAX_PALS && !p; i++)
+        if (!pals[i].claimed)
+            p = &pals[i];
+    if (p)
+        p->claimed = true;
+    __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+    if (!p) {
+        guest_refused(v, REFUSE_VMCALL, entry, "TrustVisor REG: all %d PAL slots in use",
+                      MAX_PALS);
+        return TV_ERR_NO_ROOM;
+    }
+    p->entry = entry;
+    p->cr3 = vmcs_read(GUEST_CR3);
+    uint32_t rc = do_register(v, p, sections, params);
+    if (rc != TV_OK) {
+        p->npages = 0;
+        __atomic_store_n(&p->claimed, false, __ATOMIC_RELEASE);
+        guest_refused(v, REFUSE_VMCALL, rc, "TrustVisor REG (entry %#lx) refused: error %#x",
+                      entry, rc);
+        return rc;
+    }
+    trace_event(TEV_TV_PAL_REGISTER, entry, p->page[0].gpa, (uint64_t)p->npages * PAGE_SIZE);
+    printf("trustvisor: cpu%u registered a PAL: entry %#lx, %u pages withheld from the guest\n",
+           v->index, entry, p->npages);
+    return TV_OK;
+}
+
+/* ---- UNREG -------------------------------------------------------------- */
+static void give_back(struct pal *p)
+{
+    for (uint32_t i = 0; i < p->npages; i++) {
+        memset(phys_ptr(p->page[i].gpa), 0, PAGE_SIZE);     /* scrubbed first */
+        *p->page[i].pte = p->page[i].saved;
+    }
+}
+
+uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
+{
+    uint64_t cr3 = vmcs_read(GUEST_CR3);
+    struct pal *p = NULL;
+    hypapp_quiesce(v);
+    for (unsigned i = 0; i < MAX_PALS && !p; i++)
+        if (pals[i].used && pals[i].entry == entry && pals[i].cr3 == cr3)
+            p = &pals[i];
+    if (p) {
+        give_back(p);
+        p->used = false;
+        ept_flush_everywhere();
+    }
+    hypapp_endquiesce(v);
+    if (!p) {
+        guest_refused(v, REFUSE_VMCALL, entry, "TrustVisor UNREG of %#lx: no such PAL of "
+                      "this process", entry);
+        return TV_ERR_ENTRY;
+    }
+    trace_event(TEV_TV_PAL_UNREGISTER, entry);
+    printf("trustvisor: cpu%u unregistered the PAL at %#lx: %u pages scrubbed and given back\n",
+           v->index, entry, p->npages);
+    memset(p->pcr, 0, sizeof(p->pcr));
+    p->npages = 0;
+    __atomic_store_n(&p->claimed, false, __ATOMIC_RELEASE);
+    return TV_OK;
+}
+
+/* The machine resets: nothing of a PAL survives in RAM the next boot's
+ * guest would see. */
+void tv_pal_shutdown(struct vcpu *v)
+{
+    for (unsigned i = 0; i < MAX_PALS; i++)
+        for (uint32_t k = 0; pals[i].used && k < pals[i].npages; k++)
+            memset(phys_ptr(pals[i].page[k].gpa), 0, PAGE_SIZE);
+}
