@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import catalog as _catalog
 from . import frame as _frame
+from . import native as _native
 from . import records as _records
 
 _PLAIN = re.compile(rb"^\[cpu(\d+)\] ?")
@@ -149,12 +150,23 @@ class StreamDecoder:
     force_catalog: False raises CatalogRefused from feed() when a HELLO names
         another catalogue; True decodes anyway (a warning Notice).
     on_gdb, on_guest: optional callables(payload) for the raw payload of
-        every GDB / GUEST frame (GUEST text is also assembled into Lines)."""
+        every GDB / GUEST frame (GUEST text is also assembled into Lines).
+    native: None = the C decoder (hvtools.native) when it can be loaded,
+        else Python; True = C or an error; False = Python. .native says
+        which one decodes, .native_why why not C."""
 
-    def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False):
-        self.frames = _frame.FrameDecoder()
+    def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False,
+                 native: bool | None = None):
         self.trace = _records.TraceDecoder(cat, strict=not force_catalog)
         self.cat = self.trace.cat
+        lib = _native.load(self.cat) if native is not False else None
+        self.native_why = "" if lib else ("not asked for" if native is False
+                                          else _native.why_not(self.cat))
+        if native and lib is None:
+            raise RuntimeError(f"C decoder unavailable: {self.native_why}")
+        self.native = lib is not None
+        self.frames = (_native.NativeFrameDecoder(self.cat, lib) if lib
+                       else _frame.FrameDecoder())
         self.stats = Stats()
         self.framed = False             # a 0x00 has been seen
         self._prelude = _Lines("prelude", None)
@@ -225,7 +237,7 @@ class StreamDecoder:
             s.gaps += 1
             s.frames_lost += ev.gap
         t = ev.type
-        if t == _frame.CONTROL and ev.seq == 0 and st.data_frames:
+        if ev.restart:
             self._restart(out)
         if t != _frame.CONTROL:
             st.data_frames += 1
@@ -243,7 +255,7 @@ class StreamDecoder:
                 self.on_gdb(ev.payload)
             return
         try:
-            items = self.trace.frame(ev)
+            items = ev.items if ev.items is not None else self.trace.frame(ev)
         except _records.CatalogMismatch as e:
             raise CatalogRefused(str(e)) from None
         for it in items:
@@ -274,9 +286,9 @@ class StreamDecoder:
             out.append(it)
 
     def _restart(self, out: list) -> None:
-        """HELLO with seq 0 after data: the hypervisor started again, its
-        frame and record counters restarted; forget the old ones."""
-        self.frames.forget(keep_types=(_frame.CONTROL,))
+        """HELLO with seq 0 after other frames: the hypervisor started
+        again, its frame and record counters restarted (the frame decoder
+        forgot the old ones before looking at anything after this HELLO)."""
         self.trace.forget()
         self.stats.restarts += 1
         out.append(_records.Notice("warning", "HELLO with seq 0: the hypervisor restarted"))

@@ -44,18 +44,20 @@ class LiveDecoder:
                  classes: str | list[str] | None = None, trace: bool = True,
                  console: bool = True, guest: bool = True, out: TextIO | None = None,
                  color: bool = True, log: TextIO | None = None,
-                 force_catalog: bool = False, keep: bool = False) -> None:
+                 force_catalog: bool = False, keep: bool = False,
+                 native: bool | None = None) -> None:
         """cat: a catalog.Catalog (default: this tree's events.def).
         elf: path of hv.elf (or a callable addr -> name) for symbols.
         cpus/events/classes/trace/console/guest: what is shown (filters).
         out: text file to render to (None: render nothing); color: rich styles.
         log: text file that gets every item, unfiltered and uncoloured.
         force_catalog: decode despite a HELLO naming another catalogue.
-        keep: remember the shown items (for --perfetto / --sequence)."""
+        keep: remember the shown items (for --perfetto / --sequence).
+        native: the C decoder (None: if it loads, see hvtools.native)."""
         self.cat = cat or _catalog.default()
         self.symbolize = load_symbolizer(elf)
         self.filter = Filter(self.cat, cpus, events, classes, trace, console, guest)
-        self.stream = StreamDecoder(self.cat, force_catalog)
+        self.stream = StreamDecoder(self.cat, force_catalog, native)
         self.stats = self.stream.stats
         self.clock = Clock()
         self.renderer = Renderer(self.cat, self.clock, self.symbolize)
