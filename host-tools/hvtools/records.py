@@ -116,6 +116,11 @@ class Notice:
         return f"{self.level}: {self.message}"
 
 
+class Restart(Notice):
+    """A HELLO with seq 0 after other frames: the hypervisor started again
+    (its sequence numbers and its TSC count from anew)."""
+
+
 # ---- hello --------------------------------------------------------------------
 def encode_hello(catalog_crc: int, ncpus: int, tsc_khz: int = 0) -> bytes:
     return struct.pack("<BBBBII", CTL_HELLO, WIRE_VERSION, ncpus, 0,

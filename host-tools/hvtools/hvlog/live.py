@@ -101,10 +101,12 @@ class LiveDecoder:
             tsc = getattr(it, "tsc", None)
             if tsc is not None:
                 clock.see(tsc)
-            if isinstance(it, _records.Hello) and it.tsc_khz:
-                clock.khz = it.tsc_khz
-            elif not clock.khz and isinstance(it, _records.Record) and it.name == "BOOT":
-                clock.khz = it.args[1]
+            if isinstance(it, _records.Hello):
+                clock.hello(it.tsc_khz, it.seq)
+            elif isinstance(it, _records.Record) and it.name == "BOOT" and len(it.args) > 1:
+                clock.boot(it.args[1])
+            elif isinstance(it, _records.Restart):
+                clock.restart()
             if log is not None:
                 log.write(rp(it) + "\n")
             if not accept(it):
