@@ -119,6 +119,7 @@ class NativeFrameDecoder:
         self._n = ctypes.c_size_t()
         self._used = ctypes.c_size_t()
         self._names = {e.id: e.name for e in self.cat.events.values()}
+        self._text_id = self.cat.id_of("CONSOLE_TEXT")
 
     def raw(self, data: bytes):
         """Decode into the C item array: yields (item count, items buffer,
@@ -155,13 +156,14 @@ class NativeFrameDecoder:
         arena = ctypes.string_at(self._arena, self._used.value)
         st = self.stats
         names = self._names
+        text_id = self._text_id
         Record, Loss = _records.Record, _records.Loss
         cur = None                      # the batch Frame whose items follow
         for t in ITEM.iter_unpack(memoryview(self._items)[:k * ITEM.size]):
             kind = t[0]
             if kind == RECORD:
                 cpu, seq, lost = t[2], t[12], t[14]
-                text = arena[t[8]:t[8] + t[9]] if t[1] == _frame.CONSOLE else None
+                text = arena[t[8]:t[8] + t[9]] if t[4] == text_id else None
                 if lost:
                     cur.items.append(Loss("ring", cpu, (seq - lost - 1) & _M64, seq, lost))
                 cur.items.append(Record(cpu, seq, t[13], t[4], lost, t[17:17 + t[3]], text,
