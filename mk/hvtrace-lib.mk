@@ -1,13 +1,16 @@
 # libhvtrace.so: hvlog's fast path (host-tools/hvtools/native.py loads it
-# with ctypes). The portable cores of hv/trace/ (the very files the
-# hypervisor encodes with, PORTABLE_SRCS) plus the host-only glue in
-# host-tools/libhvtrace/. Without it hvlog decodes in Python and says so.
-HVTRACE_LIB  := $(BUILD)/host/libhvtrace.so
-HVTRACE_SRCS := $(sort $(wildcard host-tools/libhvtrace/*.c))
+# with ctypes). The portable trace cores of hv/trace/ (the very files the
+# hypervisor encodes with: PORTABLE_SRCS) plus the host-only glue and
+# renderer in host-tools/libhvtrace/. Without it hvlog decodes in Python
+# and says so. Not -Ihv/include: its string.h is the hypervisor's.
+HVTRACE_LIB    := $(BUILD)/host/libhvtrace.so
+HVTRACE_SRCS   := $(sort $(wildcard host-tools/libhvtrace/*.c))
+HVTRACE_CORE   := $(filter hv/trace/%,$(PORTABLE_SRCS))
+HVTRACE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Ihv -DHOSTED -fPIC -shared
 
 host: $(HVTRACE_LIB)
 
-$(HVTRACE_LIB): $(PORTABLE_SRCS) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
+$(HVTRACE_LIB): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOST_CFLAGS) -O2 -fPIC -shared -Ihost-tools/libhvtrace \
-		-o $@ $(HVTRACE_SRCS) $(PORTABLE_SRCS)
+	$(HOSTCC) $(HVTRACE_CFLAGS) -o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)

@@ -30,6 +30,8 @@ MAX_ITEMS = 8192
 ARENA = 1 << 20
 _M64 = (1 << 64) - 1
 
+_CT = {"p": ctypes.c_void_p, "I": ctypes.c_uint, "s": ctypes.c_char_p, "Q": ctypes.c_uint64,
+       "Z": ctypes.c_size_t, "i": ctypes.c_int}
 load_error = ""
 _lib = None
 _checked: dict[int, str] = {}               # catalogue crc -> "" or why not
@@ -63,6 +65,14 @@ def _open():
         lib.trace_dec_finish.restype = ctypes.c_size_t
         lib.trace_dec_finish.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                          ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        lib.hvt_fmt_new.restype = ctypes.c_void_p
+        for fn, args in (("hvt_fmt_event", "pIsI"), ("hvt_fmt_arg", "pIIsI"),
+                         ("hvt_fmt_table", "pIIsI"), ("hvt_fmt_symbols", "pZpppQ"),
+                         ("hvt_fmt_filter", "pIppI"), ("hvt_render", "pppZppZp")):
+            getattr(lib, fn).argtypes = [_CT[a] for a in args]
+        lib.hvt_render.restype = None
+        lib.hvt_classify.restype = ctypes.c_size_t
+        lib.hvt_classify.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
         if lib.hvt_abi() != ABI or lib.hvt_item_size() != ITEM.size:
             load_error = f"{path} is stale (rebuild: make host)"
             return None
@@ -106,7 +116,11 @@ def why_not(cat: _catalog.Catalog | None = None) -> str:
 class NativeFrameDecoder:
     """FrameDecoder + TraceDecoder's record decoding, in C."""
 
-    def __init__(self, cat: _catalog.Catalog | None = None, lib=None) -> None:
+    def __init__(self, cat: _catalog.Catalog | None = None, lib=None,
+                 runs: bool = False) -> None:
+        """runs: hand plain TRACE records over as RecordRun items (kept in
+        C form, for Formatter.render) instead of Record objects."""
+        self.runs = runs
         self.cat = cat or _catalog.default()
         self.lib = lib or load(self.cat)
         if self.lib is None:
@@ -120,6 +134,8 @@ class NativeFrameDecoder:
         self._used = ctypes.c_size_t()
         self._names = {e.id: e.name for e in self.cat.events.values()}
         self._text_id = self.cat.id_of("CONSOLE_TEXT")
+        self._cur = None                # the batch Frame being filled
+        self._idx = (ctypes.c_uint32 * MAX_ITEMS)()
 
     def raw(self, data: bytes):
         """Decode into the C item array: yields (item count, items buffer,
@@ -152,14 +168,34 @@ class NativeFrameDecoder:
         pass                            # the C core forgets by itself at a restart
 
     def _convert(self, k: int, out: list) -> None:
-        """C items -> the Python decoder's objects."""
-        arena = ctypes.string_at(self._arena, self._used.value)
+        """C items -> the Python decoder's objects (runs: see __init__)."""
+        if not k:
+            return
+        raw = memoryview(self._items)[:k * ITEM.size]
+        arena = ctypes.string_at(self._arena, self._used.value) if self._used.value else b""
+        if not self.runs:
+            self._objects(ITEM.iter_unpack(raw), out, arena)
+            return
+        m = self.lib.hvt_classify(self._items, k, self._idx)
+        prev = -1                       # last item looked at
+        unpack = ITEM.unpack_from
+        items = self._items
+        for i in self._idx[:m]:
+            if i > prev + 1:
+                self._cur.items.append(RecordRun(bytes(raw[(prev + 1) * ITEM.size:
+                                                           i * ITEM.size]), i - prev - 1))
+            self._objects((unpack(items, i * ITEM.size),), out, arena)
+            prev = i
+        if prev + 1 < k:
+            self._cur.items.append(RecordRun(bytes(raw[(prev + 1) * ITEM.size:]), k - prev - 1))
+
+    def _objects(self, tuples, out: list, arena: bytes) -> None:
         st = self.stats
         names = self._names
         text_id = self._text_id
         Record, Loss = _records.Record, _records.Loss
-        cur = None                      # the batch Frame whose items follow
-        for t in ITEM.iter_unpack(memoryview(self._items)[:k * ITEM.size]):
+        cur = self._cur                 # the batch Frame whose items follow
+        for t in tuples:
             kind = t[0]
             if kind == RECORD:
                 cpu, seq, lost = t[2], t[12], t[14]
@@ -177,7 +213,7 @@ class NativeFrameDecoder:
                 st.restarts += f.restart
                 if t[7] & F_BATCH:
                     f.items = []
-                    cur = f
+                    cur = self._cur = f
                 out.append(f)
             elif kind == LINK_LOSS:
                 cur.items.append(Loss("link", t[2], t[12] if t[10] else None, t[13], t[6],
@@ -192,3 +228,79 @@ class NativeFrameDecoder:
                 cur.items.append(_records.Notice(
                     "error", f"cpu {t[2]} {_frame.type_name(t[1])} frame seq {t[5]}: "
                              f"malformed batch at payload byte {t[7]}"))
+
+
+class RecordRun:
+    """Consecutive TRACE records of one frame, still in C form (struct
+    tdec_item): no ring loss among them, so they need nothing but rendering
+    (Formatter.render) and counting."""
+    __slots__ = ("items", "count")
+
+    def __init__(self, items: bytes, count: int) -> None:
+        self.items, self.count = items, count
+
+    def records(self, cat: _catalog.Catalog) -> list:
+        """As Record objects (slow; for tests)."""
+        return [_records.Record(t[2], t[12], t[13], t[4], 0, t[17:17 + t[3]], None,
+                                cat.event(t[4]).name, t[1])
+                for t in ITEM.iter_unpack(self.items)]
+
+
+class Formatter:
+    """hvlog's record lines rendered in C (libhvtrace/render.c), for a
+    catalogue, an optional Symbolizer and a filter (hvlog.filters.Filter)."""
+
+    def __init__(self, lib, cat: _catalog.Catalog, symbolizer=None, filt=None) -> None:
+        self.lib = lib
+        f = self._f = lib.hvt_fmt_new()
+        tables = {name: k for k, name in enumerate(sorted(cat.tables))}
+        for name, k in tables.items():
+            for key, n in cat.tables[name].items():
+                full = cat.name_of(name, key) if name != "exit" else n
+                lib.hvt_fmt_table(f, k, key, full.encode(), name == "exit")
+        codes = {"x": 0, "d": 1, "sym": 2}
+        for e in cat.events.values():
+            lib.hvt_fmt_event(f, e.id, e.name.encode(), e.nargs)
+            for i, a in enumerate(e.args):
+                code = codes.get(a.fmt, 3 + tables[a.fmt] if a.fmt in tables else 0)
+                lib.hvt_fmt_arg(f, e.id, i, a.name.encode(), code)
+        if symbolizer is not None:
+            syms = symbolizer._syms
+            n = len(syms)
+            addr = (ctypes.c_uint64 * n)(*[x[0] for x in syms])
+            size = (ctypes.c_uint64 * n)(*[x[1] for x in syms])
+            names = b"".join(x[2].encode() + b"\0" for x in syms)
+            lib.hvt_fmt_symbols(f, n, addr, size, names, symbolizer._end)
+        cpu_ok = bytes(1 if filt is None or filt.cpu_ok(c) else 0 for c in range(256))
+        id_ok = bytes(1 if filt is None or filt.ids is None or i in filt.ids else 0
+                      for i in range(1 << 10))
+        boot = cat.by_name.get("BOOT")
+        lib.hvt_fmt_filter(f, 1 if filt is None or filt.trace else 0, cpu_ok, id_ok,
+                           boot.id if boot else 1 << 10)
+        self._clock = _Clock()
+        self._all = ctypes.create_string_buffer(2048 * (3 + _frame.MAX_PAYLOAD // 2))
+        self._shown = ctypes.create_string_buffer(len(self._all))
+        self._lens = (ctypes.c_size_t * 2)()
+
+    def render(self, run: RecordRun, clock, log: bool, shown: bool) -> tuple[str, str]:
+        """The run's lines (each ending in a newline): every record (for
+        decoded.log) if log, those the filter accepts if shown; clock
+        (hvlog's Clock) moves as LiveDecoder moves it (t0, BOOT's rate)."""
+        c = self._clock
+        c.has_t0 = clock.t0 is not None
+        c.t0 = (clock.t0 or 0) & _M64
+        c.khz, c.calibrated = clock.khz, clock.calibrated
+        lens = self._lens
+        self.lib.hvt_render(self._f, ctypes.byref(c), run.items, run.count,
+                            self._all if log else None, self._shown if shown else None,
+                            len(self._all), lens)
+        if c.has_t0 and clock.t0 is None:
+            clock.t0 = c.t0
+        clock.khz, clock.calibrated = c.khz, bool(c.calibrated)
+        return (ctypes.string_at(self._all, lens[0]).decode("utf-8", "replace"),
+                ctypes.string_at(self._shown, lens[1]).decode("utf-8", "replace"))
+
+
+class _Clock(ctypes.Structure):
+    _fields_ = [("t0", ctypes.c_uint64), ("khz", ctypes.c_uint64),
+                ("has_t0", ctypes.c_uint32), ("calibrated", ctypes.c_uint32)]

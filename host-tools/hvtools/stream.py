@@ -171,10 +171,12 @@ class StreamDecoder:
         every GDB / GUEST frame (GUEST text is also assembled into Lines).
     native: None = the C decoder (hvtools.native) when it can be loaded,
         else Python; True = C or an error; False = Python. .native says
-        which one decodes, .native_why why not C."""
+        which one decodes, .native_why why not C.
+    runs: with the C decoder, plain TRACE records come as native.RecordRun
+        items (C form, rendered by native.Formatter), not Records."""
 
     def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False,
-                 native: bool | None = None):
+                 native: bool | None = None, runs: bool = False):
         self.trace = _records.TraceDecoder(cat, strict=not force_catalog)
         self.cat = self.trace.cat
         lib = _native.load(self.cat) if native is not False else None
@@ -183,7 +185,7 @@ class StreamDecoder:
         if native and lib is None:
             raise RuntimeError(f"C decoder unavailable: {self.native_why}")
         self.native = lib is not None
-        self.frames = (_native.NativeFrameDecoder(self.cat, lib) if lib
+        self.frames = (_native.NativeFrameDecoder(self.cat, lib, runs) if lib
                        else _frame.FrameDecoder())
         self.stats = Stats()
         self.framed = False             # a 0x00 has been seen
@@ -293,7 +295,10 @@ class StreamDecoder:
         return lines
 
     def _item(self, it: object, s: StreamStats, out: list, ftype: int) -> None:
-        if isinstance(it, _records.Record):
+        if type(it) is _native.RecordRun:
+            s.records += it.count
+            out.append(it)
+        elif isinstance(it, _records.Record):
             s.records += 1
             if it.text is None:
                 out.append(it)

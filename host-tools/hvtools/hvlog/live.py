@@ -19,6 +19,7 @@ from typing import TextIO
 
 from .. import catalog as _catalog
 from .. import frame as _frame
+from .. import native as _native
 from .. import records as _records
 from ..records import Symbolize
 from ..stream import CatalogRefused, Line, StreamDecoder  # noqa: F401
@@ -45,7 +46,7 @@ class LiveDecoder:
                  console: bool = True, guest: bool = True, out: TextIO | None = None,
                  color: bool = True, log: TextIO | None = None,
                  force_catalog: bool = False, keep: bool = False,
-                 native: bool | None = None) -> None:
+                 native: bool | None = None, fast: bool = False) -> None:
         """cat: a catalog.Catalog (default: this tree's events.def).
         elf: path of hv.elf (or a callable addr -> name) for symbols.
         cpus/events/classes/trace/console/guest: what is shown (filters).
@@ -53,11 +54,20 @@ class LiveDecoder:
         log: text file that gets every item, unfiltered and uncoloured.
         force_catalog: decode despite a HELLO naming another catalogue.
         keep: remember the shown items (for --perfetto / --sequence).
-        native: the C decoder (None: if it loads, see hvtools.native)."""
+        native: the C decoder (None: if it loads, see hvtools.native).
+        fast: also render trace records in C (hvtools.native.Formatter) when
+            that gives the same text: plain output, nothing kept, symbols
+            from an ELF; feed() then returns such records as RecordRuns."""
         self.cat = cat or _catalog.default()
         self.symbolize = load_symbolizer(elf)
         self.filter = Filter(self.cat, cpus, events, classes, trace, console, guest)
-        self.stream = StreamDecoder(self.cat, force_catalog, native)
+        lib = _native.load(self.cat) if native is not False else None
+        self.fast = bool(fast and lib and not keep and not (out is not None and color)
+                         and (self.symbolize is None
+                              or isinstance(self.symbolize, _records.Symbolizer)))
+        self.stream = StreamDecoder(self.cat, force_catalog, native, runs=self.fast)
+        self.formatter = (_native.Formatter(lib, self.cat, self.symbolize, self.filter)
+                          if self.fast else None)
         self.stats = self.stream.stats
         self.clock = Clock()
         self.renderer = Renderer(self.cat, self.clock, self.symbolize)
@@ -98,6 +108,14 @@ class LiveDecoder:
         rp = self.renderer.plain
         log, out, con, keep, accept = self.log, self._out, self._console, self.keep, self.filter.accept
         for it in items:
+            if type(it) is _native.RecordRun:
+                every, shown = self.formatter.render(it, clock, log is not None,
+                                                     out is not None)
+                if log is not None:
+                    log.write(every)
+                if out is not None:
+                    out.write(shown)
+                continue
             tsc = getattr(it, "tsc", None)
             if tsc is not None:
                 clock.see(tsc)

@@ -1,0 +1,80 @@
+"""hvlog's fast path (records rendered in C: hvtools.native.Formatter,
+host-tools/libhvtrace/) prints exactly what the Python renderer prints:
+the live text and decoded.log, with filters, symbols, restarts, losses and
+an uncalibrated start, read in any split."""
+import io
+import os
+import random
+
+import pytest
+
+from hvtools import native
+from hvtools.hvlog import LiveDecoder
+from hvcapture import boot
+from test_decode_interop import captures, corrupt
+from test_hvlog_util import standard
+from testpaths import BUILD
+
+pytestmark = pytest.mark.skipif(native.load() is None,
+                                reason=f"C decoder: {native.why_not()} (make host)")
+ELF = os.path.join(BUILD, "hv.elf")
+
+
+def render(data, fast, chunk=None, idle_every=0, **kw):
+    out, log = io.StringIO(), io.StringIO()
+    d = LiveDecoder(out=out, log=log, color=False, force_catalog=True,
+                    native=None if fast else False, fast=fast, **kw)
+    assert d.fast == fast
+    step = chunk or max(1, len(data))
+    for n, i in enumerate(range(0, len(data), step)):
+        d.feed(data[i:i + step])
+        if idle_every and n % idle_every == 0:
+            d.idle()
+    d.close()
+    return out.getvalue(), log.getvalue(), d.stats, d.summary()
+
+
+def same(data, chunks=(None, 777), **kw):
+    for ch in chunks:
+        a = render(data, False, ch, **kw)
+        b = render(data, True, ch, **kw)
+        assert a[0] == b[0]
+        assert a[1] == b[1]
+        assert a[2] == b[2]
+        assert a[3] == b[3]
+    return a[0]
+
+
+@pytest.mark.parametrize("name", ["standard", "boot", "boot-losses", "c-emitted"])
+def test_same_text(name):
+    text = same(dict(captures())[name])
+    assert text.count("\n") > 100
+
+
+@pytest.mark.parametrize("kw", [dict(cpus="1"), dict(events="VMEXIT", classes="nmi"),
+                                dict(trace=False), dict(console=False, guest=False)])
+def test_same_text_filtered(kw):
+    data = bytes(boot(ncpus=3, rounds=20, guest_gap=True).out) + bytes(standard().out)
+    same(data, **kw)
+
+
+@pytest.mark.skipif(not os.path.exists(ELF), reason="build/hv.elf not built")
+def test_same_text_with_symbols():
+    from hvtools.records import Symbolizer
+    sym = Symbolizer(ELF)
+    lo = min(a for a, n, _ in sym._syms if n)
+    data = bytes(standard().out)
+    c = boot(rounds=3)
+    for k in range(300):            # addresses in, between and past symbols
+        c.event(k % 2, "NMI_ENTER", (lo + 37 * k * k, 1))
+        c.event(k % 2, "VMEXIT", (k, sym._end - 150 + k))
+    c.flush_all()
+    same(data + bytes(c.out), elf=ELF)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_same_text_corrupted_restarted_split(seed):
+    rng = random.Random(seed)
+    a = bytes(boot(ncpus=2, rounds=25, seed=seed, lose_hello=bool(seed % 2)).out)
+    data = corrupt(a, rng, 20) + a[:rng.randrange(len(a))] + a
+    same(data, chunks=(None, 1 + seed * 50), idle_every=3)
