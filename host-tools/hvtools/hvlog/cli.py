@@ -160,11 +160,13 @@ def main(argv: list[str] | None = None) -> int:
                           trace=not a.no_trace, console=not a.no_console,
                           guest=not a.no_guest, out=None if a.quiet else sys.stdout,
                           color=color, force_catalog=a.force_catalog,
-                          keep=bool(a.perfetto or window))
+                          keep=bool(a.perfetto or window), fast=True)
     except FilterError as e:
         return _die(str(e))
     except (OSError, ELFError) as e:        # unreadable or not an ELF
         return _die(f"cannot read symbols from {elf}: {e}")
+    if not dec.stream.native:
+        say(f"C decoder not used ({dec.stream.native_why}): decoding in Python, slower")
 
     try:
         src = open_source(a)
