@@ -11,6 +11,6 @@ HVTRACE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter 
 
 host: $(HVTRACE_LIB)
 
-$(HVTRACE_LIB): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(HOST_DEPS)
+$(HVTRACE_LIB): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HVTRACE_CFLAGS) -o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)

@@ -68,9 +68,13 @@ def _open():
         lib.hvt_fmt_new.restype = ctypes.c_void_p
         for fn, args in (("hvt_fmt_event", "pIsI"), ("hvt_fmt_arg", "pIIsI"),
                          ("hvt_fmt_table", "pIIsI"), ("hvt_fmt_symbols", "pZpppQ"),
-                         ("hvt_fmt_filter", "pIppI"), ("hvt_render", "pppZppZp")):
+                         ("hvt_fmt_filter", "pIIppII"), ("hvt_render", "pppZpppZp"),
+                         ("hvt_lines_flush", "ppippZp"), ("hvt_lines_mark", "pIs"),
+                         ("hvt_lines_counts", "pp")):
             getattr(lib, fn).argtypes = [_CT[a] for a in args]
         lib.hvt_render.restype = None
+        lib.hvt_lines_flush.restype = None
+        lib.hvt_lines_counts.restype = ctypes.c_size_t
         lib.hvt_classify.restype = ctypes.c_size_t
         lib.hvt_classify.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
         if lib.hvt_abi() != ABI or lib.hvt_item_size() != ITEM.size:
@@ -183,11 +187,19 @@ class NativeFrameDecoder:
         for i in self._idx[:m]:
             if i > prev + 1:
                 self._cur.items.append(RecordRun(bytes(raw[(prev + 1) * ITEM.size:
-                                                           i * ITEM.size]), i - prev - 1))
-            self._objects((unpack(items, i * ITEM.size),), out, arena)
+                                                           i * ITEM.size]), i - prev - 1, arena))
+            t = unpack(items, i * ITEM.size)
+            if t[0] == RECORD:              # after a ring loss: the Loss, then the record
+                self._cur.items.append(_records.Loss("ring", t[2], (t[12] - t[14] - 1) & _M64,
+                                                     t[12], t[14]))
+                self._cur.items.append(RecordRun(bytes(raw[i * ITEM.size:(i + 1) * ITEM.size]),
+                                                 1, arena))
+            else:
+                self._objects((t,), out, arena)
             prev = i
         if prev + 1 < k:
-            self._cur.items.append(RecordRun(bytes(raw[(prev + 1) * ITEM.size:]), k - prev - 1))
+            self._cur.items.append(RecordRun(bytes(raw[(prev + 1) * ITEM.size:]), k - prev - 1,
+                                             arena))
 
     def _objects(self, tuples, out: list, arena: bytes) -> None:
         st = self.stats
@@ -231,19 +243,30 @@ class NativeFrameDecoder:
 
 
 class RecordRun:
-    """Consecutive TRACE records of one frame, still in C form (struct
-    tdec_item): no ring loss among them, so they need nothing but rendering
-    (Formatter.render) and counting."""
-    __slots__ = ("items", "count")
+    """Consecutive records of one frame, still in C form (struct tdec_item;
+    console text in arena): no ring loss among them, so they need nothing
+    but rendering and line assembly (Formatter.render) and counting."""
+    __slots__ = ("items", "count", "arena")
 
-    def __init__(self, items: bytes, count: int) -> None:
-        self.items, self.count = items, count
+    def __init__(self, items: bytes, count: int, arena: bytes = b"") -> None:
+        self.items, self.count, self.arena = items, count, arena
 
     def records(self, cat: _catalog.Catalog) -> list:
         """As Record objects (slow; for tests)."""
-        return [_records.Record(t[2], t[12], t[13], t[4], 0, t[17:17 + t[3]], None,
+        text_id = cat.id_of("CONSOLE_TEXT")
+        return [_records.Record(t[2], t[12], t[13], t[4], 0, t[17:17 + t[3]],
+                                self.arena[t[8]:t[8] + t[9]] if t[4] == text_id else None,
                                 cat.event(t[4]).name, t[1])
                 for t in ITEM.iter_unpack(self.items)]
+
+
+class Mark:
+    """Console bytes of a CPU were lost here (the fast path's twin of
+    stream._Lines.mark, kept in item order)."""
+    __slots__ = ("cpu", "marker")
+
+    def __init__(self, cpu: int, marker: bytes) -> None:
+        self.cpu, self.marker = cpu, marker
 
 
 class Formatter:
@@ -275,30 +298,74 @@ class Formatter:
         id_ok = bytes(1 if filt is None or filt.ids is None or i in filt.ids else 0
                       for i in range(1 << 10))
         boot = cat.by_name.get("BOOT")
-        lib.hvt_fmt_filter(f, 1 if filt is None or filt.trace else 0, cpu_ok, id_ok,
-                           boot.id if boot else 1 << 10)
+        lib.hvt_fmt_filter(f, 1 if filt is None or filt.trace else 0,
+                           1 if filt is None or filt.console else 0, cpu_ok, id_ok,
+                           boot.id if boot else 1 << 10, cat.id_of("CONSOLE_TEXT"))
+        self._counts = (ctypes.c_uint64 * (2 * 3 * 256))()
         self._clock = _Clock()
         self._all = ctypes.create_string_buffer(2048 * (3 + _frame.MAX_PAYLOAD // 2))
         self._shown = ctypes.create_string_buffer(len(self._all))
         self._lens = (ctypes.c_size_t * 2)()
 
     def render(self, run: RecordRun, clock, log: bool, shown: bool) -> tuple[str, str]:
-        """The run's lines (each ending in a newline): every record (for
-        decoded.log) if log, those the filter accepts if shown; clock
-        (hvlog's Clock) moves as LiveDecoder moves it (t0, BOOT's rate)."""
+        """The run's lines: every one (for decoded.log) if log, those the
+        filter accepts if shown; clock (hvlog's Clock) moves as LiveDecoder
+        moves it (t0, BOOT's rate)."""
+        return self._call(self.lib.hvt_render, clock, log, shown,
+                          run.items, run.count, run.arena)
+
+    def flush(self, clock, log: bool, shown: bool, partial: bool) -> tuple[str, str]:
+        """Every CPU's unfinished console line (idle: partial; the end)."""
+        return self._call(self.lib.hvt_lines_flush, clock, log, shown, int(partial))
+
+    def mark(self, m: Mark) -> None:
+        self.lib.hvt_lines_mark(self._f, m.cpu, m.marker)
+
+    def line_counts(self):
+        """Console lines completed since the last call: yields (channel,
+        cpu, n) as StreamDecoder counts them."""
+        n = self.lib.hvt_lines_counts(self._f, self._counts)
+        c = self._counts
+        for k in range(n):
+            i, v = c[2 * k], c[2 * k + 1]
+            yield ("console", "trace", "console")[i >> 8], i & 255, v
+
+    def _call(self, fn, clock, log, shown, *args):
         c = self._clock
         c.has_t0 = clock.t0 is not None
         c.t0 = (clock.t0 or 0) & _M64
         c.khz, c.calibrated = clock.khz, clock.calibrated
         lens = self._lens
-        self.lib.hvt_render(self._f, ctypes.byref(c), run.items, run.count,
-                            self._all if log else None, self._shown if shown else None,
-                            len(self._all), lens)
+        fn(self._f, ctypes.byref(c), *args, self._all if log else None,
+           self._shown if shown else None, len(self._all), lens)
         if c.has_t0 and clock.t0 is None:
             clock.t0 = c.t0
         clock.khz, clock.calibrated = c.khz, bool(c.calibrated)
-        return (ctypes.string_at(self._all, lens[0]).decode("utf-8", "replace"),
-                ctypes.string_at(self._shown, lens[1]).decode("utf-8", "replace"))
+        return (_text(ctypes.string_at(self._all, lens[0])),
+                _text(ctypes.string_at(self._shown, lens[1])))
+
+
+def _text(b: bytes) -> str:
+    """Rendered bytes -> text; "\0<n>:<prefix><m>:<raw>" segments are
+    lines Python renders (lines.c): (prefix + raw as UTF-8).rstrip()."""
+    if b"\0" not in b:
+        return b.decode()
+    out = []
+    i = 0
+    while True:
+        z = b.find(b"\0", i)
+        if z < 0:
+            out.append(b[i:].decode())
+            return "".join(out)
+        out.append(b[i:z].decode())
+        c = b.index(b":", z)
+        np = int(b[z + 1:c])
+        prefix = b[c + 1:c + 1 + np].decode()
+        c2 = b.index(b":", c + 1 + np)
+        n = int(b[c + 1 + np:c2])
+        raw = b[c2 + 1:c2 + 1 + n]
+        out.append((prefix + raw.decode("utf-8", "replace")).rstrip() + "\n")
+        i = c2 + 1 + n
 
 
 class _Clock(ctypes.Structure):

@@ -187,6 +187,7 @@ class StreamDecoder:
         self.native = lib is not None
         self.frames = (_native.NativeFrameDecoder(self.cat, lib, runs) if lib
                        else _frame.FrameDecoder())
+        self.runs = bool(lib and runs)   # console lines are assembled in C
         self.stats = Stats()
         self.framed = False             # a 0x00 has been seen
         self._prelude = _Lines("prelude", None)
@@ -312,8 +313,11 @@ class StreamDecoder:
                 s.ring_lost += it.count
             out.append(it)
             if ftype == _frame.CONSOLE:     # console text spliced: say so
-                self._console_lines(it.cpu).mark(
-                    it.count, "record" if it.kind == "ring" else "frame")
+                what = "record" if it.kind == "ring" else "frame"
+                if self.runs:
+                    out.append(_native.Mark(it.cpu, lost_mark(it.count, what)))
+                else:
+                    self._console_lines(it.cpu).mark(it.count, what)
         elif isinstance(it, _records.Hello):
             self.hellos.append(it)
             out.append(it)

@@ -30,15 +30,15 @@ void hvt_dec_counters(const struct trace_dec *d, uint64_t out[5])
     out[4] = d->bad_batches;
 }
 
-/* The items Python must look at one by one: all but plain TRACE records
- * (no ring loss), which it takes as runs between these. Returns how many
- * indexes were written to idx. */
+/* The items Python must look at one by one: all but records without a
+ * ring loss before them, which it takes as runs between these (rendered in
+ * C: render.c, lines.c). Returns how many indexes were written to idx. */
 size_t hvt_classify(const struct tdec_item *items, size_t n, uint32_t *idx)
 {
     size_t m = 0;
 
     for (size_t i = 0; i < n; i++)
-        if (items[i].kind != TDEC_RECORD || items[i].type != FRAME_TRACE || items[i].lost)
+        if (items[i].kind != TDEC_RECORD || items[i].lost)
             idx[m++] = (uint32_t)i;
     return m;
 }

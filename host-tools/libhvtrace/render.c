@@ -13,34 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace/decode.h"
-
-#define NIDS     1024           /* 32 classes x 32 ids */
-#define NTABLES  16
-#define TABLE_N  256            /* every name table's keys are < 256 */
-#define NAME_MAX_OUT 200        /* longest symbol name printed */
-
-enum { FMT_X = 0, FMT_D = 1, FMT_SYM = 2, FMT_TABLE0 = 3 };
-
-struct hvt_fmt {
-    char *ev_name[NIDS];
-    uint8_t ev_nargs[NIDS];
-    char *arg_name[NIDS][WIRE_MAX_ARGS];
-    uint8_t arg_fmt[NIDS][WIRE_MAX_ARGS];
-    char *table[NTABLES][TABLE_N];
-    uint8_t exit_mode[NTABLES];
-    size_t nsyms;
-    uint64_t *sym_addr, *sym_size, sym_end;
-    char **sym_name;
-    uint8_t trace, cpu_ok[256], id_ok[NIDS];
-    uint32_t boot_id;
-};
-
-/* hvlog's Clock (clock.py): t0 = the first tsc seen, khz, calibrated. */
-struct hvt_clock {
-    uint64_t t0, khz;
-    uint32_t has_t0, calibrated;
-};
+#include "render.h"
 
 struct hvt_fmt *hvt_fmt_new(void)
 {
@@ -97,22 +70,21 @@ void hvt_fmt_symbols(struct hvt_fmt *f, size_t n, const uint64_t *addr,
     f->sym_end = end;
 }
 
-void hvt_fmt_filter(struct hvt_fmt *f, unsigned trace, const uint8_t *cpu_ok,
-                    const uint8_t *id_ok, unsigned boot_id)
+void hvt_fmt_filter(struct hvt_fmt *f, unsigned trace, unsigned console,
+                    const uint8_t *cpu_ok, const uint8_t *id_ok, unsigned boot_id,
+                    unsigned text_id)
 {
     f->trace = (uint8_t)trace;
+    f->console = (uint8_t)console;
     memcpy(f->cpu_ok, cpu_ok, sizeof(f->cpu_ok));
     memcpy(f->id_ok, id_ok, sizeof(f->id_ok));
     f->boot_id = boot_id;
+    f->text_id = text_id;
 }
 
 /* ---- formatting ------------------------------------------------------------ */
 
-struct out {
-    char *p, *end;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+void put(struct out *o, const char *s, size_t n)
 {
     if (n > (size_t)(o->end - o->p))
         n = (size_t)(o->end - o->p);
@@ -120,10 +92,9 @@ static void put(struct out *o, const char *s, size_t n)
     o->p += n;
 }
 
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
 
-static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct out *o, const char *fmt, ...)
+void putf(struct out *o, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -147,7 +118,7 @@ static void put_hex(struct out *o, uint64_t v)
     put(o, p, (size_t)(b + sizeof b - p));
 }
 
-static void put_dec(struct out *o, uint64_t v)
+void put_dec(struct out *o, uint64_t v)
 {
     char b[20], *p = b + sizeof b;
     do {
@@ -207,7 +178,7 @@ static void put_value(const struct hvt_fmt *f, struct out *o, unsigned fmt, uint
 }
 
 /* Clock.label: Python's tsc - t0 is exact, so keep the sign apart. */
-static void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc)
+void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc)
 {
     int neg = tsc < ck->t0;
     uint64_t mag = neg ? ck->t0 - tsc : tsc - ck->t0;
@@ -247,21 +218,25 @@ static void put_record(const struct hvt_fmt *f, const struct hvt_clock *ck,
     puts_(o, "\n");
 }
 
-/* Render n TRACE record items (the caller picked them: known ids, no ring
- * loss): every record into all[] (decoded.log) and the ones the filter
- * accepts into shown[] (the live view); either may be NULL; each has room
- * for 2048 bytes per item. Each record first moves the clock (t0; the BOOT
- * event's tsc_khz), as LiveDecoder does. Returns the bytes written to each
- * in lens[0] (all) and lens[1] (shown). */
-void hvt_render(const struct hvt_fmt *f, struct hvt_clock *ck,
-                const struct tdec_item *items, size_t n, char *all, char *shown,
-                size_t cap, size_t lens[2])
+/* Render n record items of one frame (lossless; ring losses were shown by
+ * the caller): trace records as lines of their own, console text (whose
+ * bytes are in arena) into its CPU's line (lines.c). Every item goes into
+ * all[] (decoded.log), the ones the filter accepts into shown[] (the live
+ * view); either may be NULL; each has room for 2048 bytes per item. Each
+ * record first moves the clock (t0; the BOOT event's tsc_khz), as
+ * LiveDecoder does. lens[0], lens[1]: the bytes written to each. */
+void hvt_render(struct hvt_fmt *f, struct hvt_clock *ck, const struct tdec_item *items,
+                size_t n, const uint8_t *arena, char *all, char *shown, size_t cap,
+                size_t lens[2])
 {
-    struct out a = { all, all ? all + cap : all };
-    struct out s = { shown, shown ? shown + cap : shown };
+    struct outs o = { { all, all ? all + cap : all }, { shown, shown ? shown + cap : shown } };
 
     for (size_t i = 0; i < n; i++) {
         const struct tdec_item *it = &items[i];
+        if (it->id == f->text_id) {
+            lines_add(f, ck, &o, it, arena + it->data_off);
+            continue;
+        }
         if (!ck->has_t0) {
             ck->t0 = it->tsc;
             ck->has_t0 = 1;
@@ -273,10 +248,10 @@ void hvt_render(const struct hvt_fmt *f, struct hvt_clock *ck,
         if (it->id >= NIDS || !f->ev_name[it->id])
             continue;
         if (all)
-            put_record(f, ck, &a, it);
+            put_record(f, ck, &o.all, it);
         if (shown && f->trace && f->cpu_ok[it->cpu] && f->id_ok[it->id])
-            put_record(f, ck, &s, it);
+            put_record(f, ck, &o.shown, it);
     }
-    lens[0] = (size_t)(a.p - all);
-    lens[1] = (size_t)(s.p - shown);
+    lens[0] = (size_t)(o.all.p - all);
+    lens[1] = (size_t)(o.shown.p - shown);
 }

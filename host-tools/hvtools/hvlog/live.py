@@ -109,12 +109,11 @@ class LiveDecoder:
         log, out, con, keep, accept = self.log, self._out, self._console, self.keep, self.filter.accept
         for it in items:
             if type(it) is _native.RecordRun:
-                every, shown = self.formatter.render(it, clock, log is not None,
-                                                     out is not None)
-                if log is not None:
-                    log.write(every)
-                if out is not None:
-                    out.write(shown)
+                self._fast_text(self.formatter.render(it, clock, log is not None,
+                                                      out is not None))
+                continue
+            if type(it) is _native.Mark:
+                self.formatter.mark(it)
                 continue
             tsc = getattr(it, "tsc", None)
             if tsc is not None:
@@ -141,19 +140,39 @@ class LiveDecoder:
             log.flush()
         return items
 
+    def _fast_text(self, texts: tuple[str, str]) -> None:
+        """Text the C renderer made (all for the log, the shown for out)."""
+        if self.log is not None:
+            self.log.write(texts[0])
+        if self._out is not None:
+            self._out.write(texts[1])
+        for ch, cpu, n in self.formatter.line_counts():
+            self.stats.stream(ch, cpu).lines += n
+
+    def _fast_flush(self, partial: bool) -> None:
+        if self.formatter is not None:
+            self._fast_text(self.formatter.flush(self.clock, self.log is not None,
+                                                 self._out is not None, partial))
+            if self._out is not None:
+                self._out.flush()
+
     def feed(self, data: bytes) -> list:
         """Decode and render a chunk; returns every decoded item. Raises
         CatalogRefused on a catalogue mismatch unless force_catalog."""
         return self._handle(self.stream.feed(data))
 
     def idle(self) -> list:
-        return self._handle(self.stream.idle())
+        items = self._handle(self.stream.idle())
+        self._fast_flush(partial=True)
+        return items
 
     def close(self) -> list:
         if self.closed:
             return []
         self.closed = True
-        return self._handle(self.stream.finish())
+        items = self._handle(self.stream.finish())
+        self._fast_flush(partial=False)
+        return items
 
     def summary(self, notes: Iterable[str] = ()) -> str:
         return _summary(self.stats, self.stream.frames.stats.bytes_in, self.hello,
