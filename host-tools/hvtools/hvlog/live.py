@@ -200,6 +200,7 @@ class TextDecoder:
             elf = None
         self._buf = io.StringIO()
         kw.setdefault("force_catalog", True)
+        kw.setdefault("fast", True)         # C rendering when it gives the same text
         self.dec = LiveDecoder(elf=elf, out=self._buf, color=color, **kw)
         self._enc = _frame.Encoder()
 
