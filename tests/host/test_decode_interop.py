@@ -3,6 +3,7 @@ the Python reference (hvtools.frame + records) agree item for item: frames,
 frame errors (kind, offset, length, kept bytes), records, ring and link
 losses, restarts, and the stream counters, on valid, corrupted, truncated,
 restarted and malformed captures, however the bytes are split into reads."""
+import os
 import random
 
 import pytest
@@ -137,3 +138,25 @@ def test_library_refuses_another_catalogue():
     assert other.nargs(other.id_of("VMEXIT")) == 1
     assert native.load(other) is None and "another events.def" in native.why_not(other)
     assert StreamDecoder(other, native=None).native is False
+
+
+def test_sessions_are_crosschecked(monkeypatch):
+    """tests/conftest.py turns on HVTOOLS_CROSSCHECK: every Session (what the
+    system tests read) is decoded both ways and must agree."""
+    from hvtools.session import Session
+    assert os.environ.get("HVTOOLS_CROSSCHECK") == "1"
+    data = bytes(boot(ncpus=2, rounds=10, guest_gap=True).out)
+    s = Session.decode(data + data, final=True)
+    assert s.native and len(s.events()) > 40 and s.find(r"round 9 done")
+    # a disagreement is an error
+    real = native.NativeFrameDecoder._objects
+
+    def off_by_one(self, tuples, out, arena):
+        real(self, tuples, out, arena)
+        for f in out:
+            for r in getattr(f, "items", None) or ():
+                if isinstance(r, records.Record):
+                    r.tsc += 1
+    monkeypatch.setattr(native.NativeFrameDecoder, "_objects", off_by_one)
+    with pytest.raises(AssertionError, match="disagree"):
+        Session.decode(data, final=True)
