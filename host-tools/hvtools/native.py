@@ -5,8 +5,13 @@ NativeFrameDecoder has FrameDecoder's interface (feed, finish, stats) and
 yields the same Frame / FrameError objects; a CONSOLE/TRACE Frame comes with
 .items already decoded (Record, Loss, Notice: what TraceDecoder.frame would
 give). The Python decoder (frame.py, records.py) stays the reference and the
-fallback: load() returns None, with the reason in load_error, when the
+fallback: load() returns None, with the reason in why_not(), when the
 library is missing, stale, or was built from another catalogue.
+
+hvlog's fast path (LiveDecoder(fast=True)) goes one step further: records
+stay in C form (RecordRun) and Formatter renders them, and assembles and
+renders the console lines, in C (host-tools/libhvtrace/render.c, lines.c);
+Mark items carry the loss marks to it in order.
 
     HVTRACE_LIB=path   use this library;   HVTRACE_LIB=none   never use one
 """

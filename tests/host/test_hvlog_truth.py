@@ -134,3 +134,29 @@ def test_perfetto_tracks_run_forward(nat, tmp_path):
     assert {p for p, _ in tracks} == {1, 2}          # the restart is its own process
     assert all(ts == sorted(ts) for ts in tracks.values())
     assert len(evs) == 2 * len([e for e in evs if e["pid"] == 1])
+
+
+def test_cli_same_story_with_and_without_the_c_decoder(tmp_path):
+    """hvlog itself on a damaged, restarted capture: the C path and the
+    Python fallback print the same lines and the same summary counts."""
+    import os
+    import subprocess
+    from testpaths import ROOT
+    c = boot(ncpus=3, rounds=15, lose_first={(2, 1)}, guest_gap=True, end_damage=1)
+    path = tmp_path / "raw.bin"
+    path.write_bytes(bytes(boot(rounds=5, lose_hello=True).out) + bytes(c.out))
+    outs = []
+    for lib in ("", "none"):
+        env = dict(os.environ, HVTRACE_LIB=lib) if lib else dict(os.environ)
+        p = subprocess.run([os.path.join(ROOT, "host-tools", "hvlog"), "--file", str(path),
+                            "--no-color", "--no-elf"], capture_output=True, text=True,
+                           timeout=60, env=env)
+        assert p.returncode == 0, p.stderr
+        err = [l for l in p.stderr.splitlines() if not l.startswith(("decoder:", "hvlog: C"))]
+        outs.append((p.stdout, err))
+        assert ("C decoder not used" in p.stderr) == bool(lib)
+    assert outs[0] == outs[1]
+    text, err = outs[0]
+    assert "restarts:        1" in "\n".join(err)
+    assert "guest! guest: built-st[~1 frame lost~]ssed: hello" in text
+    assert "lost at the end: 1 damaged frame(s)" in "\n".join(err)
