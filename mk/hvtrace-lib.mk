@@ -14,3 +14,13 @@ host: $(HVTRACE_LIB)
 $(HVTRACE_LIB): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HVTRACE_CFLAGS) -o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)
+
+# The same library under ASan + UBSan, for tests/host/test_render_interop.py
+# (it reruns the interop tests against it in a subprocess).
+HVTRACE_ASAN := $(BUILD)/host/libhvtrace-asan.so
+host: $(HVTRACE_ASAN)
+
+$(HVTRACE_ASAN): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HVTRACE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)

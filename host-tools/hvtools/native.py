@@ -75,7 +75,7 @@ def _open():
                          ("hvt_fmt_table", "pIIsI"), ("hvt_fmt_symbols", "pZpppQ"),
                          ("hvt_fmt_filter", "pIIppII"), ("hvt_render", "pppZpppZp"),
                          ("hvt_lines_flush", "ppippZp"), ("hvt_lines_mark", "pIs"),
-                         ("hvt_lines_counts", "pp")):
+                         ("hvt_lines_counts", "pp"), ("hvt_fmt_free", "p")):
             getattr(lib, fn).argtypes = [_CT[a] for a in args]
         lib.hvt_render.restype = None
         lib.hvt_lines_flush.restype = None
@@ -311,6 +311,11 @@ class Formatter:
         self._all = ctypes.create_string_buffer(2048 * (3 + _frame.MAX_PAYLOAD // 2))
         self._shown = ctypes.create_string_buffer(len(self._all))
         self._lens = (ctypes.c_size_t * 2)()
+
+    def __del__(self) -> None:
+        if getattr(self, "_f", None):
+            self.lib.hvt_fmt_free(self._f)
+            self._f = None
 
     def render(self, run: RecordRun, clock, log: bool, shown: bool) -> tuple[str, str]:
         """The run's lines: every one (for decoded.log) if log, those the

@@ -47,6 +47,8 @@ static struct line *line_of(struct hvt_lines *ls, unsigned cpu)
 
 static void append(struct line *l, const void *p, size_t n)
 {
+    if (!n)
+        return;
     if (l->len + n > l->cap) {
         l->cap = (l->len + n) * 2 + 64;
         l->buf = realloc(l->buf, l->cap);
@@ -199,4 +201,13 @@ size_t hvt_lines_counts(struct hvt_fmt *f, uint64_t *pairs)
         }
     ls->any = 0;
     return n;
+}
+
+void lines_free(struct hvt_lines *ls)
+{
+    if (!ls)
+        return;
+    for (unsigned i = 0; i < 256; i++)
+        free(ls->cpu[i].buf);
+    free(ls);
 }

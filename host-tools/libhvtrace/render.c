@@ -27,6 +27,27 @@ struct hvt_fmt *hvt_fmt_new(void)
     return f;
 }
 
+void hvt_fmt_free(struct hvt_fmt *f)
+{
+    if (!f)
+        return;
+    for (unsigned id = 0; id < NIDS; id++) {
+        free(f->ev_name[id]);
+        for (unsigned i = 0; i < WIRE_MAX_ARGS; i++)
+            free(f->arg_name[id][i]);
+    }
+    for (unsigned t = 0; t < NTABLES; t++)
+        for (unsigned k = 0; k < TABLE_N; k++)
+            free(f->table[t][k]);
+    for (size_t i = 0; i < f->nsyms; i++)
+        free(f->sym_name[i]);
+    free(f->sym_name);
+    free(f->sym_addr);
+    free(f->sym_size);
+    lines_free(f->lines);
+    free(f);
+}
+
 void hvt_fmt_event(struct hvt_fmt *f, unsigned id, const char *name, unsigned nargs)
 {
     if (id < NIDS && nargs <= WIRE_MAX_ARGS) {

@@ -54,6 +54,7 @@ struct outs {
 
 /* lines.c: one console text record into its CPU's line (its records'
  * frame type counts the lines it completes). */
+void lines_free(struct hvt_lines *ls);
 void lines_add(struct hvt_fmt *f, struct hvt_clock *ck, struct outs *o,
                const struct tdec_item *it, const uint8_t *text);
 

@@ -78,3 +78,29 @@ def test_same_text_corrupted_restarted_split(seed):
     a = bytes(boot(ncpus=2, rounds=25, seed=seed, lose_hello=bool(seed % 2)).out)
     data = corrupt(a, rng, 20) + a[:rng.randrange(len(a))] + a
     same(data, chunks=(None, 1 + seed * 50), idle_every=3, with_log=bool(seed % 2))
+
+
+ASAN_LIB = os.path.join(BUILD, "host", "libhvtrace-asan.so")
+
+
+@pytest.mark.skipif(not os.path.exists(ASAN_LIB), reason="make host builds it")
+def test_c_side_clean_under_asan_and_ubsan():
+    """The interop tests again, against libhvtrace built with ASan + UBSan
+    (loaded into Python with the sanitizer runtimes preloaded)."""
+    import subprocess
+    import sys
+    if os.environ.get("HVTRACE_LIB"):
+        pytest.skip("already running against a chosen library")
+    pre = [subprocess.run(["gcc", f"-print-file-name={n}"], capture_output=True,
+                          text=True).stdout.strip() for n in ("libasan.so", "libubsan.so")]
+    env = dict(os.environ, HVTRACE_LIB=ASAN_LIB, LD_PRELOAD=" ".join(pre),
+               ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x",
+                        os.path.join(here, "test_decode_interop.py"),
+                        os.path.join(here, "test_render_interop.py"),
+                        os.path.join(here, "test_hvlog_truth.py")],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, (p.stdout[-3000:] + p.stderr[-3000:])
+    assert "runtime error" not in p.stderr + p.stdout
