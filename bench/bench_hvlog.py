@@ -83,10 +83,10 @@ def paths(cat, data, chunk=65536):
         return feed_all(native.NativeFrameDecoder(cat),
                         lambda fs: sum(len(f.items or ()) + 1 for f in fs))
 
-    def text(fast):
+    def text(fast, out=True):
         def run():
-            d = LiveDecoder(cat, out=Null(), color=False, force_catalog=True,
-                            native=fast, fast=fast)
+            d = LiveDecoder(cat, out=Null() if out else None, color=False,
+                            force_catalog=True, native=fast, fast=fast)
             n = feed_all(d)
             d.close()
             return n
@@ -96,6 +96,7 @@ def paths(cat, data, chunk=65536):
              lambda: feed_all(frame.FrameDecoder()), c_structs, None),
             ("frames -> records (C structs)", py_records, c_structs, 20),
             ("frames -> records (Python objects)", py_records, c_objects, None),
+            ("hvlog -q: decode, count, no text", text(False, False), text(True, False), None),
             ("hvlog, -q off: plain text out", text(False), text(True), 10)]
 
 

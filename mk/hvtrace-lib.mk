@@ -13,7 +13,7 @@ host: $(HVTRACE_LIB)
 
 $(HVTRACE_LIB): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HVTRACE_CFLAGS) -o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)
+	$(HOSTCC) $(HVTRACE_CFLAGS) -o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE) -lm
 
 # The same library under ASan + UBSan, for tests/host/test_render_interop.py
 # (it reruns the interop tests against it in a subprocess).
@@ -23,4 +23,4 @@ host: $(HVTRACE_ASAN)
 $(HVTRACE_ASAN): $(HVTRACE_CORE) $(HVTRACE_SRCS) $(wildcard host-tools/libhvtrace/*.h) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HVTRACE_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
-		-o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE)
+		-o $@ $(HVTRACE_SRCS) $(HVTRACE_CORE) -lm

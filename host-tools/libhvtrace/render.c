@@ -7,6 +7,7 @@
  * hands over at start (hvt_fmt_*), and hvlog's Clock (clock.py) kept in
  * step by the caller. tests/host/test_render_interop.py proves the output
  * equal to the Python renderer's, byte for byte. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -198,6 +199,35 @@ static void put_value(const struct hvt_fmt *f, struct out *o, unsigned fmt, uint
     }
 }
 
+/* printf("%*.1f", width, x) without printf: x * 10 is exact in x87's
+ * 64-bit mantissa (53 + 4 bits), and rintl rounds half to even as the
+ * exact decimal conversion does; huge values go to snprintf. */
+static void put_fixed1(struct out *o, double x, int width)
+{
+    long double t = rintl((long double)x * 10.0L);
+    char b[32], *p = b + sizeof b;
+    uint64_t v;
+    int neg = signbit(x) != 0;
+
+    if (!(fabsl(t) < 1e17L)) {
+        putf(o, "%*.1f", width, x);
+        return;
+    }
+    v = (uint64_t)fabsl(t);
+    *--p = (char)('0' + v % 10);
+    *--p = '.';
+    v /= 10;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        *--p = '-';
+    for (int n = (int)(b + sizeof b - p); n < width; n++)
+        put(o, " ", 1);
+    put(o, p, (size_t)(b + sizeof b - p));
+}
+
 /* Clock.label: Python's tsc - t0 is exact, so keep the sign apart. */
 void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc)
 {
@@ -206,9 +236,11 @@ void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc)
     double us = (neg ? -(double)mag : (double)mag) * 1000.0;
 
     if (ck->khz && ck->calibrated) {
-        putf(o, "%12.1fus", us / (double)ck->khz);
+        put_fixed1(o, us / (double)ck->khz, 12);
+        puts_(o, "us");
     } else if (ck->khz) {
-        putf(o, "%11.1fus?", us / (double)ck->khz);
+        put_fixed1(o, us / (double)ck->khz, 11);
+        puts_(o, "us?");
     } else {
         char num[24];
         snprintf(num, sizeof num, "%s%llu", neg ? "-" : "", (unsigned long long)mag);

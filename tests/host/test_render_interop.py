@@ -104,3 +104,25 @@ def test_c_side_clean_under_asan_and_ubsan():
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, (p.stdout[-3000:] + p.stderr[-3000:])
     assert "runtime error" not in p.stderr + p.stdout
+
+
+def test_same_time_labels_at_rounding_edges():
+    """Times exactly half-way between two tenths of a microsecond, below t0,
+    tiny and huge, at rates with and without the uncalibrated mark."""
+    from hvtools import frame, records
+    from test_hvlog_util import Capture
+    rng = random.Random(4)
+    data = b"\x00"
+    for khz in (4000, 40000, 2000, 3, 1_000_000, 2_500_000, 7, 999_983):
+        c = Capture()
+        c.out += c.enc.frame(frame.CONTROL, 0, records.encode_hello(c.cat.crc, 1, khz))
+        base = 1 << 40
+        deltas = [0, 1, 3, 5, -1, -3, 25, 75, 125, 10 ** 12, 2 ** 62, -(2 ** 39)]
+        deltas += [rng.randrange(-10 ** 6, 10 ** 9) for _ in range(200)]
+        for d in deltas:
+            c.tsc = base + d - 137
+            c.event(0, "VMRESUME", ())
+        c.flush_all()
+        data += bytes(c.out)
+    text = same(data)
+    assert "0.2us" in text and "-0.0us" in text and "us?" in text
