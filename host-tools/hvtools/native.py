@@ -127,8 +127,8 @@ class NativeFrameDecoder:
 
     def __init__(self, cat: _catalog.Catalog | None = None, lib=None,
                  runs: bool = False) -> None:
-        """runs: hand plain TRACE records over as RecordRun items (kept in
-        C form, for Formatter.render) instead of Record objects."""
+        """runs: hand records without a ring loss over as RecordRun items
+        (kept in C form, for Formatter.render) instead of Record objects."""
         self.runs = runs
         self.cat = cat or _catalog.default()
         self.lib = lib or load(self.cat)

@@ -172,8 +172,10 @@ class StreamDecoder:
     native: None = the C decoder (hvtools.native) when it can be loaded,
         else Python; True = C or an error; False = Python. .native says
         which one decodes, .native_why why not C.
-    runs: with the C decoder, plain TRACE records come as native.RecordRun
-        items (C form, rendered by native.Formatter), not Records."""
+    runs: with the C decoder, records without a ring loss come as
+        native.RecordRun items (C form: native.Formatter renders them and
+        assembles their console lines), and console losses as native.Mark
+        items; not Records and Lines (hvlog's fast path)."""
 
     def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False,
                  native: bool | None = None, runs: bool = False):
