@@ -73,12 +73,14 @@ def _open():
         lib.hvt_fmt_new.restype = ctypes.c_void_p
         for fn, args in (("hvt_fmt_event", "pIsI"), ("hvt_fmt_arg", "pIIsI"),
                          ("hvt_fmt_table", "pIIsI"), ("hvt_fmt_symbols", "pZpppQ"),
-                         ("hvt_fmt_filter", "pIIppII"), ("hvt_render", "pppZpppZp"),
-                         ("hvt_lines_flush", "ppippZp"), ("hvt_lines_mark", "pIs"),
+                         ("hvt_fmt_filter", "pIIppII"), ("hvt_render", "pppZpii"),
+                         ("hvt_lines_flush", "ppiii"), ("hvt_lines_mark", "pIs"),
+                         ("hvt_out", "pip"),
                          ("hvt_lines_counts", "pp"), ("hvt_fmt_free", "p")):
             getattr(lib, fn).argtypes = [_CT[a] for a in args]
         lib.hvt_render.restype = None
         lib.hvt_lines_flush.restype = None
+        lib.hvt_out.restype = ctypes.c_void_p
         lib.hvt_lines_counts.restype = ctypes.c_size_t
         lib.hvt_classify.restype = ctypes.c_size_t
         lib.hvt_classify.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
@@ -308,9 +310,7 @@ class Formatter:
                            boot.id if boot else 1 << 10, cat.id_of("CONSOLE_TEXT"))
         self._counts = (ctypes.c_uint64 * (2 * 3 * 256))()
         self._clock = _Clock()
-        self._all = ctypes.create_string_buffer(2048 * (3 + _frame.MAX_PAYLOAD // 2))
-        self._shown = ctypes.create_string_buffer(len(self._all))
-        self._lens = (ctypes.c_size_t * 2)()
+        self._len = ctypes.c_size_t()
 
     def __del__(self) -> None:
         if getattr(self, "_f", None):
@@ -321,8 +321,16 @@ class Formatter:
         """The run's lines: every one (for decoded.log) if log, those the
         filter accepts if shown; clock (hvlog's Clock) moves as LiveDecoder
         moves it (t0, BOOT's rate)."""
+        return self._call(self.lib.hvt_render, clock, log, shown, run.items, run.count,
+                          run.arena)
+
+    def render_runs(self, runs: list, clock, log: bool, shown: bool) -> tuple[str, str]:
+        """Adjacent runs with the same arena (one decode round), in one call."""
+        if len(runs) == 1:
+            return self.render(runs[0], clock, log, shown)
         return self._call(self.lib.hvt_render, clock, log, shown,
-                          run.items, run.count, run.arena)
+                          b"".join(r.items for r in runs), sum(r.count for r in runs),
+                          runs[0].arena)
 
     def flush(self, clock, log: bool, shown: bool, partial: bool) -> tuple[str, str]:
         """Every CPU's unfinished console line (idle: partial; the end)."""
@@ -345,14 +353,16 @@ class Formatter:
         c.has_t0 = clock.t0 is not None
         c.t0 = (clock.t0 or 0) & _M64
         c.khz, c.calibrated = clock.khz, clock.calibrated
-        lens = self._lens
-        fn(self._f, ctypes.byref(c), *args, self._all if log else None,
-           self._shown if shown else None, len(self._all), lens)
+        fn(self._f, ctypes.byref(c), *args, int(log), int(shown))
         if c.has_t0 and clock.t0 is None:
             clock.t0 = c.t0
         clock.khz, clock.calibrated = c.khz, bool(c.calibrated)
-        return (_text(ctypes.string_at(self._all, lens[0])),
-                _text(ctypes.string_at(self._shown, lens[1])))
+        n = self._len
+        texts = []
+        for which in (0, 1):
+            p = self.lib.hvt_out(self._f, which, ctypes.byref(n))
+            texts.append(_text(ctypes.string_at(p, n.value)) if n.value else "")
+        return texts[0], texts[1]
 
 
 def _text(b: bytes) -> str:

@@ -68,7 +68,7 @@ static int simple(const char *s, size_t n)
 static void put_line(struct out *o, const char *prefix, size_t np, const char *raw,
                      size_t n, int easy)
 {
-    if (!o->p)
+    if (!o->on)
         return;
     if (easy) {
         while (n && (raw[n - 1] == ' ' || raw[n - 1] == '\t'))
@@ -92,7 +92,7 @@ static void emit(struct hvt_fmt *f, struct hvt_clock *ck, struct outs *o, unsign
                  struct line *l, const char *raw, size_t n, int partial)
 {
     char prefix[64];
-    struct out p = { prefix, prefix + sizeof prefix };
+    struct out p = { prefix, 0, sizeof prefix, 1, 1 };
 
     while (n && raw[n - 1] == '\r')
         n--;
@@ -107,9 +107,9 @@ static void emit(struct hvt_fmt *f, struct hvt_clock *ck, struct outs *o, unsign
     puts_(&p, " cpu");
     put_dec(&p, cpu);
     puts_(&p, l->lost ? "! " : l->cont ? "+ " : "| ");
-    put_line(&o->all, prefix, (size_t)(p.p - prefix), raw, n, simple(raw, n));
+    put_line(&o->all, prefix, p.len, raw, n, simple(raw, n));
     if (f->console && f->cpu_ok[cpu & 255])
-        put_line(&o->shown, prefix, (size_t)(p.p - prefix), raw, n, simple(raw, n));
+        put_line(&o->shown, prefix, p.len, raw, n, simple(raw, n));
     l->cont = (uint8_t)partial;
     l->lost = 0;
 }
@@ -157,19 +157,18 @@ void hvt_lines_mark(struct hvt_fmt *f, unsigned cpu, const char *marker)
 }
 
 /* _Lines.flush of every CPU, in first-seen order (idle: partial, finish:
- * final, counted). Outputs as hvt_render's; lens[0..1] their sizes. */
-void hvt_lines_flush(struct hvt_fmt *f, struct hvt_clock *ck, int partial,
-                     char *all, char *shown, size_t cap, size_t lens[2])
+ * final, counted). Outputs as hvt_render's. */
+void hvt_lines_flush(struct hvt_fmt *f, struct hvt_clock *ck, int partial, int all,
+                     int shown)
 {
     struct hvt_lines *ls = state(f);
-    struct outs o = { { all, all ? all + cap : all }, { shown, shown ? shown + cap : shown } };
+    struct outs *o = outs_begin(f, all, shown);
 
     for (unsigned i = 0; i < ls->norder; i++) {
         struct line *l = &ls->cpu[ls->order[i]];
-        if (!l->len || (o.all.p && (size_t)(o.all.end - o.all.p) < 2 * l->len + 128) ||
-            (o.shown.p && (size_t)(o.shown.end - o.shown.p) < 2 * l->len + 128))
-            continue;               /* (no room: stays for the next flush) */
-        emit(f, ck, &o, ls->order[i], l, l->buf, l->len, partial);
+        if (!l->len)
+            continue;
+        emit(f, ck, o, ls->order[i], l, l->buf, l->len, partial);
         if (!partial) {
             ls->counts[2][ls->order[i]]++;
             ls->any = 1;
@@ -177,8 +176,6 @@ void hvt_lines_flush(struct hvt_fmt *f, struct hvt_clock *ck, int partial,
         l->len = 0;
         l->has_tsc = 0;
     }
-    lens[0] = (size_t)(o.all.p - all);
-    lens[1] = (size_t)(o.shown.p - shown);
 }
 
 /* Lines completed since the last call, as (index, count) pairs where index

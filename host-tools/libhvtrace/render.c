@@ -46,6 +46,8 @@ void hvt_fmt_free(struct hvt_fmt *f)
     free(f->sym_addr);
     free(f->sym_size);
     lines_free(f->lines);
+    free(f->outs.all.buf);
+    free(f->outs.shown.buf);
     free(f);
 }
 
@@ -108,23 +110,52 @@ void hvt_fmt_filter(struct hvt_fmt *f, unsigned trace, unsigned console,
 
 void put(struct out *o, const char *s, size_t n)
 {
-    if (n > (size_t)(o->end - o->p))
-        n = (size_t)(o->end - o->p);
-    memcpy(o->p, s, n);
-    o->p += n;
+    if (!o->on)
+        return;
+    if (o->len + n > o->cap) {
+        if (o->fixed) {
+            n = o->cap - o->len;
+        } else {
+            size_t cap = 2 * (o->len + n) + 4096;
+            char *b = realloc(o->buf, cap);
+            if (!b)
+                return;
+            o->buf = b;
+            o->cap = cap;
+        }
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
 }
 
 void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
 
 void putf(struct out *o, const char *fmt, ...)
 {
+    char b[512];
     va_list ap;
     int n;
     va_start(ap, fmt);
-    n = vsnprintf(o->p, (size_t)(o->end - o->p), fmt, ap);
+    n = vsnprintf(b, sizeof b, fmt, ap);
     va_end(ap);
     if (n > 0)
-        o->p += (size_t)n < (size_t)(o->end - o->p) ? (size_t)n : (size_t)(o->end - o->p);
+        put(o, b, (size_t)n < sizeof b ? (size_t)n : sizeof b - 1);
+}
+
+struct outs *outs_begin(struct hvt_fmt *f, int all, int shown)
+{
+    f->outs.all.len = f->outs.shown.len = 0;
+    f->outs.all.on = (uint8_t)(all != 0);
+    f->outs.shown.on = (uint8_t)(shown != 0);
+    return &f->outs;
+}
+
+/* The text of the last call: 0 every item, 1 the shown ones. */
+const char *hvt_out(const struct hvt_fmt *f, int which, size_t *len)
+{
+    const struct out *o = which ? &f->outs.shown : &f->outs.all;
+    *len = o->len;
+    return o->buf ? o->buf : "";
 }
 
 /* Python's f"{v:#x}" ("0x0" for zero, unlike C's %#x) and str(v). */
@@ -271,23 +302,21 @@ static void put_record(const struct hvt_fmt *f, const struct hvt_clock *ck,
     puts_(o, "\n");
 }
 
-/* Render n record items of one frame (lossless; ring losses were shown by
- * the caller): trace records as lines of their own, console text (whose
- * bytes are in arena) into its CPU's line (lines.c). Every item goes into
- * all[] (decoded.log), the ones the filter accepts into shown[] (the live
- * view); either may be NULL; each has room for 2048 bytes per item. Each
- * record first moves the clock (t0; the BOOT event's tsc_khz), as
- * LiveDecoder does. lens[0], lens[1]: the bytes written to each. */
+/* Render n record items (lossless; ring losses were shown by the caller):
+ * trace records as lines of their own, console text (whose bytes are in
+ * arena) into its CPU's line (lines.c). Every item goes into the "all"
+ * output (decoded.log), the ones the filter accepts into "shown" (the live
+ * view), each if asked; hvt_out() reads them. Each record first moves the
+ * clock (t0; the BOOT event's tsc_khz), as LiveDecoder does. */
 void hvt_render(struct hvt_fmt *f, struct hvt_clock *ck, const struct tdec_item *items,
-                size_t n, const uint8_t *arena, char *all, char *shown, size_t cap,
-                size_t lens[2])
+                size_t n, const uint8_t *arena, int all, int shown)
 {
-    struct outs o = { { all, all ? all + cap : all }, { shown, shown ? shown + cap : shown } };
+    struct outs *o = outs_begin(f, all, shown);
 
     for (size_t i = 0; i < n; i++) {
         const struct tdec_item *it = &items[i];
         if (it->id == f->text_id) {
-            lines_add(f, ck, &o, it, arena + it->data_off);
+            lines_add(f, ck, o, it, arena + it->data_off);
             continue;
         }
         if (!ck->has_t0) {
@@ -300,11 +329,8 @@ void hvt_render(struct hvt_fmt *f, struct hvt_clock *ck, const struct tdec_item 
         }
         if (it->id >= NIDS || !f->ev_name[it->id])
             continue;
-        if (all)
-            put_record(f, ck, &o.all, it);
-        if (shown && f->trace && f->cpu_ok[it->cpu] && f->id_ok[it->id])
-            put_record(f, ck, &o.shown, it);
+        put_record(f, ck, &o->all, it);
+        if (f->trace && f->cpu_ok[it->cpu] && f->id_ok[it->id])
+            put_record(f, ck, &o->shown, it);
     }
-    lens[0] = (size_t)(o.all.p - all);
-    lens[1] = (size_t)(o.shown.p - shown);
 }

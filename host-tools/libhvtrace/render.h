@@ -14,6 +14,20 @@
 
 enum { FMT_X = 0, FMT_D = 1, FMT_SYM = 2, FMT_TABLE0 = 3 };
 
+/* An output that grows as needed (fixed: a caller's buffer, clamped);
+ * on == 0: nothing is written. */
+struct out {
+    char *buf;
+    size_t len, cap;
+    uint8_t on, fixed;
+};
+
+/* The two outputs of one render call: every item (decoded.log) and those
+ * the filter accepts (the live view); either may be off. */
+struct outs {
+    struct out all, shown;
+};
+
 struct hvt_fmt {
     char *ev_name[NIDS];
     uint8_t ev_nargs[NIDS];
@@ -28,6 +42,7 @@ struct hvt_fmt {
     uint32_t boot_id, text_id;
     uint8_t console;                /* console lines shown */
     struct hvt_lines *lines;        /* lines.c */
+    struct outs outs;               /* the last call's text (hvt_out) */
 };
 
 /* hvlog's Clock (clock.py): t0 = the first tsc seen, khz, calibrated. */
@@ -36,25 +51,17 @@ struct hvt_clock {
     uint32_t has_t0, calibrated;
 };
 
-struct out {
-    char *p, *end;
-};
-
 void put(struct out *o, const char *s, size_t n);
 void puts_(struct out *o, const char *s);
 void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void put_dec(struct out *o, uint64_t v);
 void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc);
 
-/* The two outputs of one render call: every item (decoded.log) and those
- * the filter accepts (the live view); either may be off (p == NULL). */
-struct outs {
-    struct out all, shown;
-};
-
+/* Start a call's outputs: emptied, on as asked. */
+struct outs *outs_begin(struct hvt_fmt *f, int all, int shown);
+void lines_free(struct hvt_lines *ls);
 /* lines.c: one console text record into its CPU's line (its records'
  * frame type counts the lines it completes). */
-void lines_free(struct hvt_lines *ls);
 void lines_add(struct hvt_fmt *f, struct hvt_clock *ck, struct outs *o,
                const struct tdec_item *it, const uint8_t *text);
 

@@ -107,11 +107,17 @@ class LiveDecoder:
         clock = self.clock
         rp = self.renderer.plain
         log, out, con, keep, accept = self.log, self._out, self._console, self.keep, self.filter.accept
+        runs: list = []                 # adjacent RecordRuns, rendered in one call
         for it in items:
             if type(it) is _native.RecordRun:
-                self._fast_text(self.formatter.render(it, clock, log is not None,
-                                                      out is not None))
+                if runs and runs[0].arena is not it.arena:
+                    self._fast_runs(runs)
+                    runs = []
+                runs.append(it)
                 continue
+            if runs:
+                self._fast_runs(runs)
+                runs = []
             if type(it) is _native.Mark:
                 self.formatter.mark(it)
                 continue
@@ -134,11 +140,17 @@ class LiveDecoder:
                 con.print(self.renderer.styled(it))
             elif out is not None:
                 out.write(rp(it) + "\n")
+        if runs:
+            self._fast_runs(runs)
         if out is not None and con is None:
             out.flush()
         if log is not None:
             log.flush()
         return items
+
+    def _fast_runs(self, runs: list) -> None:
+        self._fast_text(self.formatter.render_runs(runs, self.clock, self.log is not None,
+                                                   self._out is not None))
 
     def _fast_text(self, texts: tuple[str, str]) -> None:
         """Text the C renderer made (all for the log, the shown for out)."""
