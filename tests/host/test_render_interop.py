@@ -126,3 +126,22 @@ def test_same_time_labels_at_rounding_edges():
         data += bytes(c.out)
     text = same(data)
     assert "0.2us" in text and "-0.0us" in text and "us?" in text
+
+
+def test_same_text_for_a_very_long_console_line():
+    """A line built from thousands of records (far more than one render
+    call's items) comes out whole, at the time of its first record."""
+    from hvtools import frame
+    from test_hvlog_util import Capture
+    c = Capture()
+    c.raw(b"\x00")
+    c.hello(2)
+    for k in range(3000):
+        c.say(0, b"x%04d-" % k + "é".encode() * (k % 3))
+        if k % 40 == 39:
+            c.flush(frame.CONSOLE, 0)
+    c.say(0, b"end\n")
+    c.flush_all()
+    text = same(bytes(c.out), chunks=(None, 4096))
+    line = [l for l in text.splitlines() if "end" in l][0]
+    assert len(line) > 3000 * 6 and line.endswith("x2999-ééend")
