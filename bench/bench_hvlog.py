@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""Decode throughput of hvlog's full path (frames -> records -> console
-lines -> rendered plain text into a null sink) next to frame-only decoding,
-on a synthetic ~20 MB capture (4 CPUs, VM exits, NMIs, console lines).
+"""Decode throughput of hvlog, the Python decoder and the C core
+(libhvtrace.so: hv/trace/decode.c + host-tools/libhvtrace/) side by side in
+one run, on a synthetic ~20 MB capture (4 CPUs, VM exits, NMIs, console
+lines): frames only, frames -> records (as C structs, and as the Python
+Record objects the tests read), and hvlog's full path (records -> console
+lines -> plain text into a null sink, as with -q off).
 Usage: bench_hvlog.py [MB]   (default 20)."""
 import io
 import os
@@ -12,7 +15,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "host-tools"))
 
-from hvtools import catalog, frame, records  # noqa: E402
+from hvtools import catalog, frame, native, records  # noqa: E402
 from hvtools.hvlog import LiveDecoder  # noqa: E402
 
 
@@ -60,43 +63,64 @@ def timed(fn):
     return time.perf_counter() - t, n
 
 
+def paths(cat, data, chunk=65536):
+    """name -> (Python fn, C fn, goal for C in MB/s or None)."""
+    def feed_all(dec, fn=len):
+        n = 0
+        for i in range(0, len(data), chunk):
+            n += fn(dec.feed(data[i:i + chunk]))
+        return n
+
+    def py_records():
+        d, td = frame.FrameDecoder(), records.TraceDecoder(cat, strict=False)
+        return feed_all(d, lambda fs: sum(len(td.frame(f)) for f in fs))
+
+    def c_structs():
+        d = native.NativeFrameDecoder(cat)
+        return sum(k for i in range(0, len(data), chunk) for k in d.raw(data[i:i + chunk]))
+
+    def c_objects():
+        return feed_all(native.NativeFrameDecoder(cat),
+                        lambda fs: sum(len(f.items or ()) + 1 for f in fs))
+
+    def text(fast, out=True):
+        def run():
+            d = LiveDecoder(cat, out=Null() if out else None, color=False,
+                            force_catalog=True, native=fast, fast=fast)
+            n = feed_all(d)
+            d.close()
+            return n
+        return run
+
+    return [("frames only | C: frames + records as C structs",
+             lambda: feed_all(frame.FrameDecoder()), c_structs, None),
+            ("frames -> records (C structs)", py_records, c_structs, 20),
+            ("frames -> records (Python objects)", py_records, c_objects, None),
+            ("hvlog -q: decode, count, no text", text(False, False), text(True, False), None),
+            ("hvlog, -q off: plain text out", text(False), text(True), 10)]
+
+
 def main():
     mb = float(sys.argv[1]) if len(sys.argv) > 1 else 20
     cat = catalog.default()
     data = make_stream(cat, mb)
     size = len(data) / 1e6
-    chunk = 65536
-
-    def frames_only():
-        d = frame.FrameDecoder()
-        n = 0
-        for i in range(0, len(data), chunk):
-            n += len(d.feed(data[i:i + chunk]))
-        return n
-
-    def records_only():
-        d = frame.FrameDecoder()
-        td = records.TraceDecoder(cat, strict=False)
-        n = 0
-        for i in range(0, len(data), chunk):
-            for f in d.feed(data[i:i + chunk]):
-                n += len(td.frame(f))
-        return n
-
-    def hvlog_full():
-        d = LiveDecoder(cat, out=Null(), color=False, force_catalog=True)
-        n = 0
-        for i in range(0, len(data), chunk):
-            n += len(d.feed(data[i:i + chunk]))
-        return n + len(d.close())
-
-    print(f"hvlog decode throughput, {size:.1f} MB synthetic capture, 4 CPUs")
-    print(f"{'path':<44}{'seconds':>9}{'MB/s':>9}{'items':>11}")
-    for name, fn in (("frames only (FrameDecoder)", frames_only),
-                     ("frames -> records (TraceDecoder)", records_only),
-                     ("hvlog: records -> lines -> plain text", hvlog_full)):
-        t, n = timed(fn)
-        print(f"{name:<44}{t:9.2f}{size / t:9.2f}{n:11d}")
+    have_c = native.load(cat) is not None
+    print(f"hvlog decode throughput, {size:.1f} MB synthetic capture, 4 CPUs; "
+          f"Python decoder vs the C core (libhvtrace.so)")
+    if not have_c:
+        print(f"C decoder unavailable: {native.why_not(cat)}")
+    print(f"{'path':<50}{'Python MB/s':>12}{'C MB/s':>9}{'C/Py':>7}  goal (C)")
+    for name, py, c, goal in paths(cat, data):
+        tp, _ = timed(py)
+        mp = size / tp
+        if not have_c:
+            print(f"{name:<50}{mp:12.2f}{'-':>9}{'-':>7}")
+            continue
+        tc, _ = timed(c)
+        mc = size / tc
+        g = "" if goal is None else f">= {goal} MB/s: {'ok' if mc >= goal else 'MISSED'}"
+        print(f"{name:<50}{mp:12.2f}{mc:9.2f}{mc / mp:6.1f}x  {g}")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,10 @@ class Frame:
     payload: bytes
     offset: int = 0             # stream offset of the frame's first byte
     gap: int | None = None      # frames missed in this (type,cpu) stream
-                                # just before this one; None = first seen
+                                # just before this one; None = unknown (the
+                                # stream's first frame, no HELLO seq 0 seen)
+    restart: bool = False       # a HELLO (CONTROL seq 0) after other frames
+    items: list | None = None   # CONSOLE/TRACE decoded by the C core
 
     @property
     def type_name(self) -> str:
@@ -137,6 +140,7 @@ class Stats:
     bytes_in: int = 0
     bytes_discarded: int = 0
     frames_lost: int = 0        # sum of per-stream sequence gaps
+    restarts: int = 0           # HELLOs with seq 0 after other frames
 
     @property
     def crc_errors(self) -> int:
@@ -174,6 +178,7 @@ class FrameDecoder:
         self._skip = 0              # >0: inside an overlong run, bytes so far
         self._skip_head = b""
         self._last_seq: dict[tuple[int, int], int] = {}
+        self._session = False       # a HELLO with seq 0 has been seen
 
     def _error(self, kind, offset, length, data, out):
         self.stats.errors[kind] += 1
@@ -181,10 +186,20 @@ class FrameDecoder:
         out.append(FrameError(kind, offset, length, bytes(data[:_KEEP_DATA])))
 
     def _deliver(self, f: Frame, out):
+        # Sequence rules: hv/trace/decode.h (the C twin).
         k = (f.type, f.cpu)
+        if f.type == CONTROL and f.seq == 0:
+            if self._last_seq:              # the hypervisor started again:
+                self._last_seq.clear()      # its streams count from 0 anew
+                f.restart = True
+                self.stats.restarts += 1
+            self._session = True
         last = self._last_seq.get(k)
         if last is not None:
             f.gap = (f.seq - last - 1) & 0xFFFF
+        elif self._session:
+            f.gap = f.seq                   # its first frames never came
+        if f.gap:
             self.stats.frames_lost += f.gap
         self._last_seq[k] = f.seq
         self.stats.frames += 1

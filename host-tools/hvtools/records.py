@@ -104,6 +104,7 @@ class Hello:
     ncpus: int
     catalog_crc: int
     tsc_khz: int
+    seq: int = 0                # its CONTROL frame's seq (0: the first HELLO)
 
 
 @dataclass(slots=True)
@@ -113,6 +114,11 @@ class Notice:
 
     def __str__(self):
         return f"{self.level}: {self.message}"
+
+
+class Restart(Notice):
+    """A HELLO with seq 0 after other frames: the hypervisor started again
+    (its sequence numbers and its TSC count from anew)."""
 
 
 # ---- hello --------------------------------------------------------------------
@@ -340,9 +346,12 @@ class TraceDecoder:
         out: list = []
         if isinstance(f, _frame.FrameError):
             return out
+        if f.restart:
+            self.forget()
         if f.type == _frame.CONTROL:
             h = decode_hello(f.payload)
             if h is not None:
+                h.seq = f.seq
                 self.hello = h
                 out.append(h)
                 if h.catalog_crc != self.cat.crc:

@@ -14,6 +14,7 @@ lines; other text before the first 0x00 (GRUB) is left out.
 """
 from __future__ import annotations
 
+import os
 import re
 
 from . import catalog as _catalog
@@ -34,6 +35,7 @@ class Session:
         self.guest = bytearray()        # the GUEST channel's bytes
         self.gdb = bytearray()          # the GDB channel's bytes
         self.plain = False              # no 0x00 at all: a plain-mode capture
+        self.native = False             # decoded by the C core (hvtools.native)
 
     @property
     def hello(self) -> _records.Hello | None:
@@ -46,15 +48,10 @@ class Session:
         delimiter are a frame in flight, not an error, and a console line
         without its newline is still coming."""
         s = cls()
-        dec = StreamDecoder(cat, force_catalog=True)
-        dec.on_guest = s.guest.extend
-        dec.on_gdb = s.gdb.extend
-        items = dec.feed(data)
-        if final:
-            items += dec.finish()
-        elif not dec.framed:
-            items += dec.idle()         # plain text: its last line counts
-        s.plain = bool(data) and not dec.framed
+        items, framed = _items(s, data, cat, final, None)
+        if os.environ.get("HVTOOLS_CROSSCHECK") == "1" and s.native:
+            _crosscheck(items, data, cat, final)
+        s.plain = bool(data) and not framed
         for it in items:
             s._add(it)
         return s
@@ -101,3 +98,33 @@ class Session:
             if m:
                 return m
         return None
+
+
+def _items(s: Session, data: bytes, cat, final: bool, native: bool | None):
+    dec = StreamDecoder(cat, force_catalog=True, native=native)
+    s.native = dec.native
+    dec.on_guest = s.guest.extend
+    dec.on_gdb = s.gdb.extend
+    items = dec.feed(data)
+    if final:
+        items += dec.finish()
+    elif not dec.framed:
+        items += dec.idle()         # plain text: its last line counts
+    return items, dec.framed
+
+
+def _crosscheck(items: list, data: bytes, cat, final: bool) -> None:
+    """HVTOOLS_CROSSCHECK=1 (the tests set it): every capture a Session
+    decodes is decoded by the Python reference too, and must give the same
+    items (bad-batch notices compared by the frame they name)."""
+    ref, _ = _items(Session(), data, cat, final, False)
+
+    def norm(x):
+        if type(x) is _records.Notice and x.level == "error":
+            return ("bad batch", x.message.split(":")[0])
+        return x
+    a, b = [norm(x) for x in items], [norm(x) for x in ref]
+    if a != b:
+        i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        raise AssertionError(f"C and Python decoders disagree at item {i} of "
+                             f"{len(a)}/{len(b)}: {a[i:i + 1]} vs {b[i:i + 1]}")

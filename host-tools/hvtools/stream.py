@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import catalog as _catalog
 from . import frame as _frame
+from . import native as _native
 from . import records as _records
 
 _PLAIN = re.compile(rb"^\[cpu(\d+)\] ?")
@@ -43,6 +44,7 @@ class Line:
     seq: int | None = None  # seq of that record
     partial: bool = False   # shown early (no newline yet); the rest follows
     cont: bool = False      # the rest of a line shown early as partial
+    lost: bool = False      # bytes of this line were lost (marked in text)
 
 
 # ---- counters -----------------------------------------------------------------
@@ -67,6 +69,9 @@ class Stats:
     bad_batches: int = 0
     data_frames: int = 0
     restarts: int = 0
+    end_damaged: int = 0        # bad frames after a stream's last good frame
+                                # (before a restart or the end): lost frames
+                                # that no sequence gap will ever show
     gdb_to_hv: int = 0          # bytes from gdb sent on
     gdb_dropped: int = 0        # GDB bytes from the hv with no gdb attached
     keys_sent: int = 0          # keyboard bytes sent as GUEST frames
@@ -102,21 +107,35 @@ def printable(data: bytes) -> bool:
     return ok >= 0.85 * len(data)
 
 
+def lost_mark(count: int | None, what: str) -> bytes:
+    """Put into a text line where bytes went missing."""
+    n = "?" if count is None else str(count)
+    return f"[~{n} {what}{'' if count == 1 else 's'} lost~]".encode()
+
+
 class _Lines:
     """Assembles byte pieces of one text stream into lines."""
-    __slots__ = ("kind", "cpu", "buf", "tsc", "seq", "cont")
+    __slots__ = ("kind", "cpu", "buf", "tsc", "seq", "cont", "lost")
 
     def __init__(self, kind: str, cpu: int | None) -> None:
         self.kind, self.cpu = kind, cpu
         self.buf = b""
         self.tsc = self.seq = None
         self.cont = False
+        self.lost = False
 
     def _line(self, raw: bytes, partial: bool = False) -> Line:
         text = raw.rstrip(b"\r").decode("utf-8", "replace")
-        ln = Line(self.kind, self.cpu, text, self.tsc, self.seq, partial, self.cont)
+        ln = Line(self.kind, self.cpu, text, self.tsc, self.seq, partial, self.cont,
+                  self.lost)
         self.cont = partial
+        self.lost = False
         return ln
+
+    def mark(self, count: int | None, what: str) -> None:
+        """Bytes are missing here: the line being assembled says so."""
+        self.buf += lost_mark(count, what)
+        self.lost = True
 
     def add(self, data: bytes, out: list, tsc: int | None = None,
             seq: int | None = None) -> None:
@@ -149,12 +168,28 @@ class StreamDecoder:
     force_catalog: False raises CatalogRefused from feed() when a HELLO names
         another catalogue; True decodes anyway (a warning Notice).
     on_gdb, on_guest: optional callables(payload) for the raw payload of
-        every GDB / GUEST frame (GUEST text is also assembled into Lines)."""
+        every GDB / GUEST frame (GUEST text is also assembled into Lines).
+    native: None = the C decoder (hvtools.native) when it can be loaded,
+        else Python; True = C or an error; False = Python. .native says
+        which one decodes, .native_why why not C.
+    runs: with the C decoder, records without a ring loss come as
+        native.RecordRun items (C form: native.Formatter renders them and
+        assembles their console lines), and console losses as native.Mark
+        items; not Records and Lines (hvlog's fast path)."""
 
-    def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False):
-        self.frames = _frame.FrameDecoder()
+    def __init__(self, cat: _catalog.Catalog | None = None, force_catalog: bool = False,
+                 native: bool | None = None, runs: bool = False):
         self.trace = _records.TraceDecoder(cat, strict=not force_catalog)
         self.cat = self.trace.cat
+        lib = _native.load(self.cat) if native is not False else None
+        self.native_why = "" if lib else ("not asked for" if native is False
+                                          else _native.why_not(self.cat))
+        if native and lib is None:
+            raise RuntimeError(f"C decoder unavailable: {self.native_why}")
+        self.native = lib is not None
+        self.frames = (_native.NativeFrameDecoder(self.cat, lib, runs) if lib
+                       else _frame.FrameDecoder())
+        self.runs = bool(lib and runs)   # console lines are assembled in C
         self.stats = Stats()
         self.framed = False             # a 0x00 has been seen
         self._prelude = _Lines("prelude", None)
@@ -163,6 +198,7 @@ class StreamDecoder:
         self.on_gdb: Callable[[bytes], object] | None = None
         self.on_guest: Callable[[bytes], object] | None = None
         self.hellos: list[_records.Hello] = []
+        self._damaged = 0               # bad frames since the last good one
 
     @property
     def hello(self) -> _records.Hello | None:
@@ -216,8 +252,13 @@ class StreamDecoder:
                 st.prelude_frames += 1      # GRUB text before the first 0x00
                 return
             st.errors[ev.kind] = st.errors.get(ev.kind, 0) + 1
+            if not printable(ev.data):      # (text: firmware after a reset)
+                self._damaged += 1
             out.append(ev)
             return
+        if ev.restart:
+            self._end_damage(out, "before the restart")
+        self._damaged = 0
         s = st.stream(ev.type_name, ev.cpu)
         s.frames += 1
         s.bytes += len(ev.payload)
@@ -225,13 +266,14 @@ class StreamDecoder:
             s.gaps += 1
             s.frames_lost += ev.gap
         t = ev.type
-        if t == _frame.CONTROL and ev.seq == 0 and st.data_frames:
+        if ev.restart:
             self._restart(out)
         if t != _frame.CONTROL:
             st.data_frames += 1
         if t == _frame.GUEST:
             if ev.gap:
                 out.append(_records.Loss("link", ev.cpu, None, ev.seq, ev.gap, "guest"))
+                self._guest.mark(ev.gap, "frame")
             if self.on_guest:
                 self.on_guest(ev.payload)
             self._guest.add(ev.payload, out)
@@ -243,21 +285,28 @@ class StreamDecoder:
                 self.on_gdb(ev.payload)
             return
         try:
-            items = self.trace.frame(ev)
+            items = ev.items if ev.items is not None else self.trace.frame(ev)
         except _records.CatalogMismatch as e:
             raise CatalogRefused(str(e)) from None
         for it in items:
-            self._item(it, s, out)
+            self._item(it, s, out, t)
 
-    def _item(self, it: object, s: StreamStats, out: list) -> None:
-        if isinstance(it, _records.Record):
+    def _console_lines(self, cpu: int) -> _Lines:
+        lines = self._console.get(cpu)
+        if lines is None:
+            lines = self._console[cpu] = _Lines("console", cpu)
+        return lines
+
+    def _item(self, it: object, s: StreamStats, out: list, ftype: int) -> None:
+        if type(it) is _native.RecordRun:
+            s.records += it.count
+            out.append(it)
+        elif isinstance(it, _records.Record):
             s.records += 1
             if it.text is None:
                 out.append(it)
                 return
-            lines = self._console.get(it.cpu)
-            if lines is None:
-                lines = self._console[it.cpu] = _Lines("console", it.cpu)
+            lines = self._console_lines(it.cpu)
             n = len(out)
             lines.add(it.text, out, it.tsc, it.seq)
             s.lines += len(out) - n
@@ -265,6 +314,12 @@ class StreamDecoder:
             if it.kind == "ring":
                 s.ring_lost += it.count
             out.append(it)
+            if ftype == _frame.CONSOLE:     # console text spliced: say so
+                what = "record" if it.kind == "ring" else "frame"
+                if self.runs:
+                    out.append(_native.Mark(it.cpu, lost_mark(it.count, what)))
+                else:
+                    self._console_lines(it.cpu).mark(it.count, what)
         elif isinstance(it, _records.Hello):
             self.hellos.append(it)
             out.append(it)
@@ -274,12 +329,22 @@ class StreamDecoder:
             out.append(it)
 
     def _restart(self, out: list) -> None:
-        """HELLO with seq 0 after data: the hypervisor started again, its
-        frame and record counters restarted; forget the old ones."""
-        self.frames.forget(keep_types=(_frame.CONTROL,))
+        """HELLO with seq 0 after other frames: the hypervisor started
+        again, its frame and record counters restarted (the frame decoder
+        forgot the old ones before looking at anything after this HELLO)."""
         self.trace.forget()
         self.stats.restarts += 1
-        out.append(_records.Notice("warning", "HELLO with seq 0: the hypervisor restarted"))
+        out.append(_records.Restart("warning", "HELLO with seq 0: the hypervisor restarted"))
+
+    def _end_damage(self, out: list, where: str) -> None:
+        """Bad frames after the last good frame: whichever streams they
+        belonged to will never show the gap, so count them here."""
+        if self._damaged:
+            self.stats.end_damaged += self._damaged
+            out.append(_records.Notice(
+                "warning", f"{self._damaged} damaged frame(s) {where} after the last "
+                           f"good frame: lost, and no later frame shows the gap"))
+            self._damaged = 0
 
     def idle(self) -> list:
         """Nothing arrived for a while: show unfinished lines (prompts)."""
@@ -298,6 +363,7 @@ class StreamDecoder:
         self._flush_prelude(out, partial=False)
         for ev in self.frames.finish():
             self._event(ev, out)
+        self._end_damage(out, "at the end of the stream")
         self._guest.flush(out, partial=False)
         for cpu, lines in self._console.items():
             n = len(out)

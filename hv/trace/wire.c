@@ -379,6 +379,8 @@ int wire_reader_next(struct wire_reader *r, struct wire_record *rec)
         r->prev_seq = s0 - 1;
         r->prev_tsc = t0;
         r->started = true;
+        if (r->p == r->end)
+            return 0;       /* "record*": a header alone is an empty batch */
     }
     if (!rd_varint(r, &id) || !rd_varint(r, &t))
         return rd_fail(r);

@@ -80,7 +80,10 @@ def test_gap_on_console_and_guest_reported():
     c.enc.frame(frame.GUEST, 0, b"never")
     c.guest(b"b\n")
     items, d = decode_bytes(bytes(c.out))
-    assert lines_of(items, 0) == ["one", "three"]
+    # the lines after each hole say where bytes are missing, and are marked
+    assert lines_of(items, 0) == ["one", "[~1 frame lost~]three"]
+    guest = [i for i in items if isinstance(i, Line) and i.kind == "guest"]
+    assert [(g.text, g.lost) for g in guest] == [("a", False), ("[~2 frames lost~]b", True)]
     assert [(l.channel, l.count) for l in items if isinstance(l, records.Loss)] == \
         [("console", 1), ("guest", 2)]
     assert d.stats.frames_lost == 3 and d.stats.frame_errors == 0

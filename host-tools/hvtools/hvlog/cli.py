@@ -37,6 +37,9 @@ sources (exactly one):
 keys (live source, stdin a terminal): typed keys go to the guest as GUEST
   frames; Ctrl-] q quits, Ctrl-] s summary, Ctrl-] Ctrl-] sends Ctrl-].
 
+Decoding goes through the hypervisor's C cores (build/host/libhvtrace.so,
+make host); without them, or with HVTRACE_LIB=none, in Python (slower).
+
 Filters change what is shown, exported and tabulated; raw.bin and
 decoded.log always keep everything. Exit status: 0 ok, 2 bad input,
 3 catalogue mismatch (see --force-catalog).
@@ -160,11 +163,13 @@ def main(argv: list[str] | None = None) -> int:
                           trace=not a.no_trace, console=not a.no_console,
                           guest=not a.no_guest, out=None if a.quiet else sys.stdout,
                           color=color, force_catalog=a.force_catalog,
-                          keep=bool(a.perfetto or window))
+                          keep=bool(a.perfetto or window), fast=True)
     except FilterError as e:
         return _die(str(e))
     except (OSError, ELFError) as e:        # unreadable or not an ELF
         return _die(f"cannot read symbols from {elf}: {e}")
+    if not dec.stream.native:
+        say(f"C decoder not used ({dec.stream.native_why}): decoding in Python, slower")
 
     try:
         src = open_source(a)
@@ -209,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(s, _sig)
 
     rc = 0
-    notes = [f"source:          {src.describe()}"]
+    notes = [f"source:          {src.describe()}",
+             "decoder:         " + ("C core (libhvtrace.so)" + (", C text" if dec.fast else "")
+                                    if dec.stream.native else
+                                    f"Python ({dec.stream.native_why})")]
     try:
         if term is not None:
             term.__enter__()

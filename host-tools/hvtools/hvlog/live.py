@@ -19,6 +19,7 @@ from typing import TextIO
 
 from .. import catalog as _catalog
 from .. import frame as _frame
+from .. import native as _native
 from .. import records as _records
 from ..records import Symbolize
 from ..stream import CatalogRefused, Line, StreamDecoder  # noqa: F401
@@ -44,18 +45,29 @@ class LiveDecoder:
                  classes: str | list[str] | None = None, trace: bool = True,
                  console: bool = True, guest: bool = True, out: TextIO | None = None,
                  color: bool = True, log: TextIO | None = None,
-                 force_catalog: bool = False, keep: bool = False) -> None:
+                 force_catalog: bool = False, keep: bool = False,
+                 native: bool | None = None, fast: bool = False) -> None:
         """cat: a catalog.Catalog (default: this tree's events.def).
         elf: path of hv.elf (or a callable addr -> name) for symbols.
         cpus/events/classes/trace/console/guest: what is shown (filters).
         out: text file to render to (None: render nothing); color: rich styles.
         log: text file that gets every item, unfiltered and uncoloured.
         force_catalog: decode despite a HELLO naming another catalogue.
-        keep: remember the shown items (for --perfetto / --sequence)."""
+        keep: remember the shown items (for --perfetto / --sequence).
+        native: the C decoder (None: if it loads, see hvtools.native).
+        fast: also render trace records in C (hvtools.native.Formatter) when
+            that gives the same text: plain output, nothing kept, symbols
+            from an ELF; feed() then returns such records as RecordRuns."""
         self.cat = cat or _catalog.default()
         self.symbolize = load_symbolizer(elf)
         self.filter = Filter(self.cat, cpus, events, classes, trace, console, guest)
-        self.stream = StreamDecoder(self.cat, force_catalog)
+        lib = _native.load(self.cat) if native is not False else None
+        self.fast = bool(fast and lib and not keep and not (out is not None and color)
+                         and (self.symbolize is None
+                              or isinstance(self.symbolize, _records.Symbolizer)))
+        self.stream = StreamDecoder(self.cat, force_catalog, native, runs=self.fast)
+        self.formatter = (_native.Formatter(lib, self.cat, self.symbolize, self.filter)
+                          if self.fast else None)
         self.stats = self.stream.stats
         self.clock = Clock()
         self.renderer = Renderer(self.cat, self.clock, self.symbolize)
@@ -95,14 +107,29 @@ class LiveDecoder:
         clock = self.clock
         rp = self.renderer.plain
         log, out, con, keep, accept = self.log, self._out, self._console, self.keep, self.filter.accept
+        runs: list = []                 # adjacent RecordRuns, rendered in one call
         for it in items:
+            if type(it) is _native.RecordRun:
+                if runs and runs[0].arena is not it.arena:
+                    self._fast_runs(runs)
+                    runs = []
+                runs.append(it)
+                continue
+            if runs:
+                self._fast_runs(runs)
+                runs = []
+            if type(it) is _native.Mark:
+                self.formatter.mark(it)
+                continue
             tsc = getattr(it, "tsc", None)
             if tsc is not None:
                 clock.see(tsc)
-            if isinstance(it, _records.Hello) and it.tsc_khz:
-                clock.khz = it.tsc_khz
-            elif not clock.khz and isinstance(it, _records.Record) and it.name == "BOOT":
-                clock.khz = it.args[1]
+            if isinstance(it, _records.Hello):
+                clock.hello(it.tsc_khz, it.seq)
+            elif isinstance(it, _records.Record) and it.name == "BOOT" and len(it.args) > 1:
+                clock.boot(it.args[1])
+            elif isinstance(it, _records.Restart):
+                clock.restart()
             if log is not None:
                 log.write(rp(it) + "\n")
             if not accept(it):
@@ -113,11 +140,33 @@ class LiveDecoder:
                 con.print(self.renderer.styled(it))
             elif out is not None:
                 out.write(rp(it) + "\n")
+        if runs:
+            self._fast_runs(runs)
         if out is not None and con is None:
             out.flush()
         if log is not None:
             log.flush()
         return items
+
+    def _fast_runs(self, runs: list) -> None:
+        self._fast_text(self.formatter.render_runs(runs, self.clock, self.log is not None,
+                                                   self._out is not None))
+
+    def _fast_text(self, texts: tuple[str, str]) -> None:
+        """Text the C renderer made (all for the log, the shown for out)."""
+        if self.log is not None:
+            self.log.write(texts[0])
+        if self._out is not None:
+            self._out.write(texts[1])
+        for ch, cpu, n in self.formatter.line_counts():
+            self.stats.stream(ch, cpu).lines += n
+
+    def _fast_flush(self, partial: bool) -> None:
+        if self.formatter is not None:
+            self._fast_text(self.formatter.flush(self.clock, self.log is not None,
+                                                 self._out is not None, partial))
+            if self._out is not None:
+                self._out.flush()
 
     def feed(self, data: bytes) -> list:
         """Decode and render a chunk; returns every decoded item. Raises
@@ -125,13 +174,17 @@ class LiveDecoder:
         return self._handle(self.stream.feed(data))
 
     def idle(self) -> list:
-        return self._handle(self.stream.idle())
+        items = self._handle(self.stream.idle())
+        self._fast_flush(partial=True)
+        return items
 
     def close(self) -> list:
         if self.closed:
             return []
         self.closed = True
-        return self._handle(self.stream.finish())
+        items = self._handle(self.stream.finish())
+        self._fast_flush(partial=False)
+        return items
 
     def summary(self, notes: Iterable[str] = ()) -> str:
         return _summary(self.stats, self.stream.frames.stats.bytes_in, self.hello,
@@ -159,6 +212,7 @@ class TextDecoder:
             elf = None
         self._buf = io.StringIO()
         kw.setdefault("force_catalog", True)
+        kw.setdefault("fast", True)         # C rendering when it gives the same text
         self.dec = LiveDecoder(elf=elf, out=self._buf, color=color, **kw)
         self._enc = _frame.Encoder()
 

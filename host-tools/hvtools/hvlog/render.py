@@ -51,7 +51,7 @@ class Renderer:
                     (event_args(item, self.cat, self.symbolize), st),
                     (f"  #{item.seq}", "dim")]
         if isinstance(item, Line):
-            mark = "+" if item.cont else "|"
+            mark = "!" if item.lost else "+" if item.cont else "|"
             if item.kind == "console":
                 st = cpu_style(item.cpu)
                 return [(label(item.tsc), "dim"), (f" cpu{item.cpu}{mark} ", "bold " + st),

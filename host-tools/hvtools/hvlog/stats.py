@@ -47,8 +47,12 @@ def summary(stats: Stats, bytes_in: int = 0, hello: _records.Hello | None = None
     out.append(f"ring drops:      {stats.ring_lost} record(s)")
     if stats.bad_batches:
         out.append(f"bad batches:     {stats.bad_batches}")
+    if stats.end_damaged:
+        out.append(f"lost at the end: {stats.end_damaged} damaged frame(s) after the last "
+                   f"good frame (before a restart or the end; in no gap above)")
     if stats.restarts:
-        out.append(f"restarts:        {stats.restarts}")
+        out.append(f"restarts:        {stats.restarts} (sequence numbers and time "
+                   f"start again at each)")
     if stats.gdb_to_hv or stats.gdb_dropped:
         out.append(f"gdb:             {stats.gdb_to_hv} bytes to the hypervisor, "
                    f"{stats.gdb_dropped} bytes dropped (no gdb attached)")
