@@ -64,6 +64,7 @@ void gdb_capture(struct gdb_cpu *c)
     for (int i = 0; i < 8; i++)
         s->dr[i] = (i == 4 || i == 5) ? 0 : read_dr(i);
     c->stop_tsc = rdtsc();
+    c->depth++;
     __atomic_store_n(&v->debug_stopped, true, __ATOMIC_SEQ_CST);
     capture_guest(&c->guest, v);
 }
@@ -82,6 +83,8 @@ void gdb_writeback(struct gdb_cpu *c)
         write_guest(&c->guest);
     c->guest.dirty = false;
     gdb_dr_load();
+    if (--c->depth)
+        return;         /* an outer stop on this CPU is still going on */
     __atomic_store_n(&v->debug_stopped, false, __ATOMIC_SEQ_CST);
     if (v->vmcs_phys)
         quiesce_settle_owed(v);

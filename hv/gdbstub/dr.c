@@ -129,12 +129,20 @@ static void before_entry(struct vcpu *v)
     c->guest_dr_saved = false;
 }
 
-bool gdb_dr_hit(struct rsp_stop *why, bool *exec_bp)
+bool gdb_dr_hit(struct rsp_stop *why, bool *exec_bp, bool *stale)
 {
     uint64_t dr6 = read_dr(6);
+    *stale = false;
     for (int n = 0; n < 4; n++) {
-        if (!slot[n].used || !(dr6 & (1ull << n)))
+        if (!(dr6 & (1ull << n)))
             continue;
+        if (!slot[n].used) {
+            /* gdb removed it between the hit and this handler (the CPU was
+             * parked in between): ours, but nothing to report. */
+            write_dr(6, dr6 & ~(1ull << n));
+            *stale = true;
+            continue;
+        }
         write_dr(6, dr6 & ~(1ull << n));
         *exec_bp = slot[n].type == RSP_BP_HW;
         static const enum rsp_stop_reason reason[] = {

@@ -38,36 +38,56 @@ bool gdb_cpu_is_stopped(uint32_t cpu)
     return cpu < MAX_CPUS && __atomic_load_n(&gdb_cpus[cpu].parked, __ATOMIC_ACQUIRE);
 }
 
-static void ask_others(uint32_t me)
+/* A stop is in force until it is released; stops are numbered, so a CPU
+ * late to leave one stop is never counted as parked for the next. */
+static bool in_force(uint64_t g)
+{
+    return g && g > __atomic_load_n(&gdb.released_gen, __ATOMIC_SEQ_CST);
+}
+
+bool gdb_stop_asked_now(const struct gdb_cpu *c)
+{
+    uint64_t g = __atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST);
+    return in_force(g) && __atomic_load_n(&c->parked, __ATOMIC_SEQ_CST) != g;
+}
+
+static void ask_others(uint32_t me, uint64_t g)
 {
     for (uint32_t i = 0; i < cpu_count; i++) {
         struct gdb_cpu *o = &gdb_cpus[i];
         if (i == me || !percpu_table[i].online)
             continue;
-        __atomic_store_n(&o->stop_asked, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&o->stop_asked, g, __ATOMIC_SEQ_CST);
+        /* Parked (for this stop, or still leaving an older one: it looks
+         * at stop_asked after it clears parked): no NMI needed. */
         if (__atomic_load_n(&o->parked, __ATOMIC_SEQ_CST))
-            continue;   /* parked already: it sees the request when it leaves */
+            continue;
         if (!__atomic_exchange_n(&o->ipi_in_flight, 1, __ATOMIC_ACQ_REL))
             lapic_send_ipi(percpu_table[i].apic_id, ICR_NMI);
     }
 }
 
-static void wait_others(uint32_t me)
+static uint32_t not_parked(uint32_t me, uint64_t g, bool report)
+{
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < cpu_count; i++) {
+        if (i == me || !percpu_table[i].online ||
+            __atomic_load_n(&gdb_cpus[i].parked, __ATOMIC_SEQ_CST) == g)
+            continue;
+        missing++;
+        if (report)
+            printf("gdb: cpu%u did not stop within %u ms (%s); it runs on\n", i, STOP_WAIT_MS,
+                   percpu_table[i].parked ? "parked by a fatal error" : "NMIs blocked?");
+    }
+    return missing;
+}
+
+static void wait_others(uint32_t me, uint64_t g)
 {
     uint64_t deadline = rdtsc() + STOP_WAIT_MS * tsc_per_ms;
-    for (;;) {
-        uint32_t missing = 0;
-        for (uint32_t i = 0; i < cpu_count; i++)
-            if (i != me && percpu_table[i].online && !gdb_cpu_is_stopped(i))
-                missing++;
-        if (!missing)
-            break;
+    while (not_parked(me, g, false)) {
         if (rdtsc() > deadline) {
-            for (uint32_t i = 0; i < cpu_count; i++)
-                if (i != me && percpu_table[i].online && !gdb_cpu_is_stopped(i))
-                    printf("gdb: cpu%u did not stop within %u ms (%s); it runs on\n", i,
-                           STOP_WAIT_MS, percpu_table[i].parked ? "parked by a fatal error"
-                                                                : "NMIs blocked?");
+            not_parked(me, g, true);
             break;
         }
         cpu_relax();
@@ -75,13 +95,12 @@ static void wait_others(uint32_t me)
     gdb.all_parked_tsc = rdtsc();
 }
 
-/* A parked CPU: waits for the release, a step of its own, or work. */
-static void park(struct gdb_cpu *c, uint32_t me)
+/* Parked for stop g: until it is released, a step of its own, or work. */
+static void park_for(struct gdb_cpu *c, uint32_t me, uint64_t g)
 {
-    uint64_t gen = __atomic_load_n(&gdb.release_gen, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&c->parked, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->parked, g, __ATOMIC_SEQ_CST);
     trace_event(TEV_GDB_PARKED, (uint64_t)(int64_t)gdb.reporter);
-    while (__atomic_load_n(&gdb.release_gen, __ATOMIC_ACQUIRE) == gen) {
+    while (in_force(g)) {
         int expected = (int)me;
         if (__atomic_compare_exchange_n(&gdb.step_cpu, &expected, -1, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
@@ -98,17 +117,20 @@ static void park(struct gdb_cpu *c, uint32_t me)
     }
 }
 
-/* Leaving a stop: what gdb wrote goes back, then (the order matters, see
- * the top) parked is cleared and a new request looked for. */
-static void leave(struct gdb_cpu *c, uint32_t me)
+/* Leaving: parked is cleared first, then a newer stop looked for (the
+ * reporter sets stop_asked before it looks at parked), then what gdb
+ * wrote goes back. */
+static void leave(struct gdb_cpu *c, uint32_t me, struct regs *frame, bool trap)
 {
     for (;;) {
         __atomic_store_n(&c->parked, 0, __ATOMIC_SEQ_CST);
-        if (c->step_go || !__atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST))
+        uint64_t g = __atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST);
+        if (c->step_go || !in_force(g))
             break;
-        __atomic_store_n(&c->stop_asked, 0, __ATOMIC_SEQ_CST);
-        park(c, me);    /* a new stop began while we were leaving */
+        park_for(c, me, g);
     }
+    c->frame = frame;       /* an outer stop's frame again, if we nested */
+    c->trap_frame = trap;
     if (c->step_go) {
         c->step_go = false;
         c->stepping = true;
@@ -117,17 +139,19 @@ static void leave(struct gdb_cpu *c, uint32_t me)
     gdb_writeback(c);
 }
 
-/* Stops this CPU for a stop another CPU reports (its NMI, or a spin that
- * polls). frame NULL: c->synth was captured by the caller. */
-void gdb_stop_asked_here(struct gdb_cpu *c, struct regs *frame)
+void gdb_stop_if_asked(struct gdb_cpu *c, struct regs *frame)
 {
     uint32_t me = this_cpu_index();
-    __atomic_store_n(&c->stop_asked, 0, __ATOMIC_SEQ_CST);
+    uint64_t g = __atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST);
+    if (!in_force(g) || __atomic_load_n(&c->parked, __ATOMIC_SEQ_CST) == g)
+        return;
+    struct regs *outer = c->frame;
+    bool outer_trap = c->trap_frame;
     c->frame = frame ? frame : &c->synth;
     c->trap_frame = frame != NULL;
     gdb_capture(c);
-    park(c, me);
-    leave(c, me);
+    park_for(c, me, g);
+    leave(c, me, c->depth > 1 ? outer : c->frame, c->depth > 1 ? outer_trap : c->trap_frame);
 }
 
 static void command_loop(void)
@@ -138,35 +162,57 @@ static void command_loop(void)
     }
 }
 
-static void release_all(void)
+/* Another CPU reports: this one waits to be asked (its NMI may nest and
+ * park it right here), or for the reporter to finish so it can report
+ * its own stop. True: it parked and was released (its own event is
+ * dropped; a breakpoint of ours left RIP on the INT3, so it fires again). */
+static bool lose_to_reporter(struct gdb_cpu *c, uint32_t me)
 {
-    for (uint32_t i = 0; i < cpu_count; i++)
-        __atomic_store_n(&gdb_cpus[i].stop_asked, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&gdb.reporter, -1, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(&gdb.release_gen, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        int expected = -1;
+        if (__atomic_compare_exchange_n(&gdb.reporter, &expected, (int)me, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            return false;
+        uint64_t g = __atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST);
+        if (in_force(g)) {
+            park_for(c, me, g);
+            return true;
+        }
+        cpu_relax();
+    }
 }
 
 void gdb_stop(struct regs *frame, const struct rsp_stop *why)
 {
     uint32_t me = this_cpu_index();
     struct gdb_cpu *c = &gdb_cpus[me];
-    __atomic_store_n(&c->stop_asked, 0, __ATOMIC_SEQ_CST);
-    c->frame = frame ? frame : &c->synth;
-    c->trap_frame = frame != NULL;
-    gdb_capture(c);
-    int expected = -1;
-    if (!__atomic_compare_exchange_n(&gdb.reporter, &expected, (int)me, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        /* Another CPU reports: stopped like the others. A breakpoint of
-         * ours left RIP on the INT3, so it fires again after the release. */
-        park(c, me);
-        leave(c, me);
-        return;
+    for (;;) {
+        c->frame = frame ? frame : &c->synth;
+        c->trap_frame = frame != NULL;
+        gdb_capture(c);
+        if (!lose_to_reporter(c, me))
+            break;
+        leave(c, me, c->frame, c->trap_frame);
+        /* Another CPU's stop came first. Our INT3 fires again (RIP is on
+         * it) and a break-in is answered; a watchpoint or a debug-register
+         * breakpoint (RF set) does not repeat: report it now. */
+        if (why->reason == RSP_STOP_SWBREAK || why->signal == 2)
+            return;
     }
-    __atomic_store_n(&c->parked, 1, __ATOMIC_SEQ_CST);
+    /* A stop still in force (we come back from a step): the others are
+     * parked for it; else a new one. */
+    uint64_t g = __atomic_load_n(&gdb.stop_gen, __ATOMIC_SEQ_CST);
+    if (!in_force(g))
+        g = __atomic_add_fetch(&gdb.stop_gen, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->parked, g, __ATOMIC_SEQ_CST);
     trace_event(TEV_GDB_STOP, why->signal, c->frame->rip);
-    ask_others(me);
-    wait_others(me);
+    uint64_t asked = rdtsc();
+    ask_others(me, g);
+    wait_others(me, g);
+    if (why->signal == 2 && gdb.break_tsc && tsc_per_ms)
+        printf("gdb: break-in: 0x03 seen to this CPU stopped %lu us, then every CPU parked "
+               "%lu us\n", (asked - gdb.break_tsc) * 1000 / tsc_per_ms,
+               (gdb.all_parked_tsc - asked) * 1000 / tsc_per_ms);
     struct rsp_stop s = *why;
     s.thread = (int)me + 1;
     gdb.resume_now = false;
@@ -176,16 +222,19 @@ void gdb_stop(struct regs *frame, const struct rsp_stop *why)
     int step = pending_step;
     trace_event(TEV_GDB_RESUME, (uint64_t)(int64_t)step);
     if (step < 0) {
-        release_all();
+        /* Released before the reporter lets go: a CPU that reports next
+         * must find this stop over and begin its own. */
+        __atomic_store_n(&gdb.released_gen, g, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&gdb.reporter, -1, __ATOMIC_SEQ_CST);
     } else if (step == (int)me) {
         c->step_go = true;      /* the others stay parked */
         __atomic_store_n(&gdb.reporter, -1, __ATOMIC_SEQ_CST);
     } else {
         __atomic_store_n(&gdb.reporter, -1, __ATOMIC_SEQ_CST);
         __atomic_store_n(&gdb.step_cpu, step, __ATOMIC_SEQ_CST);
-        park(c, me);            /* until released or stepped ourselves */
+        park_for(c, me, g);     /* until released or stepped ourselves */
     }
-    leave(c, me);
+    leave(c, me, c->frame, c->trap_frame);
 }
 
 /* The target's resume: one CPU steps (the rest stay parked), or all go. */

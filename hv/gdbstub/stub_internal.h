@@ -26,9 +26,10 @@ struct guest_snapshot {
 };
 
 struct gdb_cpu {
-    volatile uint32_t stop_asked;       /* the reporter asks it to park */
+    volatile uint64_t stop_asked;       /* the stop (generation) it is asked to park for */
     volatile uint32_t ipi_in_flight;    /* a stop NMI sent and not yet taken */
-    volatile uint32_t parked;           /* stopped (parked or reporting) */
+    volatile uint64_t parked;           /* the stop it is parked for (or reports), 0: none */
+    uint32_t depth;                     /* stops nested on this CPU (an NMI inside a stop) */
     struct regs *frame;                 /* its registers while stopped */
     struct regs synth;                  /* the frame of a stop outside a trap */
     bool trap_frame;                    /* frame came from an exception: TF can step it */
@@ -50,7 +51,8 @@ extern struct gdb_cpu gdb_cpus[MAX_CPUS];
 struct gdb_state {
     struct rsp rsp;
     volatile int reporter;              /* the CPU running the command loop, -1 */
-    volatile uint64_t release_gen;      /* bumped to let parked CPUs go */
+    volatile uint64_t stop_gen;         /* the latest stop's generation (1, 2, ...) */
+    volatile uint64_t released_gen;     /* stops up to this one are over */
     volatile int step_cpu;              /* a parked CPU released to step, -1 */
     volatile bool resume_now;           /* the loop ends: c/s/D/k */
     volatile bool break_asked;          /* 0x03 from gdb while running */
@@ -95,8 +97,11 @@ static inline __attribute__((always_inline)) void gdb_capture_here(struct regs *
  * caller captured c->synth). Returns when gdb lets this CPU go. */
 void gdb_stop(struct regs *frame, const struct rsp_stop *why);
 bool gdb_cpu_is_stopped(uint32_t cpu);
-/* Stops for a stop another CPU reports (its NMI, a spin that polls). */
-void gdb_stop_asked_here(struct gdb_cpu *c, struct regs *frame);
+/* A stop another CPU reports, if one is asked of this CPU and it is not
+ * parked for it already (its NMI, a spin that polls): parks until it is
+ * over. frame NULL: c->synth was captured by the caller. */
+void gdb_stop_if_asked(struct gdb_cpu *c, struct regs *frame);
+bool gdb_stop_asked_now(const struct gdb_cpu *c);
 int gdb_resume(void *ctx, const struct rsp_resume *r);
 void gdb_detach(void *ctx);
 /* Runs fn on a parked CPU (for what only it can read: its VMCS). */
@@ -124,8 +129,9 @@ void gdb_breakpoints_clear(void);
 int gdb_dr_set(bool insert, enum rsp_bp_type type, uint64_t addr, uint32_t len);
 void gdb_dr_clear(void);
 void gdb_dr_load(void);
-/* #DB: which of ours fired (DR6), consumed from DR6. */
-bool gdb_dr_hit(struct rsp_stop *why, bool *exec_bp);
+/* #DB: which of ours fired (DR6), consumed from DR6; *stale: one that
+ * gdb has removed since fired (nothing to report). */
+bool gdb_dr_hit(struct rsp_stop *why, bool *exec_bp, bool *stale);
 void gdb_dr_init(void);
 
 /* monitor.c, trace_view.c */

@@ -25,25 +25,33 @@
 
 static bool enabled;
 
+/* Root-mode NMIs, asked first by the CPU layer. A quiesce NMI that
+ * arrived together with ours is merged into it by the CPU (one NMI
+ * latch): a quiesce asked before our NMI came is answered here too. A
+ * quiesce asked while we were parked sends its own NMI, which comes after
+ * our IRET (known limit: if it was merged anyway, that quiesce waits for
+ * its straggler report; if it was not, nothing is lost). */
 static bool on_nmi(struct regs *r)
 {
     uint32_t me = this_cpu_index();
     struct gdb_cpu *c = &gdb_cpus[me];
     bool ours = __atomic_exchange_n(&c->ipi_in_flight, 0, __ATOMIC_ACQ_REL);
-    if (__atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST) && !c->parked)
-        gdb_stop_asked_here(c, r);
-    if (ours && vcpus[me].vmcs_phys)
-        quiesce_answer(&vcpus[me]);   /* a quiesce NMI merged into ours */
+    bool quiesce_before = vcpus[me].vmcs_phys && quiesce_requested();
+    gdb_stop_if_asked(c, r);
+    if (ours && quiesce_before)
+        quiesce_answer(&vcpus[me]);
     return ours;
 }
 
+/* NMI exits (nmi: true; nmi_arrived answers a quiesce itself) and the
+ * spins of the quiesce protocol (nmi: false). */
 static bool on_nmi_layer(struct vcpu *v, bool nmi)
 {
     struct gdb_cpu *c = &gdb_cpus[v->index];
     bool ours = nmi && __atomic_exchange_n(&c->ipi_in_flight, 0, __ATOMIC_ACQ_REL);
-    if (__atomic_load_n(&c->stop_asked, __ATOMIC_SEQ_CST) && !c->parked) {
+    if (gdb_stop_asked_now(c)) {
         gdb_capture_here(&c->synth);
-        gdb_stop_asked_here(c, NULL);
+        gdb_stop_if_asked(c, NULL);
     }
     return ours;
 }
@@ -72,8 +80,8 @@ static bool on_bp(struct regs *r, struct rsp_stop *why)
 
 static bool on_db(struct gdb_cpu *c, struct regs *r, struct rsp_stop *why)
 {
-    bool exec = false;
-    bool hit = gdb_dr_hit(why, &exec);     /* consumes its DR6 bits */
+    bool exec = false, stale = false;
+    bool hit = gdb_dr_hit(why, &exec, &stale);     /* consumes its DR6 bits */
     uint64_t dr6;
     __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
     bool stepped = c->stepping && (dr6 & DR6_BS);
@@ -83,7 +91,7 @@ static bool on_db(struct gdb_cpu *c, struct regs *r, struct rsp_stop *why)
         __asm__ volatile("mov %0, %%dr6" :: "r"(dr6 & ~DR6_BS));
     }
     if (!hit && !stepped)
-        return false;
+        return stale;   /* a stale hit is ours too: resume, report nothing */
     if (!hit)
         *why = (struct rsp_stop){ .signal = SIGTRAP, .reason = RSP_STOP_SIGNAL };
     if (exec)
@@ -95,9 +103,10 @@ static bool on_trap(struct regs *r)
 {
     struct gdb_cpu *c = &gdb_cpus[this_cpu_index()];
     struct rsp_stop why;
+    why.signal = 0;
     bool ours = r->vector == VEC_BP ? on_bp(r, &why) : on_db(c, r, &why);
-    if (!ours)
-        return false;
+    if (!ours || !why.signal)
+        return ours;    /* not ours, or ours with nothing to report */
     gdb_stop(r, &why);
     return true;
 }
@@ -153,7 +162,7 @@ void gdbstub_init(void)
 {
     if (hv_config.gdb == GDB_OFF)
         return;
-    gdb.raw = hv_config.gdb == GDB_RAW;
+    gdb.raw = GDB_IS_RAW(hv_config.gdb);
     gdb_transport_init();
     gdb_dr_init();
     nmi_set_stop_hook(on_nmi_layer);
@@ -162,12 +171,12 @@ void gdbstub_init(void)
     exception_set_debugger(&debugger);
     enabled = true;
     printf("gdb: stub on (%s transport)%s\n", gdb.raw ? "raw RSP" : "framed GDB channel",
-           hv_config.gdb == GDB_WAIT ? ", waiting for gdb" : "");
+           GDB_IS_WAIT(hv_config.gdb) ? ", waiting for gdb" : "");
 }
 
 void gdbstub_boot_wait(void)
 {
-    if (!enabled || hv_config.gdb != GDB_WAIT)
+    if (!enabled || !GDB_IS_WAIT(hv_config.gdb))
         return;
     printf("gdb: gdb=wait: stopped in hv_main until gdb continues\n");
     gdb_breakpoint();

@@ -46,8 +46,14 @@ void nmi_stop_poll(struct vcpu *v)
 
 void nmi_arrived(struct vcpu *v, enum nmi_path path)
 {
-    /* Through the IDT the CPU layer asked the debugger before us. */
+    /* Through the IDT the CPU layer asked the debugger before us. A
+     * debugger's NMI answers a quiesce only if that quiesce was asked
+     * before it came (then the CPU may have merged the two); one asked
+     * while the debugger held this CPU sends its own NMI, still to come. */
+    bool quiesce_before = quiesce_requested();
     bool debugger_nmi = path == NMI_VIA_EXIT && stop_hook && stop_hook(v, true);
+    if (debugger_nmi && !quiesce_before)
+        return;
     if (quiesce_answer(v))
         return;
     if (debugger_nmi)

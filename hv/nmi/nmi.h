@@ -58,6 +58,8 @@ void nmi_set_stop_hook(nmi_stop_hook_fn fn);
 /* A CPU released by the debugger that acknowledged a quiesce while
  * stopped waits here for that quiesce's resume signal. */
 void quiesce_settle_owed(struct vcpu *v);
+/* Is a quiesce asked for right now? (the debugger's NMI classification) */
+bool quiesce_requested(void);
 /* For the spins of the protocol: the stop hook, if a stop is asked. */
 void nmi_stop_poll(struct vcpu *v);
 /* Inside a section: is it exclusive? (for the diag hypapp's check) */

@@ -184,6 +184,11 @@ void endquiesce(struct vcpu *v)
     __atomic_store_n(&quiesce_lock, 0, __ATOMIC_RELEASE);
 }
 
+bool quiesce_requested(void)
+{
+    return __atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE);
+}
+
 bool quiesce_section_exclusive(struct vcpu *v, char *why, unsigned len)
 {
     uint32_t inside = __atomic_load_n(&in_section, __ATOMIC_ACQUIRE);
