@@ -192,7 +192,7 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     CHOICE("guest", no_guest, { "none", 1 }, { "boot", 0 })
     CHOICE("on_triple_fault", triple_fault_park, { "reset", 0 }, { "park", 1 })
     CHOICE("gdb", gdb, { "off", GDB_OFF }, { "on", GDB_ON }, { "wait", GDB_WAIT },
-           { "raw", GDB_RAW })
+           { "raw", GDB_RAW }, { "raw-wait", GDB_RAW_WAIT })
     CHOICE("guest_serial", guest_serial_passthrough, { "mux", 0 }, { "passthrough", 1 })
     if (is(k, kn, "vmx_corrupt")) {
         if (vn == 0 || vn >= sizeof(hv_config.vmx_corrupt))

@@ -10,8 +10,11 @@ enum serial_mode { SERIAL_FRAMED, SERIAL_PLAIN };
 enum lapic_step_method { LAPIC_STEP_AUTO, LAPIC_STEP_MTF, LAPIC_STEP_TF };
 /* gdb=: the GDB stub (hv/gdbstub/). off: not started; on: answers on the
  * GDB channel, fatal stops wait for gdb; wait: on, and stops early in
- * hv_main for gdb; raw: on, the line is plain RSP (no frames). */
-enum gdb_mode { GDB_OFF, GDB_ON, GDB_WAIT, GDB_RAW };
+ * hv_main for gdb; raw: on, the line is plain RSP (no frames); raw-wait:
+ * both. */
+enum gdb_mode { GDB_OFF, GDB_ON, GDB_WAIT, GDB_RAW, GDB_RAW_WAIT };
+#define GDB_IS_RAW(m)  ((m) == GDB_RAW || (m) == GDB_RAW_WAIT)
+#define GDB_IS_WAIT(m) ((m) == GDB_WAIT || (m) == GDB_RAW_WAIT)
 enum x2apic_hint { X2APIC_HINT_NONE, X2APIC_HINT_KVM };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,

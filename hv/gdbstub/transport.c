@@ -1,6 +1,10 @@
 /* The stub's bytes on the line. Framed (gdb=on|wait): the GDB channel of
  * the framed line (hvlog --gdb-port bridges it to gdb's TCP socket), so
- * consoles and trace keep flowing while gdb is attached. */
+ * consoles and trace keep flowing while gdb is attached. Raw (gdb=raw):
+ * the line is plain RSP for `target remote /dev/ttyS0`; console text and
+ * the guest's output reach gdb as O packets while it waits for a stop
+ * (as kgdb does); at other times they are not sent (the trace keeps its
+ * events in the flight recorder, `monitor trace` shows them). */
 #include <x86.h>
 #include "console/console.h"
 #include "gdbstub/stub_internal.h"
@@ -19,8 +23,19 @@ static const struct serial_channel channel = {
     .frame_type = FRAME_GDB, .name = "gdb", .receive = receive, .flush = NULL,
 };
 
+static void console_text(const char *text, size_t len)
+{
+    rsp_console_output(&gdb.rsp, text, len);
+}
+
+static const struct serial_raw_owner raw_owner = { .receive = receive, .text = console_text };
+
 void gdb_put(void *ctx, const uint8_t *bytes, size_t len)
 {
+    if (gdb.raw) {
+        serial_raw_write(bytes, len);
+        return;
+    }
     while (len) {
         size_t n = len < WIRE_MAX_TEXT - 1 ? len : WIRE_MAX_TEXT - 1;
         int tries = 0;
@@ -61,6 +76,8 @@ void gdb_transport_init(void)
 {
     ops.nthreads = (int)cpu_count;
     rsp_init(&gdb.rsp, &ops, NULL, gdb_put);
-    if (!gdb.raw && !serial_channel_register(&channel))
+    if (gdb.raw)
+        serial_set_raw_owner(&raw_owner);
+    else if (!serial_channel_register(&channel))
         printf("gdb: the GDB channel is taken; the stub cannot be reached\n");
 }

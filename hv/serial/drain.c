@@ -54,9 +54,34 @@ static void send_frame(uint8_t type, uint8_t cpu, const void *payload, size_t le
     frame_encode_stream(emit_uart, NULL, type, cpu, (*seq)++, payload, len);
 }
 
+static const struct serial_raw_owner *raw_owner;
+
+void serial_set_raw_owner(const struct serial_raw_owner *o)
+{
+    __atomic_store_n(&raw_owner, o, __ATOMIC_RELEASE);
+}
+
+const struct serial_raw_owner *serial_raw(void)
+{
+    return __atomic_load_n(&raw_owner, __ATOMIC_ACQUIRE);
+}
+
+void serial_raw_write(const void *bytes, size_t len)
+{
+    uart_write(bytes, len);
+}
+
+/* gdb=raw: plain text until the stub takes the line (gdb skips text
+ * before a packet; frames would be binary noise to it). */
 static bool framed(void)
 {
-    return hv_config.serial_mode == SERIAL_FRAMED;
+    return hv_config.serial_mode == SERIAL_FRAMED && !GDB_IS_RAW(hv_config.gdb) && !serial_raw();
+}
+
+/* Who reads host input: the framed line's decoder, or the raw owner. */
+static bool reads_input(void)
+{
+    return framed() || serial_raw();
 }
 
 /* On the fatal path a record whose writer died half-way (a CPU that faulted
@@ -87,7 +112,10 @@ static void drain_channel_record(uint32_t cpu, const void *rec, int len, uint64_
         printf("serial: %lu records of channel output lost on cpu%u (ring full)\n", lost, cpu);
     if (type >= FRAME_NTYPES || type <= FRAME_TRACE)
         return;
-    if (framed())
+    if (serial_raw()) {
+        if (type == FRAME_GUEST)
+            serial_raw()->text(w.text_ptr + 1, w.text_len - 1);
+    } else if (framed())
         send_frame(type, cpu, w.text_ptr + 1, w.text_len - 1);
     else if (type == FRAME_GUEST)
         uart_write(w.text_ptr + 1, w.text_len - 1);
@@ -98,6 +126,11 @@ static void drain_plain_record(uint32_t cpu, const void *rec, int len, uint64_t 
     struct wire_raw w;
     if (!wire_raw_decode(rec, len, &w))
         return;
+    if (serial_raw()) {
+        if (w.text)
+            serial_raw()->text(w.text_ptr, w.text_len);
+        return;
+    }
     if (!w.text) {
         plain_event(cpu, &w, lost);
         return;
@@ -138,6 +171,8 @@ static void drain_ring(uint32_t cpu, int which, bool force)
 /* Flight recorder: events stay in their rings until asked for. */
 static bool events_wanted(bool force)
 {
+    if (serial_raw())
+        return false;   /* raw RSP: the events stay in their rings for gdb */
     return !trace_settings.flight_recorder || trace_dump_requested() || force;
 }
 
@@ -183,7 +218,7 @@ void serial_kick(void)
     for (int round = 0; round < 4; round++) {
         if (!line_try_acquire(me))
             return;     /* the owner will see our records after it lets go */
-        if (framed())
+        if (reads_input())
             serial_poll_input();
         drain_all(false);
         line_release();
@@ -193,18 +228,28 @@ void serial_kick(void)
     }
 }
 
-static void take_line_after_wait(int me)
+/* Returns true if it took the line from an owner that did not let go. */
+static bool take_line_after_wait(int me)
 {
     uint64_t deadline = rdtsc() + FATAL_WAIT_MS * tsc_per_ms;
     while (!line_try_acquire(me)) {
         if (rdtsc() > deadline) {
-            /* The owner is stuck (or is us, interrupted): take the line.
-             * Its half-sent frame is cut; the delimiter below ends it. */
+            /* The owner is stuck, parked, or is us, interrupted: take the
+             * line. Its half-sent frame is cut; a delimiter ends it. */
             __atomic_store_n(&line_owner, me, __ATOMIC_RELEASE);
-            return;
+            return true;
         }
         cpu_relax();
     }
+    return false;
+}
+
+/* A stopped machine's owner took the line: end the cut frame first, or
+ * the next frame (a gdb reply) is lost with it. */
+static void take_line_stopped(int me)
+{
+    if (take_line_after_wait(me) && framed())
+        uart_putc(FRAME_DELIM);
 }
 
 void serial_fatal_takeover(void)
@@ -231,9 +276,9 @@ void serial_service_stopped(void)
      * is already ours, and stays the interrupted drain's afterwards. */
     bool nested = __atomic_load_n(&line_owner, __ATOMIC_ACQUIRE) == me;
     if (!nested)
-        take_line_after_wait(me);
+        take_line_stopped(me);
     serial_channels_flush(false);
-    if (framed())
+    if (reads_input())
         serial_poll_input();
     drain_all(false);
     if (!nested)
@@ -247,7 +292,7 @@ void serial_drain_now(void)
         return;
     bool owner = __atomic_load_n(&line_owner, __ATOMIC_ACQUIRE) == me;
     if (!owner)
-        take_line_after_wait(me);
+        take_line_stopped(me);
     serial_channels_flush(false);
     drain_all(false);
     if (!owner)

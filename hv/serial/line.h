@@ -3,6 +3,7 @@
 #ifndef HV_SERIAL_LINE_H
 #define HV_SERIAL_LINE_H
 #include <stdbool.h>
+#include "serial/serial.h"
 
 /* Reads host->hv frames from the UART; only the line owner calls it.
  * Returns the number of frames handled. */
@@ -13,5 +14,8 @@ void serial_commands_init(void);
 void serial_channels_flush(bool force);
 /* The channel registered for a frame type, handed host bytes. */
 void serial_channel_deliver(uint8_t frame_type, const uint8_t *bytes, uint32_t len);
+
+/* The raw owner, when gdb=raw made the line plain RSP (else NULL). */
+const struct serial_raw_owner *serial_raw(void);
 
 #endif

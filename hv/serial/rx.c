@@ -70,10 +70,32 @@ static void control(const struct frame *f)
     printf("rx: unknown control op %#x from the host; ignored\n", f->payload[0]);
 }
 
+static int poll_raw(const struct serial_raw_owner *o)
+{
+    uint8_t buf[64];
+    uint32_t n = 0;
+    int total = 0;
+    for (int budget = 0; budget < 4096; budget++) {
+        int c = uart_getc();
+        if (c >= 0)
+            buf[n++] = (uint8_t)c;
+        if (n && (c < 0 || n == sizeof(buf))) {
+            o->receive(buf, n);
+            total += n;
+            n = 0;
+        }
+        if (c < 0)
+            break;
+    }
+    return total;
+}
+
 int serial_poll_input(void)
 {
     struct frame f;
     int handled = 0;
+    if (serial_raw())
+        return poll_raw(serial_raw());
     if (!rx_ready) {
         frame_rx_init(&rx);
         rx_ready = true;

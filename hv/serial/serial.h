@@ -54,6 +54,19 @@ bool serial_channel_register(const struct serial_channel *ch);
  * produced). False if this CPU's channel ring is full (counted as a loss). */
 bool serial_channel_send(uint8_t frame_type, uint64_t tsc, const void *bytes, size_t len);
 
+/* gdb=raw: the line is one program's plain byte stream (the GDB stub's
+ * RSP, as kgdb does it): host bytes go to receive, console text and the
+ * guest's COM1 output to text (the stub sends them as O packets while gdb
+ * waits), trace records stay in their rings (the flight recorder), and
+ * nothing else is written to the line. Set once, at start-up. */
+struct serial_raw_owner {
+    void (*receive)(const uint8_t *bytes, uint32_t len);
+    void (*text)(const char *text, size_t len);
+};
+void serial_set_raw_owner(const struct serial_raw_owner *o);
+/* The raw owner's own bytes, straight to the UART. */
+void serial_raw_write(const void *bytes, size_t len);
+
 /* Host commands: CONTROL frames whose first byte is op (hv/trace/wire.h
  * WIRE_CTL_*). The handler gets the bytes after op; it runs on the line
  * owner's CPU in normal context. */
