@@ -217,6 +217,7 @@ void gdb_stop(struct regs *frame, const struct rsp_stop *why)
     s.thread = (int)me + 1;
     gdb.resume_now = false;
     pending_step = -1;
+    gdb_raw_resync();
     rsp_stopped(&gdb.rsp, &s);
     command_loop();
     int step = pending_step;

@@ -145,5 +145,7 @@ void gdb_interrupt(void *ctx);
 void gdb_transport_init(void);
 void gdb_service_line(void);        /* one round of the stopped machine's line */
 void gdb_put(void *ctx, const uint8_t *bytes, size_t len);
+/* Raw: before a stop reply, end a packet a parked CPU left half-sent. */
+void gdb_raw_resync(void);
 
 #endif

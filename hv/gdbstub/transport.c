@@ -30,10 +30,26 @@ static void console_text(const char *text, size_t len)
 
 static const struct serial_raw_owner raw_owner = { .receive = receive, .text = console_text };
 
+/* Raw: which CPU is writing a packet now. A CPU parked half-way through
+ * one (an O packet of console text) leaves gdb inside a packet; gdb then
+ * takes the stop reply's '$' for a broken start and skips the reply. */
+static volatile int raw_writer = -1;
+
+void gdb_raw_resync(void)
+{
+    int w = __atomic_load_n(&raw_writer, __ATOMIC_ACQUIRE);
+    if (!gdb.raw || w < 0 || w == (int)this_cpu_index())
+        return;
+    serial_raw_write("#00", 3);     /* ends the cut packet (a bad checksum: dropped) */
+    __atomic_store_n(&raw_writer, -1, __ATOMIC_RELEASE);
+}
+
 void gdb_put(void *ctx, const uint8_t *bytes, size_t len)
 {
     if (gdb.raw) {
+        __atomic_store_n(&raw_writer, (int)this_cpu_index(), __ATOMIC_RELEASE);
         serial_raw_write(bytes, len);
+        __atomic_store_n(&raw_writer, -1, __ATOMIC_RELEASE);
         return;
     }
     while (len) {

@@ -96,10 +96,14 @@ static void wait_resume(struct vcpu *v, uint32_t owner)
             report_at = rdtsc() + report_interval();
         }
     }
-    __atomic_fetch_add(&resume_acks, 1, __ATOMIC_ACQ_REL);
+    /* stopped is cleared before the acknowledgement: once the quiescer has
+     * every ack it may ask again at once, and from quiesce_settle_owed
+     * (NMIs open) that NMI must find this CPU ready to answer (spin
+     * model: FIX_STOPPED_FIRST). */
+    v->stopped = false;
     v->quiesce_answered++;
     trace_event(TEV_QUIESCE_RELEASED, owner, rdtsc() - t0);
-    v->stopped = false;
+    __atomic_fetch_add(&resume_acks, 1, __ATOMIC_ACQ_REL);
 }
 
 static void report_stragglers(uint32_t self, uint64_t waited_ms)
