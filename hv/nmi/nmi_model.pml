@@ -54,6 +54,22 @@
  *   QCALLS=k        quiesce VMCALLs per such CPU (default 1)
  *   PROBES=k        entries, on any CPU, on which the MTF probe arms (default
  *                   1; vapic_mtf_probe_arm() arms until a verdict)
+ *
+ * The debugger's all-stop (hv/gdbstub/stop.c, triggers.c; MODEL.md,
+ * "Debugger stop"):
+ *   STOPS=k         debugger stops (breakpoint, break-in, step, fatal error)
+ *                   that the CPUs may run into, in total (default 0: the
+ *                   model without the debugger)
+ *   STOP_AT=m       where a CPU may stop: 1 at an exit (a breakpoint in an
+ *                   exit handler, the break-in poll at entry), 2 inside the
+ *                   hypapp section (a stop during a quiesce), 3 both (default)
+ *   STOP_NO_RECHECK a CPU leaving its park does not look for a new request
+ *                   after clearing parked. Spin finds a CPU running while
+ *                   another reports (allstop_ok).
+ *   STOP_WAIT_IN_QUIESCE  quiesce_answer() waits for the resume signal on a
+ *                   debug-stopped CPU too. Spin finds a deadlock.
+ *   STOP_RELEASE_FIRST  release_all() raises the release before it
+ *                   withdraws the requests. Spin finds a deadlock.
  */
 
 #ifndef N
@@ -74,6 +90,12 @@
 #ifndef PROBES
 #define PROBES 1
 #endif
+#ifndef STOPS
+#define STOPS 0
+#endif
+#ifndef STOP_AT
+#define STOP_AT 3
+#endif
 
 /* ---- globals of hv/nmi/quiesce.c ---------------------------------------- */
 bit  quiesce_lock;          /* test-and-set spinlock; holder runs the hypapp */
@@ -87,6 +109,19 @@ bit  stopped[N];            /* answered the current request, or the quiescer */
 bit  nmi_pending[N];        /* a guest NMI waits for injection (0/1)         */
 /* hv_coalesced[c]: guest NMIs merged into an already pending one (counted:
  * see "NMI accounting" below)                                              */
+
+#if STOPS > 0
+/* ---- the debugger's all-stop, hv/gdbstub/stop.c, triggers.c ------------- */
+#define NOBODY 255
+byte reporter = NOBODY;     /* gdb.reporter (-1: NOBODY)                     */
+byte release_gen;           /* gdb.release_gen (bumped at most STOPS times)  */
+bit  stop_asked[N];         /* gdb_cpus[c].stop_asked                        */
+bit  ipi_in_flight[N];      /* gdb_cpus[c].ipi_in_flight                     */
+bit  parked[N];             /* gdb_cpus[c].parked                            */
+bit  debug_stopped[N];      /* vcpus[c].debug_stopped (gdb_capture() sets it,
+                               gdb_writeback() clears it)                    */
+bit  quiesce_owed[N];       /* vcpus[c].quiesce_owed                         */
+#endif
 
 /* ---- the guest's view (VMCS guest interruptibility state) --------------- */
 bit  guest_nmi_blocked[N];  /* virtual-NMI blocking: guest in its NMI handler*/
@@ -154,6 +189,14 @@ byte ext_budget = EXT;      /* external NMIs still allowed                   */
 byte vmcalls[N];            /* quiesce VMCALLs each guest may still make     */
 byte probe_budget = PROBES; /* entries on which the MTF probe may still arm */
 bit  window_ok = 1;         /* property 5 holds (0 only in a violation)      */
+#if STOPS > 0
+byte stop_budget = STOPS;   /* debugger stops still allowed                  */
+byte in_stop[N];            /* nesting depth of CPU c's stops: from its
+                               capture (debug_stopped = 1) to its writeback
+                               (= 0), in its main flow and in its NMI handler */
+byte cmd_loop = NOBODY;     /* the reporter while it runs command_loop()     */
+bit  allstop_ok = 1;        /* property 6 holds (0 only in a violation)      */
+#endif
 
 #define DELIVERABLE(c)  (hw_latched[c] && !hw_blocked[c])
 #define WINDOW_DUE(c)   (WINDOW_ON(c) && !guest_nmi_blocked[c])
@@ -188,6 +231,96 @@ bit  window_ok = 1;         /* property 5 holds (0 only in a violation)      */
                          WINDOW_ON(c))
 #define WINDOW_INV      (ARMED(0) && ARMED(1) && ARMED(2))
 
+#if STOPS > 0
+/* Property 6 (all-stop): while a reporter runs the command loop, every other
+ * CPU is inside a stop of its own (captured, not yet written back): parked,
+ * or on its way in or out, and not running guest code. Written out for
+ * N <= 3. */
+#define STOPPED(r, o)   ((o) >= N || (o) == (r) || (in_stop[o] > 0 && !in_guest[o]))
+#define ALLSTOP_INV     (cmd_loop == NOBODY || (STOPPED(cmd_loop, 0) && \
+                         STOPPED(cmd_loop, 1) && STOPPED(cmd_loop, 2)))
+
+/* The debugger's code, as inlines (hv/gdbstub/stop.c). A CPU runs it in its
+ * main flow (cpu: a breakpoint, the break-in poll, a spin of the quiesce
+ * protocol that polls) or in its NMI handler (nmi_unit: the stop IPI, or a
+ * wait for the resume signal that polls). Each uses the locals gen (park's
+ * release generation) of the process it is expanded in. */
+
+/* gdb_capture(): ... debug_stopped = true */
+inline capture(c)   { atomic { debug_stopped[c] = 1; in_stop[c]++ } }
+/* gdb_writeback(): ... debug_stopped = false (then quiesce_settle_owed) */
+inline writeback(c) { atomic { debug_stopped[c] = 0; in_stop[c]-- } }
+
+/* park(): wait for the release (a step handoff is not modelled) */
+inline park(c) {
+    gen = release_gen;
+    parked[c] = 1;
+    atomic { release_gen != gen -> gen = 0 }
+}
+
+/* leave()'s loop: parked cleared (SEQ_CST), then a new request looked for
+ * (the reporter sets stop_asked, then reads parked: Dekker) */
+inline leave(c) {
+    do
+    :: parked[c] = 0;
+#ifndef STOP_NO_RECHECK
+       if
+       :: stop_asked[c] -> stop_asked[c] = 0; park(c)
+       :: else -> break
+       fi
+#else
+       break
+#endif
+    od
+}
+
+/* gdb_stop_asked_here() where nothing can be owed to a quiesce: inside
+ * wait_resume() the CPU is stopped[] for the quiesce it waits for, so
+ * quiesce_answer() cannot answer another one; the settle is a no-op. */
+inline stop_inner(c) {
+    stop_asked[c] = 0;
+    capture(c);
+    park(c);
+    leave(c);
+    writeback(c);
+    assert(!quiesce_owed[c])            /* quiesce_settle_owed(): nothing */
+}
+
+/* the spin of wait_resume(): until resume_signal; nmi_stop_poll() */
+inline wait_resume(c) {
+    do
+    :: resume_signal -> break
+    :: atomic { stop_asked[c] && !parked[c] -> skip };  /* on_nmi_layer(v, false) */
+       stop_inner(c)
+    od
+}
+
+/* gdb_writeback()'s quiesce_settle_owed(): acknowledged while stopped, now
+ * wait for that quiesce's resume signal */
+inline settle(c) {
+    if
+    :: atomic { quiesce_owed[c] -> quiesce_owed[c] = 0 };
+       wait_resume(c);
+       atomic { resume_acks++; ACK_ASSERT(resume_acks) };
+       stopped[c] = 0
+    :: else
+    fi
+}
+
+/* gdb_stop_asked_here(): a stop another CPU reports (its stop IPI, or a
+ * poll in a spin of the quiesce protocol) */
+inline stop_here(c) {
+    stop_asked[c] = 0;
+    capture(c);
+    park(c);
+    leave(c);
+    writeback(c);
+    settle(c)
+}
+
+/* nmi_stop_poll() in a spin: on_nmi_layer(v, false) */
+#endif
+
 /* A physical NMI arrives at CPU t (APIC NMI IPI, or the NMI pin). The CPU
  * holds at most one: a second one is merged by the hardware (legal loss).
  * Always used inside an atomic: the arrival is one hardware event. */
@@ -211,6 +344,10 @@ inline send_nmi(t) {
  */
 proctype nmi_unit(byte c)
 {
+#if STOPS > 0
+    byte gen;                   /* park()'s release generation               */
+    bit ours;                   /* the debugger's hook: this NMI was its IPI */
+#endif
 end:
     do
     :: atomic { DELIVERABLE(c) ->
@@ -225,12 +362,50 @@ end:
             :: else                     /* IDT vector 2: nmi_from_idt() */
             fi
        }
+#if STOPS > 0
+       /* ---- the debugger's hook, first: on_nmi() (triggers.c, called by
+        * exception_dispatch() before nmi_from_idt()) on the IDT path,
+        * on_nmi_layer(v, true) (called first by nmi_arrived()) on the exit
+        * path. Both: ours = xchg(ipi_in_flight, 0); park if asked and not
+        * parked already (a stop IPI nesting in a stop of the main flow
+        * finds parked set). parked[c] is written only by CPU c, whose main
+        * flow cannot run: the two reads are one step. ---- */
+       atomic { ours = ipi_in_flight[c]; ipi_in_flight[c] = 0 };
+       if
+       :: atomic { stop_asked[c] && !parked[c] -> skip };
+          stop_here(c)
+       :: else
+       fi;
+       /* Then both paths come to quiesce_answer() (on_nmi() calls it when
+        * ours, else nmi_arrived() does), and the NMI is the guest's only
+        * when it answered no quiesce and was not ours. */
+#endif
        /* ---- nmi_arrived(c) ---- */
        if
        :: atomic { quiesce_request && !stopped[c] ->    /* a quiesce NMI:
                                                    quiesce_answer() */
             stopped[c] = 1 }
             atomic { quiesce_acks++; ACK_ASSERT(quiesce_acks) };
+#if STOPS > 0
+#ifndef STOP_WAIT_IN_QUIESCE
+            if
+            :: atomic { debug_stopped[c] -> quiesce_owed[c] = 1 };
+               /* stopped by the debugger (this NMI nests in its stop):
+                * acknowledged, no wait; quiesce_settle_owed() waits */
+               atomic { ours = 0; hw_blocked[c] = 0; in_handler[c] = 0 }
+            :: else ->
+#endif
+               wait_resume(c);                  /* wait until resume_signal,
+                                                   polling the stop */
+               atomic { resume_acks++; ACK_ASSERT(resume_acks) };
+               atomic {
+                   stopped[c] = 0; ours = 0;
+                   hw_blocked[c] = 0; in_handler[c] = 0
+               }
+#ifndef STOP_WAIT_IN_QUIESCE
+            fi
+#endif
+#else
             (resume_signal);                    /* wait until resume_signal */
             atomic { resume_acks++; ACK_ASSERT(resume_acks) };
             atomic {
@@ -238,8 +413,16 @@ end:
                 /* return from nmi_arrived(); IRET: NMIs unblocked */
                 hw_blocked[c] = 0; in_handler[c] = 0
             }
+#endif
        :: else ->                              /* a guest NMI */
             atomic {
+#if STOPS > 0
+              if
+              :: ours -> ours = 0   /* the debugger's stop IPI: not the
+                                       guest's (on_nmi() returns true; the
+                                       exit path returns before the rest) */
+              :: else ->
+#endif
                 if
                 :: nmi_pending[c] -> COUNT_HV_COALESCED(c)
                 :: else -> nmi_pending[c] = 1
@@ -258,12 +441,83 @@ end:
                 :: else
                 fi;
 #endif
+#if STOPS > 0
+              fi;
+#endif
                 /* return from nmi_arrived(); IRET: NMIs unblocked */
                 hw_blocked[c] = 0; in_handler[c] = 0
             }
        fi
     od
 }
+
+#if STOPS > 0
+/* gdb_stop() (stop.c), in CPU c's main flow: a breakpoint, the break-in
+ * poll. The first step (stop_asked = 0) is the caller's, with the budget.
+ * Locals of cpu: gen, won, u. */
+inline gdb_stop(c) {
+    capture(c);
+    atomic {                            /* CAS(reporter, -1, me) */
+        if
+        :: reporter == NOBODY -> reporter = c; won = 1
+        :: else -> won = 0
+        fi
+    };
+    if
+    :: atomic { won -> won = 0; parked[c] = 1 };   /* the reporter */
+       /* ask_others(): per CPU, stop_asked = 1, then read parked (Dekker
+        * with leave()), then the IPI unless one is in flight: the xchg of
+        * ipi_in_flight and the ICR write are two steps */
+       u = 0;
+       do
+       :: u == c -> u++
+       :: u < N && u != c ->
+          stop_asked[u] = 1;
+          if
+          :: parked[u]                  /* it sees the request when it leaves */
+          :: else ->
+             if
+             :: atomic { !ipi_in_flight[u] -> ipi_in_flight[u] = 1 };
+                atomic { send_nmi(u) }  /* lapic_send_ipi(.., ICR_NMI) */
+             :: atomic { ipi_in_flight[u] -> skip }
+             fi
+          fi;
+          u++
+       :: u == N -> u = 0; break
+       od;
+       /* wait_others(): until every other CPU is parked (C: at most
+        * STOP_WAIT_MS, then it reports the missing ones and goes on; the
+        * model waits without bound, so a CPU that never parks is a
+        * deadlock). One read per CPU, as the C loop. */
+       do
+       :: u == c -> u++
+       :: atomic { u < N && u != c && parked[u] -> u++ }
+       :: u == N -> u = 0; break
+       od;
+       /* command_loop(): gdb looks (property 6); gdb's continue comes */
+       atomic { cmd_loop = c; allstop_ok = ALLSTOP_INV; assert(allstop_ok) };
+       cmd_loop = NOBODY;
+       /* release_all() */
+#ifdef STOP_RELEASE_FIRST
+       reporter = NOBODY;
+       release_gen++;
+#endif
+       do
+       :: atomic { u < N -> stop_asked[u] = 0; u++ }
+       :: u == N -> u = 0; break
+       od;
+#ifndef STOP_RELEASE_FIRST
+       reporter = NOBODY;
+       release_gen++
+#endif
+    :: else ->                          /* another CPU reports: park */
+       park(c)
+    fi;
+    leave(c);
+    writeback(c);
+    settle(c)
+}
+#endif
 
 /*
  * cpu(c): the main flow of CPU c: its guest (nondeterministic, bounded), the
@@ -277,6 +531,11 @@ proctype cpu(byte c) provided (!in_handler[c] && !DELIVERABLE(c))
     bit mtf_want;               /* v->mtf_probe.armed                         */
     byte rmw;                   /* a read-modify-write's value between its
                                    vmcs_read and its vmcs_write (0: none)     */
+#if STOPS > 0
+    byte gen;                   /* park()'s release generation               */
+    bit won;                    /* gdb_stop(): won the CAS of reporter       */
+    byte u;                     /* ask_others(), wait_others(), release_all() */
+#endif
 
     /* ---------------- the guest (non-root) ---------------- */
 end_guest:
@@ -326,9 +585,16 @@ exit_window:    /* NMI-window exit; nmi_window_exit() does nothing:
 exit_vmcall:
     entry_committed[c] = 0;     /* nmi_after_exit() */
     /* ---- quiesce() ---- */
+#if STOPS == 0
     atomic { !quiesce_lock -> quiesce_lock = 1 };  /* spin with NMIs unblocked:
                                    meanwhile nmi_unit may stop this CPU for
                                    the holder's quiesce */
+#else
+    do                          /* the same spin, polling the stop */
+    :: atomic { !quiesce_lock -> quiesce_lock = 1 }; break
+    :: atomic { stop_asked[c] && !parked[c] -> skip }; stop_here(c)
+    od;
+#endif
     stopped[c] = 1;
     quiesce_acks = 0;
 #ifndef X2APIC_NO_FENCE
@@ -346,13 +612,28 @@ exit_vmcall:
      * serializing; the store may still sit in the store buffer) */
     quiesce_request = 1;
 #endif
+#if STOPS == 0
     (quiesce_acks >= N - 1);    /* wait until quiesce_acks == N-1 (never more:
                                    ACK_ASSERT) */
+#else
+    do                          /* the same wait, polling the stop */
+    :: quiesce_acks >= N - 1 -> break
+    :: atomic { stop_asked[c] && !parked[c] -> skip }; stop_here(c)
+    od;
+#endif
 
     /* ---- the hypapp section (property 2 is asserted at both ends, and in
      * every state by mutex_monitor) ---- */
     atomic { in_section++; in_sec[c] = 1; mutex_ok = MUTEX_INV;
              assert(mutex_ok) };
+#if STOPS > 0 && (STOP_AT & 2)
+    if                          /* a breakpoint in the hypapp: a stop
+                                   during a quiesce */
+    :: atomic { stop_budget > 0 -> stop_budget--; stop_asked[c] = 0 };
+       gdb_stop(c)
+    :: true
+    fi;
+#endif
     atomic { mutex_ok = MUTEX_INV; assert(mutex_ok);
              in_sec[c] = 0; in_section-- };
 
@@ -361,7 +642,14 @@ exit_vmcall:
     quiesce_request = 0;        /* FIRST: the seed's fix */
     resume_acks = 0;
     resume_signal = 1;
+#if STOPS == 0
     (resume_acks >= N - 1);     /* wait until resume_acks == N-1 */
+#else
+    do                          /* the same wait, polling the stop */
+    :: resume_acks >= N - 1 -> break
+    :: atomic { stop_asked[c] && !parked[c] -> skip }; stop_here(c)
+    od;
+#endif
     resume_signal = 0;
 #else
     resume_acks = 0;            /* the seed's (XMHF's) order */
@@ -386,6 +674,14 @@ exit_vmcall:
      * anywhere inside step 1 acts like one just after it; STATE and the
      * drain touch nothing the model has. */
 entry:
+#if STOPS > 0 && (STOP_AT & 1)
+    if                          /* a breakpoint in an exit handler, or the
+                                   break-in poll (ENTRY_STAGE_EVENTS) */
+    :: atomic { stop_budget > 0 -> stop_budget--; stop_asked[c] = 0 };
+       gdb_stop(c)
+    :: true
+    fi;
+#endif
 #ifndef NO_WINDOW_FIX
     atomic {
 #ifndef PROBE_AFTER_COMMIT
@@ -515,6 +811,15 @@ end:
 }
 #endif
 
+#if STOPS > 0
+/* Property 6, in every reachable state, like mutex_monitor. */
+active proctype allstop_monitor()
+{
+end:
+    atomic { !ALLSTOP_INV -> allstop_ok = ALLSTOP_INV; assert(allstop_ok) }
+}
+#endif
+
 /* Properties 1 and 3 at the end. timeout: nothing else can move. If some
  * CPU is not back in its guest, the checker stops and spin reports the
  * invalid end state (deadlock). Otherwise every CPU is idle in its guest
@@ -538,7 +843,12 @@ active proctype final_check()
                 /* no guest NMI lost beyond the legal merges */
                 assert(NONE_LOST(c));
                 /* no spurious NMI */
-                assert(NONE_SPURIOUS(c))
+                assert(NONE_SPURIOUS(c));
+#if STOPS > 0
+                /* the debugger is done: nothing asked, in flight or owed */
+                assert(!stop_asked[c] && !ipi_in_flight[c] && !parked[c] &&
+                       !debug_stopped[c] && !quiesce_owed[c])
+#endif
             }
         :: else -> skip
         fi
