@@ -25,12 +25,15 @@
 
 static bool enabled;
 
-/* Root-mode NMIs, asked first by the CPU layer. A quiesce NMI that
- * arrived together with ours is merged into it by the CPU (one NMI
- * latch): a quiesce asked before our NMI came is answered here too. A
- * quiesce asked while we were parked sends its own NMI, which comes after
- * our IRET (known limit: if it was merged anyway, that quiesce waits for
- * its straggler report; if it was not, nothing is lost). */
+/* Root-mode NMIs, asked first by the CPU layer. A quiesce NMI that came
+ * together with ours is merged into it by the CPU (one NMI latch), so our
+ * NMI answers a quiesce that was asked before the handler looked (else
+ * that quiesce would wait for ever). Known limit (spin model,
+ * test_stop_known_limit_spurious_guest_nmi): if that quiesce was asked
+ * after our NMI arrived but before the handler looked, its own NMI still
+ * comes, answers nothing, and reaches the guest as a spurious NMI. The
+ * window is a few instructions on hardware; NMIs carry no sender, so no
+ * count of them can tell these apart. */
 static bool on_nmi(struct regs *r)
 {
     uint32_t me = this_cpu_index();

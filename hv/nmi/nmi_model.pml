@@ -82,11 +82,11 @@
  *                   before it sets released_gen; wait_others() counts any
  *                   parked CPU. No error within the model (it has no steps
  *                   and no STOP_WAIT_MS timeout: MODEL.md).
- *   FIX_STOPPED_FIRST  candidate fix, not in the C: wait_resume() clears
- *                   v->stopped before it counts the resume. Without it spin
- *                   finds a deadlock when one CPU answers two quiesces
- *                   around a stop (QCALLS=2, or N=3 with two quiescers):
- *                   MODEL.md, "Findings", 3.
+ *   SETTLE_ACK_FIRST  the order before the fix: wait_resume() counts the
+ *                   resume before it clears v->stopped. Spin finds a
+ *                   deadlock when one CPU answers two quiesces around a stop
+ *                   (QCALLS=2, or N=3 with two quiescers): MODEL.md,
+ *                   "Findings", 3. The C now clears stopped first.
  *   NO_SPURIOUS_CHECK  leave out the spurious-NMI half of property 3 (a
  *                   known limit of the C: a debugger NMI answers a quiesce
  *                   whose own NMI then goes to the guest; MODEL.md).
@@ -361,7 +361,7 @@ inline settle(c) {
     if
     :: atomic { quiesce_owed[c] -> quiesce_owed[c] = 0 };
        wait_resume(c);
-#ifndef FIX_STOPPED_FIRST
+#ifdef SETTLE_ACK_FIRST
        atomic { resume_acks++; ACK_ASSERT(resume_acks) };
        stopped[c] = 0
 #else
@@ -491,7 +491,7 @@ inline settle(c) {
     if
     :: atomic { quiesce_owed[c] -> quiesce_owed[c] = 0 };
        wait_resume(c);
-#ifndef FIX_STOPPED_FIRST
+#ifdef SETTLE_ACK_FIRST
        atomic { resume_acks++; ACK_ASSERT(resume_acks) };
        stopped[c] = 0
 #else
@@ -675,7 +675,7 @@ end:
 #endif
                wait_resume(c);                  /* wait until resume_signal,
                                                    polling the stop */
-#ifndef FIX_STOPPED_FIRST
+#ifdef SETTLE_ACK_FIRST
                atomic { resume_acks++; ACK_ASSERT(resume_acks) };
                atomic {
                    stopped[c] = 0; ours = 0; QB_CLEAR;

@@ -99,7 +99,7 @@ static void wait_resume(struct vcpu *v, uint32_t owner)
     /* stopped is cleared before the acknowledgement: once the quiescer has
      * every ack it may ask again at once, and from quiesce_settle_owed
      * (NMIs open) that NMI must find this CPU ready to answer (spin
-     * model: FIX_STOPPED_FIRST). */
+     * model: SETTLE_ACK_FIRST is the old order, and deadlocks). */
     v->stopped = false;
     v->quiesce_answered++;
     trace_event(TEV_QUIESCE_RELEASED, owner, rdtsc() - t0);

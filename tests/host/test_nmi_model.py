@@ -18,9 +18,9 @@ capture.c as now implemented, numbered stops) the protocol verifies for N=2
 and N=3 (N=3 with one quiescer) with the spurious-NMI check off
 (NO_SPURIOUS_CHECK); with it on, spin must find the known limit (a debugger
 NMI answering a quiesce whose own NMI then reaches the guest). With one CPU
-answering two quiesces around a stop spin must find the deadlock in
-quiesce_settle_owed() (not fixed in the C; FIX_STOPPED_FIRST, the candidate
-fix, holds). stop.c as first committed (STOP_OLD_PARK) and bad variants
+answering two quiesces around a stop the C holds (wait_resume() clears
+stopped before it counts the resume); with the order before that fix
+(SETTLE_ACK_FIRST) spin must find the deadlock in quiesce_settle_owed(). stop.c as first committed (STOP_OLD_PARK) and bad variants
 must fail. MODEL.md, "Debugger stop", has the trails.
 """
 import os
@@ -304,25 +304,25 @@ def test_stop_holds(name, defines):
     assert "Search not completed" not in r.out, str(r)
 
 
-def test_stop_settle_deadlock():
-    """Finding: a CPU that acknowledged a quiesce while debug-stopped pays
+def test_stop_settle_deadlock_with_the_old_order():
+    """Finding (fixed in the C, kept as a variant): a CPU that acknowledged a quiesce while debug-stopped pays
     the wait in quiesce_settle_owed() from gdb_writeback(), in its main flow
     with NMIs open; wait_resume() counts the resume (resume_acks) before it
     clears v->stopped. The quiescer, released, quiesces again; its NMI comes
     in between, quiesce_answer() sees stopped and returns false, and the NMI
     goes to the guest: the new quiesce waits for ever for this CPU."""
     r = verify("stop_settle_deadlock_n2",
-               [*STOP_N2, "-DIPIS=0", "-DEXT=0", "-DSTOPS=1", "-DQCALLS=2"], opt="-O0")
+               [*STOP_N2, "-DIPIS=0", "-DEXT=0", "-DSTOPS=1", "-DQCALLS=2",
+                "-DSETTLE_ACK_FIRST"], opt="-O0")
     assert r.errors > 0, str(r)
     assert r.first_error == "invalid end state", str(r)
 
 
-def test_stop_settle_fix_holds():
-    """The candidate fix (not in the C): wait_resume() clears stopped before
-    it counts the resume. The bounds that find the deadlock then hold."""
-    r = verify("stop_fix_stopped_first_n2_two_rounds",
-               [*STOP_N2, "-DIPIS=0", "-DEXT=0", "-DSTOPS=1", "-DQCALLS=2",
-                "-DFIX_STOPPED_FIRST"])
+def test_stop_settle_holds():
+    """The C: wait_resume() clears stopped before it counts the resume. The
+    bounds that find the deadlock with the old order hold."""
+    r = verify("stop_stopped_first_n2_two_rounds",
+               [*STOP_N2, "-DIPIS=0", "-DEXT=0", "-DSTOPS=1", "-DQCALLS=2"])
     assert r.errors == 0, str(r)
     assert "Search not completed" not in r.out, str(r)
 
