@@ -70,3 +70,53 @@ def run_gdb(port: int, commands: list[str], timeout: float = 600, elf: str = HV_
     for c in commands:
         argv += ["-ex", c]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+class RawLink:
+    """gdb=raw: the serial line is plain RSP; a local TCP port carries its
+    bytes both ways unchanged (what `target remote /dev/ttyS0` does on a
+    real machine). Bytes that arrived before gdb connected are kept in
+    `before` (boot text), not given to gdb."""
+
+    def __init__(self, machine):
+        import socket
+        self.m = machine
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.client = None
+        self._pos = len(machine.output)
+        self.before = bytes(machine.output)
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True, name="rawlink")
+        self._t.start()
+
+    def _run(self):
+        self.listener.settimeout(0.05)
+        while not self._stop.is_set():
+            if self.client is None:
+                try:
+                    self.client, _ = self.listener.accept()
+                    self.client.setblocking(False)
+                except OSError:
+                    continue
+            data = self.m.read_since(self._pos, timeout=0.02)
+            self._pos += len(data)
+            if data:
+                self.client.setblocking(True)
+                self.client.sendall(data)
+                self.client.setblocking(False)
+            try:
+                got = self.client.recv(4096)
+                if got:
+                    self.m.write(got)
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+
+    def close(self):
+        self._stop.set()
+        self._t.join(5)
+        if self.client:
+            self.client.close()
+        self.listener.close()

@@ -13,8 +13,9 @@ import time
 import pytest
 
 import disk  # guest/disk.py
-from gdblink import HV_ELF, GdbLink
+from gdblink import HV_ELF, GdbLink, RawLink
 from hvtools.image import Module
+from waits import wait_session
 
 pytestmark = pytest.mark.emulator
 
@@ -31,11 +32,30 @@ def gdb_script(port, body):
                       f"target remote 127.0.0.1:{port}"] + body) + "\n"
 
 
-def start_gdb(tmp_path, port, body):
-    path = tmp_path / "session.gdb"
-    path.write_text(gdb_script(port, body))
-    return subprocess.Popen(["gdb", "-nx", "-batch", "-x", str(path)], stdout=subprocess.PIPE,
+def start_gdb(workdir, port, body):
+    """gdb in the background; its output goes to gdb.out in the run
+    directory (kept when the test fails), read back by gdb_output()."""
+    path = os.path.join(workdir, "session.gdb")
+    with open(path, "w") as f:
+        f.write(gdb_script(port, body))
+    out = open(os.path.join(workdir, "gdb.out"), "w")
+    return subprocess.Popen(["gdb", "-nx", "-batch", "-x", path], stdout=out,
                             stderr=subprocess.STDOUT, text=True)
+
+
+def gdb_output(workdir):
+    with open(os.path.join(workdir, "gdb.out")) as f:
+        return f.read()
+
+
+def wait_file(path, text, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(path) as f:
+            if text in f.read():
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} never appeared in {path}")
 
 
 def wait_guest(link, pattern, timeout):
@@ -87,33 +107,28 @@ MAIN_SESSION = [
 ]
 
 
-@pytest.mark.parametrize("cpus", [2, 4])
-def test_gdb_debugs_the_hypervisor_and_its_guest(boot, tmp_path, cpus):
-    img = disk.build_guest_disk(scenarios="gdb", poweroff=False)
-    # The flight recorder keeps the events for `monitor trace`.
-    m = boot(cmdline="serial=115200,8n1,0x3f8 gdb=wait flight_recorder=1", cpus=cpus,
-             modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
-             serial="socket", timeout=1500)
-    m.wait_for(rb"gdb: gdb=wait", timeout=300)
-    link = GdbLink(m)
-    gdb = start_gdb(tmp_path, link.port, MAIN_SESSION)
-    try:
-        wait_guest(link, r"GDB SPIN", 900)
-        time.sleep(2)
-        gdb.send_signal(signal.SIGINT)          # Ctrl-C: gdb sends 0x03
-        out, _ = gdb.communicate(timeout=300)
-    finally:
-        if gdb.poll() is None:
-            gdb.kill()
+def connect(m, transport):
+    """The hypervisor is up to its gdb=wait stop (or about to be); a link
+    that gdb reaches at 127.0.0.1:link.port."""
+    if transport == "framed":
+        wait_session(m, lambda s: s.find(r"gdb: gdb=wait"), "the stop in hv_main", timeout=300)
+        return GdbLink(m)
+    # Raw: plain text until the stub takes the line; then only RSP.
+    m.wait_for(rb"smp: \d+ of \d+ CPUs online", timeout=300)
+    time.sleep(3)
+    return RawLink(m)
+
+
+def check_session(out, cpus):
+    """What MAIN_SESSION must have shown (see the issue's acceptance list)."""
     s = sections(out)
-    print(out)
     assert s.get("DETACH") is not None, out[-6000:]
     threads = re.findall(r"Thread (\d+) \((cpu\d+ apic \d+, [^)]*)\)", s["THREADS"])
     assert len(threads) == cpus, s["THREADS"]
     assert re.search(r"#0 .*handle_vmcall .*\n#1 .*(dispatch|vmx_exit_handler)", s["BT"]), s["BT"]
-    assert re.search(r"rip\s+0x[0-9a-f]+\s+<handle_vmcall", s["REGS"]), s["REGS"]
+    assert re.search(r"rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <handle_vmcall>", s["REGS"]), s["REGS"]
     assert re.search(r"cr3\s+0x[0-9a-f]+", s["REGS"]), s["REGS"]
-    assert len(re.findall(r"^\s*(=> )?0x[0-9a-f]+ <handle_vmcall\+\d+>:", s["X"], re.M)) == 8, s["X"]
+    assert len(re.findall(r"^\s*(=> )?0x[0-9a-f]+ <handle_vmcall(\+\d+)?>:", s["X"], re.M)) == 8, s["X"]
     rips = re.findall(r"rip\s+(0x[0-9a-f]+)", s["STEP"])
     assert len(rips) == 2 and rips[0] != rips[1], s["STEP"]
     assert re.search(r"#0 ", s["THREAD2"]) and "Thread 2" in s["THREAD2"], s["THREAD2"]
@@ -128,13 +143,78 @@ def test_gdb_debugs_the_hypervisor_and_its_guest(boot, tmp_path, cpus):
     seen = {int(t) for t in watch.group(1).split(",")}
     assert len(seen) >= 2, f"the watchpoint only stopped threads {seen}"
     assert "Hardware watchpoint" in s["WATCH"] or "watchpoint" in s["WATCH"], s["WATCH"]
-    assert "SIGINT" in s["INTERRUPTED"] or "received signal" in s["INTERRUPTED"], s["INTERRUPTED"]
+    assert "received signal SIGINT" in s["RUNNING"], s["RUNNING"]
     stopped = re.findall(r"cpu\d+ apic \d+, stopped", s["INTERRUPTED"])
     assert len(stopped) >= 2 * cpus, s["INTERRUPTED"]   # info threads and monitor cpus
+    return s
+
+
+@pytest.mark.parametrize("transport", ["framed", "raw"])
+@pytest.mark.parametrize("cpus", [2, 4])
+def test_gdb_debugs_the_hypervisor_and_its_guest(boot, cpus, transport):
+    img = disk.build_guest_disk(scenarios="gdb", poweroff=False)
+    # The flight recorder keeps the events for `monitor trace`.
+    mode = "wait" if transport == "framed" else "raw-wait"
+    m = boot(cmdline=f"serial=115200,8n1,0x3f8 gdb={mode} flight_recorder=1", cpus=cpus,
+             modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
+             serial="socket", timeout=1500)
+    link = connect(m, transport)
+    gdb = start_gdb(m.workdir, link.port, MAIN_SESSION)
+    try:
+        if transport == "framed":
+            wait_guest(link, r"GDB SPIN", 900)
+        else:
+            # Raw: the guest's output reaches only gdb, as O packets.
+            wait_file(os.path.join(m.workdir, "gdb.out"), "GDB SPIN", 900)
+        time.sleep(2)
+        gdb.send_signal(signal.SIGINT)          # Ctrl-C: gdb sends 0x03
+        gdb.wait(timeout=300)
+    finally:
+        if gdb.poll() is None:
+            gdb.kill()
+    out = gdb_output(m.workdir)
+    check_session(out, cpus)
     # Detached: the guest runs on to its summary; its own DR0 breakpoint
-    # fired every time while gdb's watchpoint was armed.
+    # fired every time while gdb's watchpoint was armed. (Raw: its output
+    # went to gdb as O packets while gdb waited; that is in gdb.out.)
+    if transport == "raw":
+        link.close()
+        text = out
+        assert "CHECK gdb.dr_kept: PASS" in text, text[-3000:]
+        return
     wait_guest(link, r"GUEST SUMMARY passed=\d+ failed=\d+", 600)
     text = link.guest_text()
     link.close()
     assert "CHECK gdb.dr_kept: PASS" in text, text[-3000:]
     assert re.search(r"GUEST SUMMARY passed=\d+ failed=0", text), text[-3000:]
+
+
+POST_MORTEM = ["echo @@BT\\n", "bt", "echo @@THREADS\\n", "info threads", "echo @@END\\n",
+               "detach"]
+
+
+@pytest.mark.parametrize("cmdline,faulting", [
+    ("selftest=pf", r"#0 .*selftest_pf"),
+    ("vmx_corrupt=GUEST_RFLAGS", r"#\d+ .*vmx_entry_fail"),
+], ids=["page-fault", "vm-entry-failure"])
+def test_gdb_attaches_after_a_fatal_error(boot, cmdline, faulting):
+    """gdb=on: the fatal path prints its dump as without the stub, then
+    stops into the stub instead of parking; gdb attached afterwards sees
+    the faulting frame."""
+    m = boot(cmdline=f"serial=115200,8n1,0x3f8 gdb=on {cmdline}", cpus=2, serial="socket",
+             timeout=900)
+    wait_session(m, lambda s: s.find(r"stopped for the debugger"), "the fatal stop",
+                 timeout=300, fatal_ok=True)
+    link = GdbLink(m)
+    gdb = start_gdb(m.workdir, link.port, POST_MORTEM)
+    try:
+        gdb.wait(timeout=300)
+    finally:
+        if gdb.poll() is None:
+            gdb.kill()
+        link.close()
+    out = gdb_output(m.workdir)
+    s = sections(out)
+    assert "END" in s, out[-4000:]
+    assert re.search(faulting, s["BT"]), s["BT"]
+    assert len(re.findall(r"Thread \d+ \(cpu\d+ apic \d+, stopped", s["THREADS"])) == 2, s["THREADS"]
