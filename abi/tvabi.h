@@ -47,6 +47,12 @@
 #define TV_ERR_ALREADY              0x17    /* a page already belongs to a PAL */
 #define TV_ERR_ENTRY                0x18    /* entry not in a CODE section / no such PAL */
 #define TV_ERR_NO_ROOM              0x19    /* PAL table or hypervisor pages full */
+/* Calling a PAL (the caller's call returns with EAX = one of these) */
+#define TV_ERR_PAL_FAULT            0x1a    /* the PAL faulted, touched memory outside its
+                                               sections or ran too long: abandoned */
+#define TV_ERR_PAL_BUSY             0x1b    /* the PAL runs on another CPU (call, UNREG) */
+#define TV_ERR_PAL_MODE             0x1c    /* not callable from this mode (not 64-bit code
+                                               with 4-level paging), or no STACK section */
 #define TV_ERR_NOT_IMPLEMENTED      0x1f    /* SHARE, SEAL, UNSEAL, QUOTE, ID_GETPUB: not yet */
 #define TV_ERR_UNKNOWN              0xFFFFFFFFu /* not a TrustVisor command */
 

@@ -25,6 +25,7 @@
 #include "hypapp/hypapp.h"
 #include "cpu/idt.h"
 #include "trace/trace.h"
+#include "trustvisor/pal.h"
 #include "trustvisor/sha1.h"
 #include "trustvisor/tv.h"
 #include "vmx/ept.h"
@@ -33,33 +34,13 @@
 #include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 
-#define MAX_PALS        8
-#define MAX_PAL_PAGES   32
-
-struct pal_page {
-    uint64_t gva, gpa;
-    uint64_t *pte;              /* its 4 KiB EPT leaf */
-    uint64_t saved;             /* the leaf before REG */
-    uint32_t type;
-};
-
-struct pal {
-    bool claimed;               /* a REG is filling it in, or it is registered */
-    bool used;                  /* registered: its pages are withheld */
-    uint64_t entry, cr3;        /* entry point and the registering process */
-    uint32_t npages;
-    struct pal_page page[MAX_PAL_PAGES];
-    struct tv_pal_params params;
-    uint8_t pcr[TV_PCR_NUM][TV_PCR_SIZE];   /* the PAL's own uTPM */
-};
-
-static struct pal pals[MAX_PALS];
+struct pal tv_pals[MAX_PALS];
 
 bool tv_pal_withheld(uint64_t gpa, uint64_t len)
 {
     for (unsigned p = 0; p < MAX_PALS; p++)
-        for (unsigned i = 0; pals[p].used && i < pals[p].npages; i++)
-            if (gpa < pals[p].page[i].gpa + PAGE_SIZE && pals[p].page[i].gpa < gpa + len)
+        for (unsigned i = 0; tv_pals[p].used && i < tv_pals[p].npages; i++)
+            if (gpa < tv_pals[p].page[i].gpa + PAGE_SIZE && tv_pals[p].page[i].gpa < gpa + len)
                 return true;
     return false;
 }
@@ -69,10 +50,19 @@ static const char *access_name(uint64_t qual)
     return qual & 2 ? "write" : qual & 4 ? "fetch" : "read";
 }
 
+/* In the normal view: the call of a PAL (a fetch of its entry, pal_call.c)
+ * or a refused access. In a PAL's view: the PAL's own violation. */
 bool tv_pal_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
 {
+    struct pal *run = pal_running_here(v);
+    if (run)
+        return pal_call_ept_violation(v, run, gpa, qual);
     if (!tv_pal_withheld(gpa, 1))
         return false;
+    for (unsigned p = 0; (qual & 4) && p < MAX_PALS; p++)
+        if (tv_pals[p].used && vmcs_read(GUEST_RIP) == tv_pals[p].entry &&
+            pal_call_ept_violation(v, &tv_pals[p], gpa, qual))
+            return true;
     /* Contained like an access to the hypervisor: #GP(0) at the faulting
      * instruction (RIP not advanced; a fault, SDM Vol. 3A, 6.5). */
     guest_inject_exception(VEC_GP, true, 0);
@@ -196,8 +186,16 @@ static uint32_t do_register(struct vcpu *v, struct pal *p, uint64_t sections, ui
     uint32_t rc = check_descriptors(s, &p->params, p->entry);
     if (rc == TV_OK)
         rc = find_pages(p, s);
-    if (rc != TV_OK)
+    /* The PAL's pages for a user process are user pages in its own page
+     * tables (CPL from SS.DPL, SDM Vol. 3C, 24.4.1; Vol. 3A, 5.5). */
+    if (rc == TV_OK && !pal_view_build(p, ((vmcs_read(GUEST_SS_AR) >> 5) & 3) == 3))
+        rc = TV_ERR_NO_ROOM;
+    if (rc == TV_OK)
+        rc = pal_params_fit(p);
+    if (rc != TV_OK) {
+        pal_view_free(p);
         return rc;
+    }
     measure(p);
     hypapp_quiesce(v);
     /* Rechecked inside: another CPU's REG may have taken a page since. */
@@ -211,6 +209,8 @@ static uint32_t do_register(struct vcpu *v, struct pal *p, uint64_t sections, ui
         ept_flush_everywhere();
     }
     hypapp_endquiesce(v);
+    if (rc != TV_OK)
+        pal_view_free(p);
     return rc;
 }
 
@@ -222,8 +222,8 @@ uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uin
     while (__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE))
         cpu_relax();
     for (unsigned i = 0; i < MAX_PALS && !p; i++)
-        if (!pals[i].claimed)
-            p = &pals[i];
+        if (!tv_pals[i].claimed)
+            p = &tv_pals[i];
     if (p)
         p->claimed = true;
     __atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
@@ -263,14 +263,28 @@ uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
     struct pal *p = NULL;
     hypapp_quiesce(v);
     for (unsigned i = 0; i < MAX_PALS && !p; i++)
-        if (pals[i].used && pals[i].entry == entry && pals[i].cr3 == cr3)
-            p = &pals[i];
+        if (tv_pals[i].used && tv_pals[i].entry == entry && tv_pals[i].cr3 == cr3)
+            p = &tv_pals[i];
+    /* A CPU stopped half-way into a call has claimed it already (or
+     * will find it taken): the claim is the one atomic step. */
+    uint32_t idle = 0, runner = 0;
+    if (p && !__atomic_compare_exchange_n(&p->running, &idle, ~0u, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE)) {
+        runner = idle;
+        p = NULL;
+    }
     if (p) {
         give_back(p);
         p->used = false;
         ept_flush_everywhere();
+        __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
     }
     hypapp_endquiesce(v);
+    if (runner) {
+        guest_refused(v, REFUSE_VMCALL, entry, "TrustVisor UNREG of %#lx: the PAL runs on "
+                      "cpu%u", entry, runner - 1);
+        return TV_ERR_PAL_BUSY;
+    }
     if (!p) {
         guest_refused(v, REFUSE_VMCALL, entry, "TrustVisor UNREG of %#lx: no such PAL of "
                       "this process", entry);
@@ -280,6 +294,7 @@ uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
     printf("trustvisor: cpu%u unregistered the PAL at %#lx: %u pages scrubbed and given back\n",
            v->index, entry, p->npages);
     memset(p->pcr, 0, sizeof(p->pcr));
+    pal_view_free(p);
     p->npages = 0;
     __atomic_store_n(&p->claimed, false, __ATOMIC_RELEASE);
     return TV_OK;
@@ -290,6 +305,6 @@ uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
 void tv_pal_shutdown(struct vcpu *v)
 {
     for (unsigned i = 0; i < MAX_PALS; i++)
-        for (uint32_t k = 0; pals[i].used && k < pals[i].npages; k++)
-            memset(phys_ptr(pals[i].page[k].gpa), 0, PAGE_SIZE);
+        for (uint32_t k = 0; tv_pals[i].used && k < tv_pals[i].npages; k++)
+            memset(phys_ptr(tv_pals[i].page[k].gpa), 0, PAGE_SIZE);
 }

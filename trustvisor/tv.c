@@ -5,6 +5,7 @@
 #include "console/console.h"
 #include "hypapp/hypapp.h"
 #include "trustvisor/trustvisor.h"
+#include "trustvisor/pal.h"
 #include "trustvisor/tv.h"
 #include "vmx/refuse.h"
 
@@ -69,6 +70,10 @@ void trustvisor_register(void)
         .hypercall = tv_hypercall,
         .cpuid = tv_cpuid,
         .ept_violation = tv_pal_ept_violation,
+        /* While a PAL runs: its exceptions (exception bitmap) and its time
+         * (preemption timer), pal_call.c. */
+        .exits = 1ull << VMX_EXIT_EXCEPTION_NMI | 1ull << VMX_EXIT_PREEMPTION_TIMER,
+        .exit = pal_call_exit,
         .ram_withheld = tv_pal_withheld,
         .shutdown = tv_pal_shutdown,
     };

@@ -2,9 +2,11 @@
  * the registering one, even where that CPU had just used them (its cached
  * translations must have been flushed); and TEST loops on every CPU at once
  * (each one quiesces all the others) all answer 0 and finish (the seed
- * notes' T5). Explicit: needs the APs started (smp_ensure_up). */
+ * notes' T5); a PAL called over and over on one CPU while the other keeps
+ * running, each way round. Explicit: needs the APs started (smp_ensure_up). */
 #include "../smp.h"
 #include "tvabi.h"
+#include "tvpal.h"
 
 #define PG 4096
 
@@ -99,6 +101,64 @@ static void test_loops(void)
 	info("trustvisor_smp: %u TEST calls on each of %u CPUs at once", n, smp_ncpus);
 }
 
+/* A PAL called on one CPU while the other one keeps running (spinning,
+ * counting): results right, the other CPU's count grew meanwhile. */
+static u8 pal_mem[2 * PG] __attribute__((aligned(PG)));
+static u8 pal_stack[PG] __attribute__((aligned(PG)));
+static u8 pal_param[PG] __attribute__((aligned(PG)));
+static struct pal_run { u32 caller, n, bad, done_calls; volatile u32 done; volatile u64 spins; } pr;
+
+static void job_pal(void *arg)
+{
+	struct pal_run *r = arg;
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_add);
+	if (!smp_barrier_wait(&bar, smp_deadline()))
+		return;
+	if (this_cpu()->index != r->caller) {
+		while (!r->done)
+			r->spins++;
+		return;
+	}
+	static u64 io[2];
+	for (u32 i = 0; i < r->n; i++) {
+		io[0] = 1;
+		u64 ret = tvp_call(entry, i, 2, (u64)io);
+		r->bad += ret != i + 2 || io[0] != i + 3 || tvp_regs_bad;
+		r->done_calls++;
+	}
+	r->done = 1;
+}
+
+static void pal_calls(void)
+{
+	memcpy(pal_mem, tvp_template, sizeof(pal_mem));
+	secs = (struct tv_pal_sections){ .num_sections = 4 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)pal_mem };
+	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)pal_mem + PG };
+	secs.sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)pal_stack };
+	secs.sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)pal_param };
+	params = (struct tv_pal_params){ .num_params = 3 };
+	params.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
+	params.params[1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
+	params.params[2] = (struct tv_pal_param){ TV_PAL_PM_POINTER, 0, 16 };
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_add);
+	u32 rc = tv_call(TV_HC_REG, (u64)&secs, (u64)&params, entry);
+	check("pal_reg", rc == TV_OK, "REG gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	static const char *chk[2] = { "pal_calls_cpu0_cpu1_runs", "pal_calls_cpu1_cpu0_runs" };
+	for (u32 caller = 0; caller < 2; caller++) {
+		pr = (struct pal_run){ .caller = caller, .n = 20 };
+		smp_barrier_init(&bar, 2);
+		u32 late = smp_run(3, job_pal, &pr);
+		check(chk[caller], !late && pr.done_calls == pr.n && !pr.bad && pr.spins > 0,
+		      "PAL x%u on cpu %u: late mask 0x%x, %u done, %u wrong; the other CPU spun "
+		      "%lu times meanwhile", pr.n, caller, late, pr.done_calls, pr.bad, pr.spins);
+	}
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("pal_unreg", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+}
+
 static void run(void)
 {
 	if (check_need_hv("reg"))
@@ -109,7 +169,9 @@ static void run(void)
 	}
 	isolation_on_other_cpu();
 	test_loops();
+	pal_calls();
 }
 
 SCENARIO_EXPLICIT(66, trustvisor_smp, run, "TrustVisor on 2+ CPUs: a PAL's pages refused to "
-		  "another CPU that had just used them; TEST loops on every CPU at once");
+		  "another CPU that had just used them; TEST loops on every CPU at once; PAL calls "
+		  "on one CPU while the other runs");

@@ -246,14 +246,24 @@ uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
     return (uint64_t)pml4 | eptp_flags;
 }
 
+void ept_invalidate(uint64_t eptp)
+{
+    struct { uint64_t eptp, zero; } desc = { eptp, 0 };
+    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
+}
+
+uint64_t ept_pointer_of(uint64_t root)
+{
+    return root | eptp_flags;
+}
+
 void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value)
 {
     *pte = value;
     /* Changing a present entry requires INVEPT before the CPU may rely on
      * it (28.3.3.1). Only this CPU walks this root: a single-context flush
      * is enough, else all contexts. */
-    struct { uint64_t eptp, zero; } desc = { eptp, 0 };
-    __asm__ volatile("invept %0, %1" :: "m"(desc), "r"(invept_type) : "memory", "cc");
+    ept_invalidate(eptp);
 }
 
 /* ---- 4 KiB leaves for hypapps (ept_leaf_4k) ----------------------------- */

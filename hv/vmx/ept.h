@@ -25,6 +25,14 @@ void ept_fold_memory_types(const struct mtrr_state *m);
 void ept_sync(uint64_t *seen_generation);
 /* Sets that entry and flushes the CPU's cached translations for the root. */
 void ept_set_page(uint64_t eptp, uint64_t *pte, uint64_t value);
+/* The EPT pointer of a root a hypapp built (a view of its own, 4 KiB
+ * aligned): the walk length and paging-structure memory type of the
+ * global one (SDM Vol. 3C, 24.6.11). */
+uint64_t ept_pointer_of(uint64_t root);
+/* On this CPU: invalidate the guest-physical and combined mappings tagged
+ * with this EPT pointer's EP4TA (INVEPT single-context where offered,
+ * else all-context; SDM Vol. 3C, 28.3.1, 28.4.3.1, 30.3 INVEPT). */
+void ept_invalidate(uint64_t eptp);
 #define EPT_PAGE_RW_UC  0x3ull      /* read/write, no execute, uncached */
 #define EPT_ACCESS_MASK 0x7ull      /* read, write, execute (28.2.2) */
 

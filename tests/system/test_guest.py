@@ -11,7 +11,8 @@ from waits import wait_session
 
 pytestmark = pytest.mark.emulator
 
-SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall", "trustvisor"]
+SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall", "trustvisor",
+             "trustvisor_pal"]
 
 
 def guest_text(s):
@@ -41,7 +42,17 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     assert s.find(r"guest cpu0: refused GUEST_ADDRESS: PRINT string at 0x[0-9a-f]+ is not guest RAM"), s.text()
     assert s.events("EPT_VIOLATION"), "no EPT violation traced"
     # TrustVisor: a PAL's life and the refused accesses to it, as events.
-    assert len(s.events("TV_PAL_REGISTER")) == 2 and len(s.events("TV_PAL_UNREGISTER")) == 2
+    assert len(s.events("TV_PAL_REGISTER")) == 4 and len(s.events("TV_PAL_UNREGISTER")) == 4
+    # Calling PALs (trustvisor_pal): 2 good calls, 5 abandoned, 1 after them.
+    pal = {b for a, b, r in checks if a == "trustvisor_pal"}
+    assert pal >= {"call_add", "call_add_again", "call_regs_kept", "fault_read_outside",
+                   "fault_write_code", "fault_ud", "fault_time_limit", "fault_exec_data", "call_after_faults",
+                   "unreg_bad"}, sorted(pal)
+    assert len(s.events("TV_PAL_ENTER")) == 8 and len(s.events("TV_PAL_EXIT")) == 8
+    assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ raised vector 6 "), s.text()
+    assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ ran past its time limit"), s.text()
+    assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+: fetch of 0x[0-9a-f]+ against its "
+                  r"sections' permissions"), s.text()
     assert s.find(r"refused PAL_MEMORY: read of a registered PAL's page at 0x[0-9a-f]+"), s.text()
     assert [e.offset for e in s.frame_errors] in ([], [0]), s.frame_errors
 
@@ -60,7 +71,10 @@ def test_trustvisor_pal_refused_on_the_other_cpu_and_test_loops(boot):
     checks = dict(((b, r) for a, b, r in
                    re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)))
     want = ["ap_reads_before", "reg", "ap_read_refused", "ap_code_read_refused", "unreg",
-            "ap_reads_scrubbed", "test_loops"]
+            "ap_reads_scrubbed", "test_loops", "pal_reg", "pal_calls_cpu0_cpu1_runs",
+            "pal_calls_cpu1_cpu0_runs", "pal_unreg"]
     assert all(checks.get(c) == "PASS" for c in want), out
     assert s.find(r"guest cpu1: refused PAL_MEMORY: read of a registered PAL's page"), s.text()
     assert not s.find(r"^FATAL"), s.text()
+    enters = s.events("TV_PAL_ENTER")
+    assert len(enters) == 40 and len(s.events("TV_PAL_EXIT")) == 40, len(enters)

@@ -1,0 +1,174 @@
+/* trustvisor_pal: calling PALs (abi/tvabi.h). A PAL that adds its two
+ * integer parameters into an in/out pointer parameter and counts its calls
+ * in its own DATA page is called twice: results, pointer marshalled in and
+ * out, its data kept between calls, the caller's callee-saved registers
+ * and RFLAGS.IF intact, its pages still refused to the guest between
+ * calls. A bad PAL reads outside its sections, writes its own code,
+ * raises #UD and loops for ever: each call comes back with
+ * TV_ERR_PAL_FAULT, the caller's registers intact, and the PAL can be
+ * called again and unregistered. Judged by what this guest measures. */
+#include "tvpal.h"
+#include "tvabi.h"
+
+#define PG 4096
+
+/* ---- the PALs: position-independent, code page then data page ---------- */
+__asm__(
+	".pushsection .rodata.tvpal, \"a\"\n"
+	".balign 4096\n"
+	".globl tvp_template, tvp_add, tvp_bad\n"
+	"tvp_template:\n"
+	"tvp_add:\n"                    /* rdi a, rsi b, rdx io (PARAM copy) */
+	"	push %rbx\n"
+	"	lea (%rdi,%rsi), %rax\n"
+	"	add %rax, (%rdx)\n"
+	"	incq tvp_count(%rip)\n"
+	"	mov tvp_count(%rip), %rbx\n"
+	"	mov %rbx, 8(%rdx)\n"
+	"	pop %rbx\n"
+	"	ret\n"
+	"tvp_bad:\n"                    /* rdi mode, rsi address */
+	"	cmp $1, %rdi\n	je 1f\n"
+	"	cmp $2, %rdi\n	je 2f\n"
+	"	cmp $3, %rdi\n	je 3f\n"
+	"	cmp $4, %rdi\n	je 4f\n"
+	"	cmp $5, %rdi\n	je 5f\n"
+	"	mov (%rsi), %rax\n	ret\n"
+	"1:	movb $0, tvp_template(%rip)\n	ret\n"
+	"2:	xor %ebx, %ebx\n	xor %r12d, %r12d\n	ud2\n"
+	"3:	jmp 3b\n"
+	"4:	mov $77, %eax\n	ret\n"
+	"5:	lea tvp_count(%rip), %rax\n	jmp *%rax\n"
+	".balign 4096\n"
+	"tvp_count: .quad 0\n"
+	".balign 4096\n"
+	".popsection\n"
+	".pushsection .text\n"
+	".globl tvp_call\n"
+	"tvp_call:\n"                   /* rdi entry, rsi a, rdx b, rcx c */
+	"	push %rbx\n	push %rbp\n	push %r12\n	push %r13\n	push %r14\n	push %r15\n"
+	"	mov %rdi, %rax\n	mov %rsi, %rdi\n	mov %rdx, %rsi\n	mov %rcx, %rdx\n"
+	"	movabs $0x1111111111111111, %rbx\n	movabs $0x2222222222222222, %rbp\n"
+	"	movabs $0x3333333333333333, %r12\n	movabs $0x4444444444444444, %r13\n"
+	"	movabs $0x5555555555555555, %r14\n	movabs $0x6666666666666666, %r15\n"
+	"	sub $8, %rsp\n"
+	"	call *%rax\n"
+	"	add $8, %rsp\n"
+	"	xor %ecx, %ecx\n"
+	"	movabs $0x1111111111111111, %rdx\n	cmp %rdx, %rbx\n	setne %dl\n	or %dl, %cl\n"
+	"	movabs $0x2222222222222222, %rdx\n	cmp %rdx, %rbp\n	setne %dl\n	or %dl, %cl\n"
+	"	movabs $0x3333333333333333, %rdx\n	cmp %rdx, %r12\n	setne %dl\n	or %dl, %cl\n"
+	"	movabs $0x4444444444444444, %rdx\n	cmp %rdx, %r13\n	setne %dl\n	or %dl, %cl\n"
+	"	movabs $0x5555555555555555, %rdx\n	cmp %rdx, %r14\n	setne %dl\n	or %dl, %cl\n"
+	"	movabs $0x6666666666666666, %rdx\n	cmp %rdx, %r15\n	setne %dl\n	or %dl, %cl\n"
+	"	mov %ecx, tvp_regs_bad(%rip)\n"
+	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop %rbp\n	pop %rbx\n"
+	"	ret\n"
+	".popsection\n");
+
+volatile u32 tvp_regs_bad;
+static u8 pal_mem[2 * PG] __attribute__((aligned(PG)));
+static u8 pal_stack[PG] __attribute__((aligned(PG)));
+static u8 pal_param[PG] __attribute__((aligned(PG)));
+static struct tv_pal_sections secs;
+static struct tv_pal_params params;
+static u64 outside = 0x0123456789abcdefull;
+
+static u32 tv_call(u32 cmd, u64 rcx, u64 rsi, u64 rdi)
+{
+	struct vmcall_regs r = { .rax = cmd, .rcx = rcx, .rsi = rsi, .rdi = rdi };
+	return vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+}
+
+static u64 rflags_now(void)
+{
+	u64 f;
+	__asm__ volatile("pushfq; popq %0" : "=r"(f));
+	return f;
+}
+
+/* CODE and DATA from the template, STACK, PARAM; the given parameters. */
+static u32 reg_pal(u64 entry_off, u32 nparams, const u32 *types, const u64 *sizes)
+{
+	memcpy(pal_mem, tvp_template, sizeof(pal_mem));
+	secs = (struct tv_pal_sections){ .num_sections = 4 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)pal_mem };
+	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)pal_mem + PG };
+	secs.sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)pal_stack };
+	secs.sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)pal_param };
+	params = (struct tv_pal_params){ .num_params = nparams };
+	for (u32 i = 0; i < nparams; i++)
+		params.params[i] = (struct tv_pal_param){ types[i], 0, sizes[i] };
+	return tv_call(TV_HC_REG, (u64)&secs, (u64)&params, (u64)pal_mem + entry_off);
+}
+
+static void good_pal(void)
+{
+	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER, TV_PAL_PM_POINTER };
+	static const u64 sizes[] = { 8, 8, 16 };
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_add);
+	u32 rc = reg_pal(TVP_OFF(tvp_add), 3, types, sizes);
+	check("reg_add", rc == TV_OK, "REG of the adding PAL gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	static u64 io[2];
+	io[0] = 100, io[1] = 0;
+	u64 if_before = rflags_now() & 0x200;
+	u64 r = tvp_call(entry, 2, 3, (u64)io);
+	check("call_add", r == 5 && io[0] == 105 && io[1] == 1,
+	      "PAL(2, 3, {100, 0}) returned %lu, io {%lu, %lu}; want 5, {105, 1}", r, io[0], io[1]);
+	check("call_regs_kept", !tvp_regs_bad, "callee-saved registers changed (0x%x)",
+	      tvp_regs_bad);
+	check("call_if_kept", (rflags_now() & 0x200) == if_before, "RFLAGS.IF changed: 0x%lx",
+	      rflags_now() & 0x200);
+	io[0] = 1000, io[1] = 7;
+	r = tvp_call(entry, 40, 2, (u64)io);
+	check("call_add_again", r == 42 && io[0] == 1042 && io[1] == 2,
+	      "PAL(40, 2, {1000, 7}) returned %lu, io {%lu, %lu}; want 42, {1042, 2} (its DATA "
+	      "counts calls)", r, io[0], io[1]);
+	u64 val;
+	int v = safe_read64((u64)pal_mem + PG, &val);
+	check("pal_data_still_refused", v == 13, "after calls a read of its DATA gave vector %d, "
+	      "want #GP", v);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("unreg_add", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+}
+
+static void bad_pal(void)
+{
+	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER };
+	static const u64 sizes[] = { 8, 8 };
+	static const struct { const char *chk, *what; } modes[] = {
+		{ "fault_read_outside", "read outside its sections" },
+		{ "fault_write_code", "write to its CODE" },
+		{ "fault_ud", "#UD after clobbering RBX/R12" },
+		{ "fault_time_limit", "endless loop" },
+		{ "fault_exec_data", "jump into its DATA (EPT: not executable)" },
+	};
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_bad);
+	u32 rc = reg_pal(TVP_OFF(tvp_bad), 2, types, sizes);
+	check("reg_bad", rc == TV_OK, "REG of the bad PAL gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	for (u32 m = 0; m < ARRAY_SIZE(modes); m++) {
+		u64 r = tvp_call(entry, m == 4 ? 5 : m, (u64)&outside, 0);
+		check(modes[m].chk, r == TV_ERR_PAL_FAULT && !tvp_regs_bad,
+		      "a PAL's %s: the call returned 0x%lx (want 0x%x), registers %s",
+		      modes[m].what, r, TV_ERR_PAL_FAULT, tvp_regs_bad ? "changed" : "kept");
+	}
+	u64 r = tvp_call(entry, 4, 0, 0);
+	check("call_after_faults", r == 77, "the PAL after its faults returned %lu, want 77", r);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("unreg_bad", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+}
+
+static void run(void)
+{
+	if (check_need_hv("reg_add"))
+		return;
+	good_pal();
+	bad_pal();
+}
+
+SCENARIO(67, trustvisor_pal, run, "TrustVisor: calling PALs: parameters in and out, their "
+	 "data kept, a faulting PAL abandoned with an error");
