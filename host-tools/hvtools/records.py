@@ -24,6 +24,7 @@ CTL_HELLO = 1
 CTL_DUMP_EVENTS = 0x10     # host -> hv commands, see hv/trace/wire.h
 CTL_TRACE_MASK = 0x11
 CTL_EXIT_STATS = 0x12
+CTL_NMI_STORM = 0x13
 HELLO_LEN = 12
 MAX_TEXT = 256
 _T_MODES, _T_SKIP, _T_LOST, _T_SHIFT = 1, 2, 4, 3

@@ -105,6 +105,7 @@ void nmi_init(void)
     vmx_after_exit_register(nmi_after_exit);
     vmx_before_entry_register(ENTRY_STAGE_EVENTS, nmi_before_entry);
     vmx_before_entry_register(ENTRY_STAGE_COMMIT, nmi_commit_entry);
+    nmi_storm_init();
 }
 
 void nmi_exit(struct vcpu *v)

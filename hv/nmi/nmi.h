@@ -33,6 +33,8 @@ void nmi_commit_entry(struct vcpu *v);      /* after: the VMCS is final */
 void nmi_unblock(void);
 /* The root-mode NMI hook nmi_init installs (for hooks that wrap it). */
 bool nmi_from_idt(struct regs *r);
+/* The NMI_STORM host command (storm.c); nmi_init registers it. */
+void nmi_storm_init(void);
 /* The guest's pending NMI is dropped (INIT, a fresh AP start). */
 void nmi_reset(struct vcpu *v);
 

@@ -61,10 +61,17 @@
  *   DUMP_EVENTS  u8 op                  flight recorder: send held events
  *   TRACE_MASK   u8 op | u64 LE mask    enable trace classes (bit per class)
  *   EXIT_STATS   u8 op                  print VM exit counts per CPU and reason
+ *   NMI_STORM    u8 op | u32 LE targets | u32 LE interval_us | u32 LE rounds |
+ *                u32 LE duration_ms     NMI IPIs from the hypervisor to the
+ *                target CPUs (bit per CPU index; 0 stops a storm), one round
+ *                each interval (0: at every VM exit), until rounds (0: no
+ *                limit) or duration (0: no limit) ends it (hv/nmi/storm.c)
  * Unknown ops are reported on the console and ignored. */
 #define WIRE_CTL_DUMP_EVENTS 0x10
 #define WIRE_CTL_TRACE_MASK  0x11
 #define WIRE_CTL_EXIT_STATS  0x12   /* u8 op: print VM exit counts by reason */
+#define WIRE_CTL_NMI_STORM   0x13   /* NMI IPIs to chosen CPUs at a rate */
+#define WIRE_NMI_STORM_LEN   17
 #define WIRE_HELLO_LEN    12
 
 enum wire_status {

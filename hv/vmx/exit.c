@@ -93,6 +93,27 @@ static void compose_controls(struct vcpu *v)
     vmcs_write(PROC_CONTROLS, proc);
 }
 
+/* The VMX-preemption timer for this entry (25.5.1; not saved on exit, so
+ * it starts from this value at every entry): the housekeeping period, or
+ * sooner if an owner asked for an exit by v->exit_by_tsc. */
+static void compose_timer(struct vcpu *v)
+{
+    if (!(vmx_controls.ctl[CTL_PIN] & PIN_PREEMPT_TIMER))
+        return;
+    uint32_t t = vmx_preemption_ticks();
+    uint64_t by = v->exit_by_tsc;
+    if (by) {
+        uint64_t now = rdtsc();
+        uint32_t soon = vmx_timer_ticks(by > now ? by - now : 0);
+        if (soon < t)
+            t = soon;
+    }
+    if (t != v->timer_value) {
+        vmcs_write(PREEMPTION_TIMER, t);
+        v->timer_value = t;
+    }
+}
+
 void vmx_prepare_entry(struct vcpu *v)
 {
     run_hooks(&before_entry[ENTRY_STAGE_STATE], v);
@@ -101,6 +122,7 @@ void vmx_prepare_entry(struct vcpu *v)
     run_hooks(&before_entry[ENTRY_STAGE_EVENTS], v);
     ept_sync(&v->ept_generation);
     compose_controls(v);
+    compose_timer(v);
     run_hooks(&before_entry[ENTRY_STAGE_COMMIT], v);
 }
 

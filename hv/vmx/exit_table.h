@@ -14,7 +14,8 @@
  *      drain, then EVENTS (nmi: injection, and whether it needs the NMI
  *      window); then the core composes the primary processor-based
  *      controls once from what the owners asked for (vcpu.h: a step or
- *      probe's MTF, nmi's window) and writes them; then COMMIT (nmi: the
+ *      probe's MTF, nmi's window) and writes them, and the preemption
+ *      timer (vcpu.exit_by_tsc: the NMI storm); then COMMIT (nmi: the
  *      VMCS is final; an NMI from here on arms the window itself).
  * Nobody else read-modify-writes PROC_CONTROLS: two writers of one field
  * lose each other's bits (seed: a lost NMI-window request). */

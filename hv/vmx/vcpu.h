@@ -23,6 +23,12 @@ struct vcpu {
     uint64_t exit_count[70];    /* by basic exit reason, for the bench */
     int64_t tsc_offset;         /* guest TSC - host TSC (tsc_msr.c) */
     int64_t tsc_adjust;         /* the guest's IA32_TSC_ADJUST */
+    /* An owner wants this CPU back in the hypervisor by this host TSC (0:
+     * no wish; the NMI storm sets it). The core composes the VMX-
+     * preemption timer once per entry from it (exit.c); nobody else writes
+     * the timer. */
+    uint64_t exit_by_tsc;
+    uint32_t timer_value;       /* the timer value in the VMCS now */
 
     /* Guest life cycle on this CPU (hv/vapic/sipi.c): the BSP's guest runs
      * from launch; an AP's waits in the hypervisor for the guest's SIPI. */

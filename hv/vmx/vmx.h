@@ -17,6 +17,7 @@ void vmx_launch_guest(uint8_t boot_drive) __attribute__((noreturn));
 
 const char *vmx_error_text(int status);
 uint32_t vmx_preemption_ticks(void);
+uint32_t vmx_timer_ticks(uint64_t tsc_cycles);
 /* Prints every CPU's VM exit counts by reason (host command EXIT_STATS). */
 void vmx_print_exit_stats(void);
 void vmcs_dump_all(void);

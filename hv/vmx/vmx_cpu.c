@@ -30,11 +30,21 @@ static uint64_t eptp;
 static uint8_t *msr_bitmap, *io_bitmaps;   /* io: A (ports 0-7fff), B */
 extern uint8_t vmx_exit_entry[];
 
-/* ~50 ms of TSC in preemption-timer units (TSC >> IA32_VMX_MISC[4:0]). */
+/* TSC cycles in preemption-timer units (TSC >> IA32_VMX_MISC[4:0]),
+ * at least 1, at most the 32-bit field. */
+uint32_t vmx_timer_ticks(uint64_t tsc_cycles)
+{
+    static int shift = -1;
+    if (shift < 0)
+        shift = (int)(rdmsr(MSR_IA32_VMX_MISC) & 0x1f);
+    uint64_t ticks = tsc_cycles >> shift;
+    return ticks > 0xffffffff ? 0xffffffff : ticks ? (uint32_t)ticks : 1;
+}
+
+/* ~50 ms: the housekeeping period (the drain, host commands). */
 uint32_t vmx_preemption_ticks(void)
 {
-    uint64_t ticks = (50 * tsc_per_ms) >> (rdmsr(MSR_IA32_VMX_MISC) & 0x1f);
-    return ticks > 0xffffffff ? 0xffffffff : ticks ? (uint32_t)ticks : 1;
+    return vmx_timer_ticks(50 * tsc_per_ms);
 }
 
 /* IA32_FEATURE_CONTROL as a CPU without VT-x shows it: locked, VMX off.
@@ -172,7 +182,7 @@ static void setup_controls(struct vcpu *v)
         vmcs_write(XSS_EXIT_BITMAP, 0);
     /* Counts down in non-root operation and exits at zero (25.5.1). */
     if (controls.ctl[CTL_PIN] & PIN_PREEMPT_TIMER)
-        vmcs_write(PREEMPTION_TIMER, vmx_preemption_ticks());
+        vmcs_write(PREEMPTION_TIMER, v->timer_value = vmx_preemption_ticks());
     /* Physical addresses of 4 KiB-aligned pages (24.6.4, 24.6.9). */
     vmcs_write(MSR_BITMAP, (uint64_t)msr_bitmap);
     vmcs_write(IO_BITMAP_A, (uint64_t)io_bitmaps);

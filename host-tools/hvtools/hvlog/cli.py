@@ -9,6 +9,7 @@ import sys
 from elftools.common.exceptions import ELFError
 
 from .. import catalog as _catalog
+from .. import commands as _commands
 from .. import frame as _frame
 from ..catalog import ROOT
 from ..stream import CatalogRefused
@@ -101,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
     live = p.add_argument_group("live")
     live.add_argument("--gdb-port", type=int, metavar="N",
                       help="gdb `target remote 127.0.0.1:N` reaches the hypervisor's stub")
+    live.add_argument("--send", action="append", metavar="CMD", default=[],
+                      help="send a host command once the hypervisor's HELLO is seen: "
+                           "exit-stats, dump-events, trace-mask:MASK, "
+                           "nmi-storm:cpus=0+1,interval=US,rounds=N,duration=MS, "
+                           "nmi-storm:stop (repeatable)")
     live.add_argument("--no-keys", action="store_true",
                       help="do not forward the keyboard to the guest")
     return p
@@ -175,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         src = open_source(a)
     except SourceError as e:
         return _die(str(e))
+    try:
+        commands = [_commands.parse(c) for c in a.send]
+    except _commands.CommandError as e:
+        return _die(str(e))
+    if commands and not src.writable:
+        return _die(f"--send needs a source that can be written to, not {src.describe()}")
     enc = _frame.Encoder()          # host -> hv frame seqs (GUEST, GDB)
     bridge = None
     if a.gdb_port is not None:
@@ -206,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             say(HELP)
 
     pump = Pump(src, dec, res.write_raw if res else None, bridge,
-                KeyForwarder(enc) if use_keys else None, term, on_action=action)
+                KeyForwarder(enc) if use_keys else None, term, on_action=action,
+                commands=commands)
+    pump.encoder = enc              # one frame sequence for keys, gdb and commands
 
     def _sig(signum, frame):
         raise KeyboardInterrupt

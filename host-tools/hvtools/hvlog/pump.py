@@ -21,12 +21,17 @@ class Pump:
                  raw: Callable[[bytes], object] | None = None, bridge: GdbBridge | None = None,
                  keys: KeyForwarder | None = None, term: RawTerminal | None = None,
                  idle_after: float = 0.25,
-                 on_action: Callable[[str], object] | None = None) -> None:
+                 on_action: Callable[[str], object] | None = None,
+                 commands: list[bytes] | None = None) -> None:
         self.source, self.decoder, self.raw = source, decoder, raw
         self.bridge, self.keys, self.term = bridge, keys, term
         self.idle_after = idle_after
         self.on_action = on_action or (lambda a: None)
         self.bytes_in = 0
+        # Host commands (CONTROL payloads) to send once the HELLO shows
+        # that the hypervisor listens (hvlog --send).
+        self.commands = list(commands or [])
+        self.encoder = keys.encoder if keys is not None else None
         self.done = False
         self._last = time.monotonic()
         self._idled = True
@@ -73,10 +78,20 @@ class Pump:
                 self._source_bytes(self.source.read(timeout))
         else:
             self._source_bytes(self.source.read(timeout))
+        if self.commands and self.decoder.hello is not None:
+            self._send_commands()
         if not self._idled and time.monotonic() - self._last > self.idle_after:
             self.decoder.idle()
             self._idled = True
         return not self.done
+
+    def _send_commands(self) -> None:
+        from .. import frame as _frame
+        enc = self.encoder or _frame.Encoder()
+        self.encoder = enc
+        for payload in self.commands:
+            self.source.write(enc.frame(_frame.CONTROL, 0, payload))
+        self.commands = []
 
     def _keys(self, data: bytes):
         wire, actions = self.keys.feed(data)

@@ -1,0 +1,215 @@
+/* stress: the guest's half of the stress matrix (host-tools/hvstress) and
+ * of the hypervisor's NMI_STORM host command test.
+ *
+ * Loops of TrustVisor hypercalls on chosen CPUs at once, while the host
+ * may drive an NMI storm from outside; the guest counts the NMIs each CPU's
+ * handler received and reports them with the hypervisor's own injection
+ * counts (DIAG_NMI_STATS). Command line:
+ *
+ *   stress_test_cpus=MASK   CPUs running TEST-hypercall loops (T5)
+ *   stress_pal_cpus=MASK    CPUs running PAL loops: REG + UNREG of a PAL of
+ *                           their own (TrustVisor has no PAL calls yet, so
+ *                           this is the stand-in for the seed's pal_demo)
+ *   stress_rounds=N         iterations of each loop (100)
+ *   stress_storm=1          an external storm is coming: wait for its first
+ *                           NMI before the loops (stress_wait_ms, 120000),
+ *                           and after them until no NMI came for
+ *                           stress_quiet_ms (3000)
+ *
+ * Lines for the host: "STRESS READY", "STRESS PROGRESS ..." (at least once
+ * a second of guest time while anything runs: the hang detector's
+ * heartbeat), "STRESS NMI cpuN received=R injected=I merged=M", CHECK
+ * lines, "STRESS END". */
+#include "../smp.h"
+#include "tvabi.h"
+
+#define PG 4096
+#define PROGRESS_MS 1000
+
+static u8 pal_pages[GUEST_MAX_CPUS][2][PG] __attribute__((aligned(PG)));
+static struct tv_pal_sections secs[GUEST_MAX_CPUS];
+static struct tv_pal_params params[GUEST_MAX_CPUS];
+static char why[256];
+
+struct loop_cpu {
+	u32 done, bad, first_bad_rc, first_bad_step;
+};
+static struct loop_cpu loops[GUEST_MAX_CPUS];
+static struct smp_barrier bar;
+static u32 rounds, test_mask, pal_mask;
+static u64 base_nmi[GUEST_MAX_CPUS];
+static struct hv_nmi_stats hv_before[GUEST_MAX_CPUS], hv_after[GUEST_MAX_CPUS];
+static int hv_vec[GUEST_MAX_CPUS];
+
+static u32 tv_call(u32 cmd, u64 rcx, u64 rsi, u64 rdi)
+{
+	struct vmcall_regs r = { .rax = cmd, .rcx = rcx, .rsi = rsi, .rdi = rdi };
+	return vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+}
+
+static void bad_step(struct loop_cpu *l, u32 step, u32 rc)
+{
+	if (!l->bad++) {
+		l->first_bad_step = step;
+		l->first_bad_rc = rc;
+	}
+}
+
+/* One PAL's life: REG (its pages leave every CPU's EPT under quiesce),
+ * UNREG (back, scrubbed). */
+static void pal_once(u32 me, struct loop_cpu *l)
+{
+	u8 *code = pal_pages[me][0], *data = pal_pages[me][1];
+	memset(code, 0xc3, PG);
+	secs[me] = (struct tv_pal_sections){ .num_sections = 2 };
+	secs[me].sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)code };
+	secs[me].sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)data };
+	u32 rc = tv_call(TV_HC_REG, (u64)&secs[me], (u64)&params[me], (u64)code);
+	if (rc != TV_OK) {
+		bad_step(l, 1, rc);
+		return;
+	}
+	rc = tv_call(TV_HC_UNREG, (u64)code, 0, 0);
+	if (rc != TV_OK)
+		bad_step(l, 2, rc);
+}
+
+static void job_loop(void *arg)
+{
+	u32 me = this_cpu()->index;
+	struct loop_cpu *l = &loops[me];
+	bool pal = pal_mask >> me & 1;
+	if (!smp_barrier_wait(&bar, smp_deadline()))
+		return;
+	u64 next = tsc_deadline_ms(PROGRESS_MS);
+	for (u32 i = 0; i < rounds; i++) {
+		if (pal) {
+			pal_once(me, l);
+		} else {
+			u32 rc = tv_call(TV_HC_TEST, i, 0, 0);
+			if (rc != TV_OK)
+				bad_step(l, 0, rc);
+		}
+		l->done = i + 1;
+		if (tsc_expired(next) || i + 1 == rounds) {
+			printf("STRESS PROGRESS cpu%u %s %u/%u nmi=%lu\n", me, pal ? "pal" : "test",
+			       i + 1, rounds, smp_self()->nmi_received - base_nmi[me]);
+			next = tsc_deadline_ms(PROGRESS_MS);
+		}
+	}
+}
+
+static void job_hv_stats(void *arg)
+{
+	u32 me = this_cpu()->index;
+	struct hv_nmi_stats *out = arg ? hv_after : hv_before;
+	hv_vec[me] = hv_nmi_stats(&out[me]);
+}
+
+static u64 nmi_total(void)
+{
+	u64 n = 0;
+	for (u32 c = 0; c < smp_ncpus; c++)
+		n += smp_cpus[c].nmi_received - base_nmi[c];
+	return n;
+}
+
+/* Wait for the storm's first NMI (first) or until none came for quiet_ms. */
+static bool wait_nmis(bool first, u64 limit_ms, u64 quiet_ms)
+{
+	u64 end = tsc_deadline_ms(limit_ms), beat = tsc_deadline_ms(PROGRESS_MS);
+	u64 last = nmi_total(), quiet = tsc_deadline_ms(quiet_ms);
+	while (!tsc_expired(end)) {
+		u64 now = nmi_total();
+		if (first && now)
+			return true;
+		if (now != last) {
+			last = now;
+			quiet = tsc_deadline_ms(quiet_ms);
+		} else if (!first && tsc_expired(quiet)) {
+			return true;
+		}
+		if (tsc_expired(beat)) {
+			printf("STRESS PROGRESS nmi total=%lu\n", now);
+			beat = tsc_deadline_ms(PROGRESS_MS);
+		}
+		udelay(1000);
+	}
+	return false;
+}
+
+static void check_loops(u32 mask, u32 late)
+{
+	for (u32 c = 0; c < smp_ncpus; c++) {
+		const struct loop_cpu *l = &loops[c];
+		if (!(mask >> c & 1))
+			continue;
+		if (late >> c & 1 || l->done != rounds || l->bad) {
+			check_fail("loops", "cpu %u: %u of %u iterations%s, %u bad answers (first: "
+				   "step %u eax=0x%x)", c, l->done, rounds, late >> c & 1 ?
+				   ", late" : "", l->bad, l->first_bad_step, l->first_bad_rc);
+			return;
+		}
+	}
+	check_pass("loops");
+}
+
+/* Every CPU: NMIs its handler counted == NMIs the hypervisor injected. */
+static void report_nmis(void)
+{
+	u32 late = smp_run((1u << smp_ncpus) - 1, job_hv_stats, (void *)1);
+	bool ok = !late;
+	for (u32 c = 0; c < smp_ncpus; c++) {
+		u64 got = smp_cpus[c].nmi_received - base_nmi[c];
+		u64 inj = hv_after[c].injected - hv_before[c].injected;
+		printf("STRESS NMI cpu%u received=%lu injected=%lu merged=%lu\n", c, got, inj,
+		       hv_after[c].merged - hv_before[c].merged);
+		if (hv.present && (hv_vec[c] >= 0 || got != inj) && ok) {
+			ok = false;
+			snprintf(why, sizeof(why), "cpu %u: the guest's handler counted %lu NMIs, the "
+				 "hypervisor injected %lu (vector %d)", c, got, inj, hv_vec[c]);
+		}
+	}
+	if (late)
+		snprintf(why, sizeof(why), "CPUs 0x%x did not report their counts", late);
+	if (!check_need_hv("hv_nmi_counts"))
+		check("hv_nmi_counts", ok, "%s", why);
+}
+
+static void run(void)
+{
+	if (!smp_ensure_up(why, sizeof(why))) {
+		check_fail("aps_ready", "%s", why);
+		return;
+	}
+	u32 all = (1u << smp_ncpus) - 1;
+	rounds = (u32)cmdline_u64("stress_rounds", 100);
+	test_mask = (u32)cmdline_u64("stress_test_cpus", 0) & all;
+	pal_mask = (u32)cmdline_u64("stress_pal_cpus", 0) & all & ~test_mask;
+	bool storm = cmdline_u64("stress_storm", 0);
+	for (u32 c = 0; c < smp_ncpus; c++)
+		base_nmi[c] = smp_cpus[c].nmi_received;
+	smp_run(all, job_hv_stats, NULL);
+	printf("STRESS READY cpus=%u test=0x%x pal=0x%x rounds=%u storm=%u\n", smp_ncpus,
+	       test_mask, pal_mask, rounds, storm);
+	if (storm)
+		check("storm_seen", wait_nmis(true, cmdline_u64("stress_wait_ms", 120000), 0),
+		      "no NMI came within stress_wait_ms");
+	u32 mask = test_mask | pal_mask;
+	if (mask) {
+		memset(loops, 0, sizeof(loops));
+		u32 n = 0;
+		for (u32 m = mask; m; m &= m - 1)
+			n++;
+		smp_barrier_init(&bar, n);
+		u32 late = smp_run(mask, job_loop, NULL);
+		check_loops(mask, late);
+	}
+	if (storm)
+		wait_nmis(false, 3600 * 1000, cmdline_u64("stress_quiet_ms", 3000));
+	report_nmis();
+	printf("STRESS END\n");
+}
+
+SCENARIO_EXPLICIT(90, stress, run, "stress matrix cell: TEST/PAL loops on chosen CPUs, NMIs "
+		  "from an external storm counted per CPU");
