@@ -2,24 +2,11 @@
  * debug registers and VMREAD its VMCS), and what it writes back when gdb
  * lets it go. */
 #include <x86.h>
+#include "gdbstub/debugregs.h"
 #include "gdbstub/stub_internal.h"
 #include "nmi/nmi.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
-
-static uint64_t read_dr(int n)
-{
-    uint64_t v = 0;
-    switch (n) {
-    case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
-    case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
-    case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
-    case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
-    case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
-    case 7: __asm__ volatile("mov %%dr7, %0" : "=r"(v)); break;
-    }
-    return v;
-}
 
 /* The guest's state lives in this CPU's VMCS while it is in an exit; a CPU
  * that never started its guest (an AP before its SIPI) has none. */

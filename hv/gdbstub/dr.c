@@ -9,6 +9,7 @@
  * disables them (DR7 = 0x400) and puts the guest's DR0-DR3 back. With
  * none set, nothing is touched and exits cost nothing more. */
 #include <percpu.h>
+#include "gdbstub/debugregs.h"
 #include "gdbstub/stub_internal.h"
 #include "vmx/exit_table.h"
 #include "vmx/vcpu.h"
@@ -18,31 +19,6 @@
 static struct { bool used; enum rsp_bp_type type; uint64_t addr; uint32_t len; } slot[4];
 static uint64_t dr7_value = DR7_FIXED;
 static volatile bool active;
-
-static void write_dr(int n, uint64_t v)
-{
-    switch (n) {
-    case 0: __asm__ volatile("mov %0, %%dr0" :: "r"(v)); break;
-    case 1: __asm__ volatile("mov %0, %%dr1" :: "r"(v)); break;
-    case 2: __asm__ volatile("mov %0, %%dr2" :: "r"(v)); break;
-    case 3: __asm__ volatile("mov %0, %%dr3" :: "r"(v)); break;
-    case 6: __asm__ volatile("mov %0, %%dr6" :: "r"(v)); break;
-    case 7: __asm__ volatile("mov %0, %%dr7" :: "r"(v)); break;
-    }
-}
-
-static uint64_t read_dr(int n)
-{
-    uint64_t v = 0;
-    switch (n) {
-    case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
-    case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
-    case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
-    case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
-    case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
-    }
-    return v;
-}
 
 /* DR7 (SDM Vol. 3B, 18.2.4): G0-G3 enable, R/W0-3 at 16+4n (00 execute,
  * 01 write, 11 read/write; x86 has no read-only watch, so Z3 is 11 and

@@ -8,6 +8,7 @@
 #include "cpu/exception.h"
 #include "smp/work.h"
 #include <x86.h>
+#include "gdbstub/debugregs.h"
 #include "gdbstub/stub.h"
 #include "gdbstub/stub_internal.h"
 #include "nmi/nmi.h"
@@ -85,13 +86,12 @@ static bool on_db(struct gdb_cpu *c, struct regs *r, struct rsp_stop *why)
 {
     bool exec = false, stale = false;
     bool hit = gdb_dr_hit(why, &exec, &stale);     /* consumes its DR6 bits */
-    uint64_t dr6;
-    __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+    uint64_t dr6 = read_dr(6);
     bool stepped = c->stepping && (dr6 & DR6_BS);
     if (stepped) {
         c->stepping = false;
         r->rflags &= ~RFLAGS_TF;
-        __asm__ volatile("mov %0, %%dr6" :: "r"(dr6 & ~DR6_BS));
+        write_dr(6, dr6 & ~DR6_BS);
     }
     if (!hit && !stepped)
         return stale;   /* a stale hit is ours too: resume, report nothing */
