@@ -36,6 +36,7 @@ ALL_BARE = [
                 ("print_bad_address", NOHV),
                 ("print_too_long", NOHV), ("print_footprint", NOHV)]),
     ("trustvisor", [("cpuid_leaf", NOHV)]),
+    ("trustvisor_pal", [("reg_add", NOHV)]),
 ]
 
 CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$")
