@@ -19,7 +19,7 @@ import ksyms
 from gdblink import GdbLink
 from hvtools import frame
 from hvtools.image import Module
-from test_gdbstub import gdb_output, sections, start_gdb
+from test_gdbstub import gdb_output, sections, start_gdb, wait_file
 from testpaths import ROOT
 from waits import wait_session
 
@@ -60,7 +60,7 @@ def test_gdb_backtraces_a_running_linux_guest(boot):
     session += ["monitor hv", "echo @@CONTINUE\\n", "continue"]
     gdb = start_gdb(m.workdir, link.port, session)
     try:
-        wait_file_text(os.path.join(m.workdir, "gdb.out"), "@@CONTINUE", 600)
+        wait_file(os.path.join(m.workdir, "gdb.out"), "@@CONTINUE", 600)
         m.write(frame.encode(frame.GUEST, 0, 0, b"bye\n"))
         s = wait_session(m, lambda s: "LINUX-GUEST-DONE" in guest_text(s), "LINUX-GUEST-DONE",
                          timeout=600)
@@ -78,12 +78,3 @@ def test_gdb_backtraces_a_running_linux_guest(boot):
         assert "do_idle" in named, bt                  # and up the idle task's stack
     assert "HVTEST rx got: bye" in guest_text(s)
 
-
-def wait_file_text(path, text, timeout):
-    import time
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.path.exists(path) and text in open(path).read():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} never appeared in {path}")
