@@ -13,6 +13,7 @@
 #include "serial/line.h"
 #include "serial/plain.h"
 #include "serial/serial.h"
+#include "serial/txq.h"
 #include "serial/uart.h"
 #include "trace/crc32.h"
 #include "trace/frame.h"
@@ -42,16 +43,36 @@ static void line_release(void)
     __atomic_store_n(&line_owner, -1, __ATOMIC_RELEASE);
 }
 
-static void emit_uart(void *ctx, uint8_t byte)
+/* Set while the owner must get everything out before it lets go (the
+ * fatal path, a stopped machine, a guest's own serial line): the drain
+ * then waits for the line instead of leaving records in their rings. */
+static bool blocking;
+/* A guest line was queued: its CPU flushes at its next kick (a guest's
+ * serial output is paced by the line on real hardware too). */
+static bool flush_wanted;
+
+static void emit_txq(void *ctx, uint8_t byte)
 {
     (void)ctx;
-    uart_putc(byte);
+    txq_put(byte);
+}
+
+/* Room for the frame being built and one more: below this the drain
+ * stops and the records wait in their rings. */
+static bool txq_has_room(void)
+{
+    if (txq_room() >= 2 * FRAME_MAX_ENCODED)
+        return true;
+    if (!blocking)
+        return false;
+    txq_flush();
+    return true;
 }
 
 static void send_frame(uint8_t type, uint8_t cpu, const void *payload, size_t len)
 {
     uint16_t *seq = type == FRAME_CONTROL ? &control_seq : &frame_seq[cpu][type];
-    frame_encode_stream(emit_uart, NULL, type, cpu, (*seq)++, payload, len);
+    frame_encode_stream(emit_txq, NULL, type, cpu, (*seq)++, payload, len);
 }
 
 static const struct serial_raw_owner *raw_owner;
@@ -68,6 +89,7 @@ const struct serial_raw_owner *serial_raw(void)
 
 void serial_raw_write(const void *bytes, size_t len)
 {
+    txq_flush();        /* frames queued before the line went raw go first */
     uart_write(bytes, len);
 }
 
@@ -117,8 +139,10 @@ static void drain_channel_record(uint32_t cpu, const void *rec, int len, uint64_
             serial_raw()->text(w.text_ptr + 1, w.text_len - 1);
     } else if (framed())
         send_frame(type, cpu, w.text_ptr + 1, w.text_len - 1);
-    else if (type == FRAME_GUEST)
+    else if (type == FRAME_GUEST) {
+        txq_flush();
         uart_write(w.text_ptr + 1, w.text_len - 1);
+    }
 }
 
 static void drain_plain_record(uint32_t cpu, const void *rec, int len, uint64_t lost)
@@ -131,6 +155,7 @@ static void drain_plain_record(uint32_t cpu, const void *rec, int len, uint64_t 
             serial_raw()->text(w.text_ptr, w.text_len);
         return;
     }
+    txq_flush();        /* plain text goes straight to the UART, after any frames */
     if (!w.text) {
         plain_event(cpu, &w, lost);
         return;
@@ -150,7 +175,7 @@ static void drain_ring(uint32_t cpu, int which, bool force)
     int len;
 
     wire_batch_init(&b, payload, sizeof(payload));
-    while ((len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
+    while (txq_has_room() && (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
         uint64_t lost = seq > next_seq[cpu][which] ? seq - next_seq[cpu][which] : 0;
         next_seq[cpu][which] = seq + 1;
         if (which == RING_CHANNEL) {
@@ -205,7 +230,14 @@ static bool anything_pending(void)
     return false;
 }
 
-void serial_kick(void)
+/* wait: everything this kick drains leaves before it returns (console
+ * text, the idle loop, start-up: the context is the hypervisor's own).
+ * Otherwise (a VM exit: the guest is waiting) only what the UART's FIFO
+ * takes now goes; the rest of the frames wait in the queue and the
+ * records in their rings until the next kick (the next exit, the idle
+ * loop, or the preemption timer, shortened while bytes wait:
+ * serial_tx_pump_period), unless a guest line asked for a flush. */
+static void kick(bool wait)
 {
     /* The one rule: exception and NMI context never drains (their records
      * wait in the rings); everyone else tries the line once. */
@@ -220,12 +252,43 @@ void serial_kick(void)
             return;     /* the owner will see our records after it lets go */
         if (reads_input())
             serial_poll_input();
+        txq_pump();
+        blocking = __atomic_exchange_n(&flush_wanted, false, __ATOMIC_ACQ_REL) || wait;
         drain_all(false);
+        if (blocking)
+            txq_flush();
+        blocking = false;
+        txq_pump();
         line_release();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (!anything_pending())
+        if (!anything_pending() || txq_room() < 2 * FRAME_MAX_ENCODED)
             return;
     }
+}
+
+void serial_kick(void)
+{
+    kick(true);
+}
+
+void serial_kick_exit(void)
+{
+    kick(false);
+}
+
+void serial_flush_soon(void)
+{
+    __atomic_store_n(&flush_wanted, true, __ATOMIC_RELEASE);
+}
+
+uint64_t serial_tx_pump_period(void)
+{
+    if (txq_empty() || !__atomic_load_n(&started, __ATOMIC_ACQUIRE))
+        return 0;
+    /* One FIFO's worth of characters at the line's rate (start, data,
+     * parity and stop bits each). */
+    uint64_t bits = 1 + hv_config.data_bits + (hv_config.parity != 'n') + hv_config.stop_bits;
+    return tsc_per_ms * 1000 * bits * uart_tx_fifo_depth() / hv_config.baud + 1;
 }
 
 /* Returns true if it took the line from an owner that did not let go. */
@@ -249,7 +312,16 @@ static bool take_line_after_wait(int me)
 static void take_line_stopped(int me)
 {
     if (take_line_after_wait(me) && framed())
-        uart_putc(FRAME_DELIM);
+        txq_put(FRAME_DELIM);
+}
+
+/* Everything pending out before the owner lets go (callers own the line). */
+static void drain_all_blocking(bool force)
+{
+    blocking = true;
+    drain_all(force);
+    txq_flush();
+    blocking = false;
 }
 
 void serial_fatal_takeover(void)
@@ -261,9 +333,9 @@ void serial_fatal_takeover(void)
         __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     }
     if (framed())
-        uart_putc(FRAME_DELIM);
+        txq_put(FRAME_DELIM);
     serial_channels_flush(true);
-    drain_all(true);
+    drain_all_blocking(true);
     line_release();
 }
 
@@ -280,7 +352,7 @@ void serial_service_stopped(void)
     serial_channels_flush(false);
     if (reads_input())
         serial_poll_input();
-    drain_all(false);
+    drain_all_blocking(false);
     if (!nested)
         line_release();
 }
@@ -294,7 +366,7 @@ void serial_drain_now(void)
     if (!owner)
         take_line_stopped(me);
     serial_channels_flush(false);
-    drain_all(false);
+    drain_all_blocking(false);
     if (!owner)
         line_release();
 }
@@ -310,6 +382,7 @@ void serial_announce(void)
     while (!line_try_acquire(me))
         cpu_relax();    /* start-up only: no NMI path calls this */
     send_frame(FRAME_CONTROL, 0, hello, n);
+    txq_flush();
     line_release();
 }
 

@@ -24,6 +24,16 @@ void serial_start(void);
 void serial_announce(void);
 /* Drains if this context may and nobody else is draining. */
 void serial_kick(void);
+/* The VM-exit path's kick: never waits for the line (the guest is
+ * waiting); what does not fit the UART's FIFO now goes at later kicks. */
+void serial_kick_exit(void);
+/* A guest's serial line was queued on this CPU: the next kick waits until
+ * the line has sent it (with whatever was queued before it). */
+void serial_flush_soon(void);
+/* Bytes wait for the UART: the TSC cycles the line needs for a FIFO's
+ * worth of them, when the next kick should come (0: nothing waits). The
+ * VMX core shortens the preemption timer to it. */
+uint64_t serial_tx_pump_period(void);
 /* Fatal path: takes the line after a bounded wait, flushes every ring. */
 void serial_fatal_takeover(void);
 /* A machine stopped in the debugger (every other CPU parked): from any

@@ -8,6 +8,13 @@
 void uart_init(uint16_t port, uint32_t baud, uint8_t data_bits, char parity,
                uint8_t stop_bits);
 void uart_putc(uint8_t c);
+/* THR empty: with FIFOs on, the whole FIFO is (uart_tx_fifo_depth bytes
+ * may be written at once). */
+bool uart_tx_ready(void);
+void uart_wait_tx_ready(void);
+uint32_t uart_tx_fifo_depth(void);
+/* Writes THR without looking: only after uart_tx_ready said there is room. */
+void uart_put_nowait(uint8_t c);
 void uart_write(const void *buf, uint32_t len);
 /* Returns -1 when no byte is waiting. */
 int uart_getc(void);

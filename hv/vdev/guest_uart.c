@@ -112,6 +112,7 @@ static void tx_flush_cpu(uint32_t cpu)
     if (!tx[cpu].len)
         return;
     serial_channel_send(FRAME_GUEST, tx[cpu].first_tsc, tx[cpu].buf, tx[cpu].len);
+    serial_flush_soon();     /* sent before the guest runs on, as a UART would */
     tx[cpu].len = 0;
 }
 

@@ -108,6 +108,11 @@ static void compose_timer(struct vcpu *v)
         if (soon < t)
             t = soon;
     }
+    /* Frames waiting for the line: back in time to top up the UART's FIFO
+     * (the exit path never waits for the line itself). */
+    uint64_t pump = serial_tx_pump_period();
+    if (pump && vmx_timer_ticks(pump) < t)
+        t = vmx_timer_ticks(pump);
     if (t != v->timer_value) {
         vmcs_write(PREEMPTION_TIMER, t);
         v->timer_value = t;
@@ -118,7 +123,7 @@ void vmx_prepare_entry(struct vcpu *v)
 {
     run_hooks(&before_entry[ENTRY_STAGE_STATE], v);
     run_hooks(&before_entry[ENTRY_STAGE_CONTROLS], v);
-    serial_kick();      /* drain and host commands, in normal context */
+    serial_kick_exit(); /* drain and host commands, in normal context */
     run_hooks(&before_entry[ENTRY_STAGE_EVENTS], v);
     ept_sync(&v->ept_generation);
     compose_controls(v);

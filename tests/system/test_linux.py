@@ -32,18 +32,6 @@ TTY_LINES = 200
 RX_LINE = "hello-from-the-host 0123456789"
 
 
-# Known regression (2026-12-02, not yet found): since this session's merges
-# Debian's Linux with its LAPIC in xAPIC mode (trapped page, every EOI
-# stepped) had not reached its /init after 30+ emulated minutes in Bochs in
-# every run tried (builds bisected back to the trustvisor merge were slow
-# too, the GDB-stub-only build differed); with x2APIC (no trap) it passes.
-# Expected to fail until found; an unexpected pass is reported (XPASS).
-XAPIC_REGRESSION = pytest.mark.xfail(
-    reason="known regression: Linux in xAPIC mode stalls before /init under the "
-           "hypervisor since 2026-12-02's merges (issue 10's note)", strict=False)
-
-
-@XAPIC_REGRESSION
 def test_debian_linux_boots_under_the_hypervisor(boot):
     """Also its interrupt-driven tty on the emulated COM1: 200 lines written
     through /dev/ttyS0 (THR-empty interrupts; without them the 8250 driver
@@ -122,7 +110,7 @@ def check_sysrq_rounds(out, cpus, rounds):
     assert (rounds, "before") not in counts, "more rounds than asked"
 
 
-@pytest.mark.parametrize("apic", ["x2apic", pytest.param("nox2apic", marks=XAPIC_REGRESSION)])
+@pytest.mark.parametrize("apic", ["x2apic", "nox2apic"])
 def test_debian_linux_smp_under_the_hypervisor(boot, apic):
     """2 CPUs: the guest's INIT-SIPI-SIPI reaches its AP through the
     hypervisor, then NMI backtraces to every CPU (sysrq-l) for a fixed

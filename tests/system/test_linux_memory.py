@@ -20,11 +20,6 @@ def guest_text(s):
     return bytes(s.guest).decode("utf-8", "replace").replace("\r", "")
 
 
-# The same known regression as tests/system/test_linux.py (XAPIC_REGRESSION):
-# this guest runs its LAPIC in xAPIC mode.
-@pytest.mark.xfail(reason="known regression: Linux in xAPIC mode stalls before /init under "
-                          "the hypervisor since 2026-12-02's merges (issue 10's note)",
-                   strict=False)
 def test_linux_sees_memory_above_4gib(boot):
     img = linux_guest.build_linux_disk(extra_args="hvtest=meminfo")
     m = boot(cmdline=HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)], disks=[img],
