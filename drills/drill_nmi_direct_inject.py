@@ -16,78 +16,27 @@ guest counts exactly two NMIs, none nested.
 Tools: the decoded serial line (hvtools Session): the NMI trace events
 (NMI_ENTER / NMI_PENDING / NMI_INJECTED / NMI_WINDOW, with guest RIPs),
 the guest RIP of every injection symbolised against the test guest's ELF
-(addr2line), the guest's own CHECK lines, and how the run ended. Named:
+(addr2line; tests/system/guest_nmi.py, which test_smp.py also runs), the guest's own CHECK lines, and how the run ended. Named:
 an NMI injected at a guest RIP inside the guest's NMI hook (so while the
 guest was handling an NMI, before its IRET), with the events that led to
 it."""
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-
 import guestrun
-from harness import ROOT, Context, Finding, emulated_seconds
+from guest_nmi import event_line, guest_rip, guest_symbols, injections_in_handler, nmi_events
+from harness import Context, Finding, emulated_seconds
 
 PLANT = "nmi-direct-inject"
 PLANTED = ("nmi_before_entry injects a pending NMI whatever the guest's interruptibility "
            "(NMI/STI/MOV-SS blocking) and never uses NMI-window exiting")
-
-GUEST_ELF = os.path.join(ROOT, "build", "guest", "guest.elf")
-# The test guest's NMI hooks (guest/scenarios/nmi*.c): code that only runs
-# inside its vector-2 handler, i.e. with NMIs blocked until its IRET.
-NMI_HOOK = re.compile(r"nmi_hook$")
-NMI_EVENTS = ("NMI_ENTER", "NMI_PENDING", "NMI_EXIT", "NMI_INJECTED", "NMI_WINDOW",
-              "NMI_COALESCED", "NMI_DROPPED")
-
-
-def guest_symbols(rips: list[int]) -> dict[int, str]:
-    """Guest RIP -> "function (file:line)" in the test guest's ELF."""
-    if not rips:
-        return {}
-    out = subprocess.run(["addr2line", "-f", "-e", GUEST_ELF] + [hex(r) for r in rips],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    return {r: f"{fn} ({os.path.relpath(at.split(' ')[0], ROOT)})"
-            for r, fn, at in zip(rips, out[0::2], out[1::2])}
-
-
-def guest_rip(e) -> bool:
-    """Is the event's first argument a guest RIP? (NMI_ENTER/EXIT: origin 1)"""
-    return e.name in ("NMI_INJECTED", "NMI_WINDOW") or (
-        e.name in ("NMI_ENTER", "NMI_EXIT") and len(e.args) > 1 and e.args[1] == 1)
-
-
-def event_line(e, syms: dict[int, str]) -> str:
-    """One NMI event as the drill quotes it (guest RIPs symbolised)."""
-    args = list(e.args)
-    if e.name in ("NMI_INJECTED", "NMI_WINDOW") and args:
-        args[0] = f"guest_rip={args[0]:#x} {syms.get(args[0], '')}".rstrip()
-    elif e.name in ("NMI_ENTER", "NMI_EXIT") and args:
-        where = syms.get(args[0], "") if guest_rip(e) else "(in the hypervisor)"
-        args[0] = f"rip={args[0]:#x} {where}".rstrip()
-    return f"cpu{e.cpu} #{e.seq} {e.name} " + " ".join(str(a) for a in args)
-
-
-def nested_injections(events: list, syms: dict[int, str]) -> list[tuple[int, list]]:
-    """Injections at a guest RIP in an NMI hook: (index, the events on that
-    CPU since its previous injection, inclusive)."""
-    out = []
-    for k, e in enumerate(events):
-        if e.name != "NMI_INJECTED" or not NMI_HOOK.search(syms.get(e.args[0], "").split(" ")[0]):
-            continue
-        same = [x for x in events[:k + 1] if x.cpu == e.cpu]
-        prev = max((j for j, x in enumerate(same[:-1]) if x.name == "NMI_INJECTED"), default=0)
-        out.append((k, same[prev:]))
-    return out
 
 
 def run(ctx: Context) -> Finding:
     s, how = guestrun.run_guest(ctx.elf, ctx.sub("guest"), ["nmi_window"],
                                 args="nmi_window_rounds=5 smp_timeout_ms=20000",
                                 timeout=480, stall=120, say=ctx.say)
-    events = [e for e in s.records if e.name in NMI_EVENTS]
-    rips = sorted({e.args[0] for e in events if guest_rip(e)})
-    syms = guest_symbols(rips)
+    events = nmi_events(s)
+    syms = guest_symbols(e.args[0] for e in events if guest_rip(e))
     windows = [e for e in events if e.name == "NMI_WINDOW"]
     injected = [e for e in events if e.name == "NMI_INJECTED"]
     checks = guestrun.checks(s)
@@ -99,7 +48,7 @@ def run(ctx: Context) -> Finding:
     quotes = [summary] + fails[:2]
     if s.find(r"^FATAL"):
         quotes.append(s.find(r"^FATAL .*").group(0))
-    nested = nested_injections(events, syms)
+    nested = injections_in_handler(events, syms)
     tools = ["test guest nmi_window in Bochs 2.7 (2 CPUs)",
              "hvtools Session (NMI trace events, guest CHECK lines)", "addr2line on guest.elf"]
     emu = emulated_seconds(s)
