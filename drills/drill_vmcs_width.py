@@ -16,7 +16,7 @@ into the VMREAD's source register names the field through
 hv/vmx/vmcs_fields.def, and gdb's `ptype/o struct vcpu` names the member
 the displacement hits and its neighbour. Then the symptom: the test
 guest's smp_xapic scenario (2 CPUs, Bochs), whose xAPIC writes the
-hypervisor reports as refused (console line, GUEST_REFUSED event) and
+hypervisor reports as refused (its console refusal lines) and
 whose own checks fail."""
 from __future__ import annotations
 
@@ -154,6 +154,9 @@ def run(ctx: Context) -> Finding:
         field = [q for q in quotes if q.startswith("field ")]
         if field:
             cause += f" ({field[0].split(' (')[0][6:]})"
+        hit = [q for q in quotes if q.startswith("displacement ")]
+        if hit:
+            cause += ", whose upper half lands on " + hit[0].split("lands on ")[1]
     more, emu = symptom(ctx)
-    tools.append("test guest smp_xapic in Bochs (hvtools Session: console + GUEST_REFUSED)")
+    tools.append("test guest smp_xapic in Bochs (hvtools Session: refusal reports, guest CHECK lines)")
     return Finding(bool(found), cause, quotes=quotes + more, tools=tools, emulated_s=emu)
