@@ -44,6 +44,20 @@ void nmi_stop_poll(struct vcpu *v)
         stop_hook(v, false);
 }
 
+/* The NMI window (SDM Vol. 3C, 24.6.2) for NMIs that come after the entry
+ * decision: they wait for it rather than for some later exit. */
+static bool nmi_window_usable(void)
+{
+    /* PLANTED BUG (HV_BUGS=nmi-direct-inject): no NMI-window exiting at
+     * all; a pending NMI waits for whatever exit comes next and is then
+     * injected directly (nmi_injectable). */
+#ifdef HV_BUG_NMI_DIRECT_INJECT
+    return false;
+#else
+    return true;
+#endif
+}
+
 void nmi_arrived(struct vcpu *v, enum nmi_path path)
 {
     /* Through the IDT the CPU layer asked the debugger before us. A
@@ -76,7 +90,7 @@ void nmi_arrived(struct vcpu *v, enum nmi_path path)
      * look at pending again, and will not touch the VMCS either, so the
      * window request is ours to make (no read-modify-write race). */
     if (path == NMI_VIA_IDT && __atomic_load_n(&v->entry_committed, __ATOMIC_ACQUIRE) &&
-        !v->nmi_hold)
+        !v->nmi_hold && nmi_window_usable())
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_NMI_WINDOW);
 }
 
@@ -145,12 +159,28 @@ static bool guest_can_take_nmi(void)
     return !(vmcs_read(GUEST_INTERRUPTIBILITY) & (BLOCK_STI | BLOCK_MOV_SS | BLOCK_NMI));
 }
 
+/* May a pending NMI go into the VM-entry field at this entry? */
+static bool nmi_injectable(void)
+{
+    /* PLANTED BUG (HV_BUGS=nmi-direct-inject): the pending NMI is written
+     * into the VM-entry interruption-information field whatever the guest
+     * blocks (NMI, STI, MOV SS) and whatever else is being injected: an
+     * entry that fails its checks (SDM Vol. 3C, 26.3.1.5) or an NMI nested
+     * in the guest's NMI handler. */
+#ifdef HV_BUG_NMI_DIRECT_INJECT
+    (void)guest_can_take_nmi;   /* the check exists; it is just not asked */
+    return true;
+#else
+    return guest_can_take_nmi();
+#endif
+}
+
 /* Before the VMX core composes the controls: inject the pending NMI if
  * the guest can take it now, else ask for the NMI window. */
 void nmi_before_entry(struct vcpu *v)
 {
     if (!v->nmi_hold && __atomic_load_n(&v->nmi_pending, __ATOMIC_ACQUIRE) &&
-        guest_can_take_nmi() && __atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL)) {
+        nmi_injectable() && __atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_ACQ_REL)) {
         vmcs_write(ENTRY_INTR_INFO, INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | VEC_NMI);
         v->nmi_injected++;
         trace_event(TEV_NMI_INJECTED, vmcs_read(GUEST_RIP), v->nmi_injected);
@@ -165,7 +195,7 @@ void nmi_commit_entry(struct vcpu *v)
 {
     __atomic_store_n(&v->entry_committed, true, __ATOMIC_SEQ_CST);
     /* An NMI between the check and the commit only set pending. */
-    if (!v->nmi_hold && !v->nmi_window_wanted &&
+    if (!v->nmi_hold && !v->nmi_window_wanted && nmi_window_usable() &&
         __atomic_load_n(&v->nmi_pending, __ATOMIC_SEQ_CST))
         vmcs_write(PROC_CONTROLS, vmcs_read(PROC_CONTROLS) | PROC_NMI_WINDOW);
 }

@@ -125,7 +125,17 @@ static void step_begin(struct vcpu *v, uint32_t offset, bool write)
     uint64_t rf = vmcs_read(GUEST_RFLAGS);
     uint32_t intr = vmcs_read(GUEST_INTERRUPTIBILITY);
     s->saved_rflags_bits = rf & (RFLAGS_IF | RFLAGS_TF);
+    /* PLANTED BUG (HV_BUGS=vmcs-width): the exception bitmap (a 32-bit
+     * field) read by a VMREAD with a memory operand, bypassing the typed
+     * accessors. In 64-bit mode it stores 64 bits (SDM Vol. 3C, 31.3,
+     * "VMREAD"): the zero upper half lands on s->reg, the offset of the
+     * access being stepped, so its write is applied at offset 0. */
+#ifdef HV_BUG_VMCS_WIDTH
+    __asm__ volatile("vmread %1, (%0)" :: "r"(&s->saved_exc_bitmap),
+                     "r"((uint64_t)VMCS_EXCEPTION_BITMAP) : "memory", "cc");
+#else
     s->saved_exc_bitmap = vmcs_read(EXCEPTION_BITMAP);
+#endif
     rf &= ~RFLAGS_IF;
     intr &= ~BLOCK_STI;     /* STI blocking is only legal with IF = 1 (26.3.1.5) */
     vmcs_write(EXCEPTION_BITMAP, 0xffffffffu);

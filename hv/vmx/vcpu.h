@@ -53,12 +53,15 @@ struct vcpu {
     struct lapic_step {
         bool active;
         bool write;                     /* the faulting access was a write */
+        /* The 32-bit VMCS copy sits right before another 32-bit member, as
+         * in XMHF's vcpu: a 64-bit store into it (a VMREAD with a memory
+         * operand) would zero `reg` (the vmcs-width drill relies on it). */
+        uint32_t saved_exc_bitmap;
         uint32_t reg;                   /* offset in the page of the faulting access */
         uint32_t snapshot;              /* the real register's value, in the scratch page */
         bool x2apic;                    /* the LAPIC was in x2APIC mode: nothing decoded */
         uint8_t width;                  /* operand width of the instruction, 0: not known */
         uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
-        uint32_t saved_exc_bitmap;
         uint64_t rip;
         bool mtf;                       /* stepped with MTF (else TF + #DB) */
     } step;
