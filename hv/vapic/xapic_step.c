@@ -91,6 +91,7 @@ void vapic_global_init(void)
 bool vapic_cpu_init(struct vcpu *v)
 {
     v->apic_base = rdmsr(MSR_IA32_APIC_BASE);   /* the guest starts with the real one */
+    vapic_msr_audit(v);     /* reports a gap; the guest's symptom follows */
     if (!hv_config.lapic_trap)
         return true;    /* the shared EPT maps the page: no trap, no step */
     v->lapic_scratch = pmm_alloc_pages(1);
