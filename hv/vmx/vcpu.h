@@ -61,6 +61,8 @@ struct vcpu {
         uint32_t saved_exc_bitmap;
         uint64_t rip;
         bool mtf;                       /* stepped with MTF (else TF + #DB) */
+        uint64_t tsc;                   /* when the step began (its watchdog) */
+        uint32_t missed;                /* steps whose end never came (reported) */
     } step;
     /* Does the monitor trap flag work? (hv/vapic/mtf_probe.c) */
     struct mtf_probe {
