@@ -34,8 +34,17 @@ void vapic_mtf_probe_init(bool offered)
 {
     if (!offered)
         verdict = MTF_ABSENT;
+    /* PLANTED BUG (HV_BUGS=no-mtf-probe): the capability MSR is taken as
+     * the verdict: an offered monitor trap flag counts as working and no
+     * probe runs, so on Bochs 2.7 every xAPIC step waits for an MTF exit
+     * that never comes (the guest runs on with the LAPIC page open). */
+#ifdef HV_BUG_NO_MTF_PROBE
+    else if (hv_config.lapic_trap && hv_config.lapic_step != LAPIC_STEP_TF)
+        verdict = MTF_WORKS;
+#else
     else if (hv_config.lapic_step == LAPIC_STEP_MTF)
         verdict = MTF_WORKS;    /* the user's word: not probed */
+#endif
     else if (hv_config.lapic_step == LAPIC_STEP_TF || !hv_config.lapic_trap)
         verdict = MTF_UNUSED;
 }

@@ -63,6 +63,9 @@ void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 
 /* x2apic_msr.c: the intercepted writes of the x2APIC ICR and APIC base. */
 void vapic_msr_init(void);
+/* Per CPU, with its VMCS current: do the accesses above exit? Each gap is
+ * reported on the console; returns how many. */
+unsigned vapic_msr_audit(struct vcpu *v);
 
 /* x2apic_hint.c (x2apic_hint=kvm): CPUID leaves that let Linux keep x2APIC
  * mode without interrupt remapping. True if the leaf was answered. */

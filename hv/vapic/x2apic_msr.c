@@ -80,6 +80,33 @@ static const struct msr_intercept apic_msrs[] = {
     { MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, false, read_apic_base, write_apic_base, "vapic" },
 };
 
+/* What the virtual INIT/SIPI design needs to see exit (vapic.h): without
+ * the ICR write the guest's x2APIC INIT/SIPI reach the hardware (its APs
+ * never start: in VMX root operation INIT is blocked and a SIPI ignored,
+ * SDM Vol. 3C, 23.8), without APIC_BASE the guest moves or disables the
+ * real LAPIC. */
+static const struct { uint32_t msr; bool write; const char *what; } needed[] = {
+    { MSR_X2APIC_ICR, true, "the x2APIC ICR: the guest's INIT/SIPI would reach the hardware" },
+    { MSR_IA32_APIC_BASE, true, "IA32_APIC_BASE: the guest would change the real LAPIC" },
+    { MSR_IA32_APIC_BASE, false, "IA32_APIC_BASE: the guest would see the real one" },
+};
+
+/* Checks this CPU's VMCS, as the CPU will use it: every needed access
+ * must exit. A gap is reported (the guest still runs: its symptom is the
+ * evidence), and counted in the result. */
+unsigned vapic_msr_audit(struct vcpu *v)
+{
+    unsigned gaps = 0;
+    for (unsigned i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        if (vmx_msr_exits(needed[i].msr, needed[i].write))
+            continue;
+        gaps++;
+        printf("vapic: cpu%u: MSR bitmap audit FAILED: %s %#x does not exit (%s)\n", v->index,
+               needed[i].write ? "WRMSR" : "RDMSR", needed[i].msr, needed[i].what);
+    }
+    return gaps;
+}
+
 void vapic_msr_init(void)
 {
     for (unsigned i = 0; i < sizeof(apic_msrs) / sizeof(apic_msrs[0]); i++)

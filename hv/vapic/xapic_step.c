@@ -20,8 +20,15 @@
 #include "vmx/refuse.h"
 #include "vmx/vmcs.h"
 #include "cpu/idt.h"
+#include "cpu/tsc.h"
 #include "smp/work.h"
 
+/* The step watchdog: how long a step may stay open through exits that
+ * leave the guest before its instruction (NMIs, the preemption timer),
+ * and how many missed steps each CPU reports on the console (the trace
+ * event comes for every one). */
+#define STEP_LIMIT_MS   1000
+#define STEP_REPORTS    4
 
 static bool probe_intercept(struct vcpu *v, uint32_t basic)
 {
@@ -91,6 +98,7 @@ void vapic_global_init(void)
 bool vapic_cpu_init(struct vcpu *v)
 {
     v->apic_base = rdmsr(MSR_IA32_APIC_BASE);   /* the guest starts with the real one */
+    vapic_msr_audit(v);     /* reports a gap; the guest's symptom follows */
     if (!hv_config.lapic_trap)
         return true;    /* the shared EPT maps the page: no trap, no step */
     v->lapic_scratch = pmm_alloc_pages(1);
@@ -118,6 +126,7 @@ static void step_begin(struct vcpu *v, uint32_t offset, bool write)
     s->write = write;
     s->rip = vmcs_read(GUEST_RIP);
     s->mtf = vapic_mtf_verdict() == MTF_WORKS;
+    s->tsc = rdtsc();
     s->width = xapic_access_width();
     xapic_scratch_prepare(v, offset);
     ept_set_page(v->eptp, v->lapic_pte, (uint64_t)v->lapic_scratch | EPT_PAGE_RW_UC);
@@ -221,31 +230,74 @@ static void reflect_exception(uint32_t info)
         vmcs_write(ENTRY_INSN_LEN, vmcs_read(EXIT_INSN_LEN));
 }
 
+/* The step's own end: the MTF exit, or our single-step #DB trap (BS set,
+ * the instruction completed so RIP moved; a BS #DB at the same RIP was a
+ * trap pending from before the instruction: the guest's own TF). */
+static bool step_ended(struct vcpu *v, uint32_t basic)
+{
+    if (basic == VMX_EXIT_MONITOR_TRAP_FLAG)
+        return v->step.mtf;
+    if (basic != VMX_EXIT_EXCEPTION_NMI || v->step.mtf)
+        return false;
+    uint32_t info = vmcs_read(EXIT_INTR_INFO);
+    return INTR_INFO_TYPE(info) != INTR_TYPE_NMI && INTR_INFO_VECTOR(info) == VEC_DB &&
+           (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS) && vmcs_read(GUEST_RIP) != v->step.rip;
+}
+
+static void report_missed(struct vcpu *v, uint32_t basic, uint64_t rip, uint64_t us)
+{
+    struct lapic_step *s = &v->step;
+    trace_event(TEV_LAPIC_STEP_MISSED, s->mtf, basic, rip, s->rip);
+    if (s->missed++ >= STEP_REPORTS)
+        return;
+    const char *exit = catalog_exit_name(basic);
+    printf("vapic: cpu%u: LAPIC step watchdog: the %s step of the xAPIC access at rip %#lx "
+           "(offset %#x) never ended: exit %s came instead, at rip %#lx, %lu us later%s\n",
+           v->index, s->mtf ? "monitor-trap-flag (MTF)" : "TF/#DB", s->rip, s->reg,
+           exit ? exit : "?", rip, us, s->mtf ? " (no MTF exit)" : " (no single-step #DB)");
+}
+
+/* Once its instruction has retired, the step's end is the very next exit:
+ * the MTF exit (SDM Vol. 3C, 25.5.2) and the single-step trap (Vol. 3A,
+ * 17.3.1.4) outrank NMIs, the preemption timer and interrupts (Vol. 3A,
+ * 6.9; Vol. 3C, 25.5.1); only INIT and a triple fault come first. So an
+ * exit with the guest past the stepped instruction, or a step open longer
+ * than STEP_LIMIT_MS, means the end never came: reported, never silent. */
+static bool step_missed(struct vcpu *v, uint32_t basic)
+{
+    if (basic == VMX_EXIT_INIT || basic == VMX_EXIT_TRIPLE_FAULT)
+        return false;
+    uint64_t rip = vmcs_read(GUEST_RIP);
+    uint64_t us = (rdtsc() - v->step.tsc) * 1000 / tsc_per_ms;
+    if (rip == v->step.rip && us < STEP_LIMIT_MS * 1000ull)
+        return false;   /* interrupted before its instruction: not late */
+    report_missed(v, basic, rip, us);
+    return true;
+}
+
 bool vapic_step_exit(struct vcpu *v, uint32_t basic)
 {
-    if (basic == VMX_EXIT_MONITOR_TRAP_FLAG) {
+    if (step_ended(v, basic)) {
         v->lapic_exits[0][v->step.reg >> 4]++;     /* the access's second exit */
         step_end(v, true);
         return true;
     }
+    bool missed = step_missed(v, basic);
     if (basic == VMX_EXIT_EXCEPTION_NMI) {
         uint32_t info = vmcs_read(EXIT_INTR_INFO);
-        if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
+        if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
+            if (missed)
+                step_end(v, false);
             return false;   /* an NMI: handled as usual, the step stays armed */
-        v->lapic_exits[0][v->step.reg >> 4]++;
-        /* Our single-step trap: the instruction completed, RIP moved. A BS
-         * #DB at the same RIP was a trap still pending from before the
-         * instruction (the guest's own TF): the guest's, not ours. */
-        if (INTR_INFO_VECTOR(info) == VEC_DB && !v->step.mtf &&
-            (vmcs_read(EXIT_QUALIFICATION) & DB_QUAL_BS) && vmcs_read(GUEST_RIP) != v->step.rip) {
-            step_end(v, true);
-            return true;
         }
+        /* The instruction faulted (or a later one, after a missed end):
+         * the page closes and the guest gets the exception. */
+        v->lapic_exits[0][v->step.reg >> 4]++;
         step_end(v, false);
         reflect_exception(info);
         return true;
     }
-    if (basic == VMX_EXIT_PREEMPTION_TIMER)
+    if (basic == VMX_EXIT_PREEMPTION_TIMER && !missed)
         return false;       /* housekeeping; the step stays armed */
     step_end(v, false);     /* anything else: handle it with the page shut */
     return false;

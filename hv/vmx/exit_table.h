@@ -62,6 +62,9 @@ struct msr_intercept {
     const char *owner;
 };
 bool vmx_msr_register(const struct msr_intercept *m);
+/* Whether RDMSR (write false) or WRMSR of msr exits with this CPU's
+ * current VMCS, as the CPU would decide (for owners' audits). */
+bool vmx_msr_exits(uint32_t msr, bool write);
 
 /* I/O ports the guest may not reach (the I/O bitmaps): one byte at a time,
  * so an access that straddles a registered range reaches the hardware for

@@ -64,6 +64,8 @@ struct vcpu {
         uint64_t saved_rflags_bits;     /* guest IF and TF before the step */
         uint64_t rip;
         bool mtf;                       /* stepped with MTF (else TF + #DB) */
+        uint64_t tsc;                   /* when the step began (its watchdog) */
+        uint32_t missed;                /* steps whose end never came (reported) */
     } step;
     /* Does the monitor trap flag work? (hv/vapic/mtf_probe.c) */
     struct mtf_probe {
