@@ -25,6 +25,12 @@ static volatile uint32_t quiesce_owner;
 static uint32_t quiesce_want;                   /* CPUs this request waits for */
 static volatile uint32_t in_section;            /* for the exclusivity check */
 static uint64_t request_tsc;
+/* Requests are numbered so that a CPU answering one request twice is
+ * seen (the model's property 4; the seed log's "EOQ received, resuming"
+ * followed by "Quiesced"): it means a CPU was released while the request
+ * was still up. */
+static volatile uint64_t request_gen;
+static uint64_t answered_gen[MAX_CPUS];
 
 /* The CPUs a quiesce waits for: every other CPU in VMX operation. */
 static bool participates(uint32_t cpu, uint32_t self)
@@ -56,12 +62,23 @@ static void report_wait(struct vcpu *v, const char *for_what, uint32_t cpu, uint
 
 static void wait_resume(struct vcpu *v, uint32_t owner);
 
+/* NMI context: the text waits in this CPU's ring for the next drain. */
+static void check_answered_once(struct vcpu *v, uint32_t owner)
+{
+    uint64_t gen = __atomic_load_n(&request_gen, __ATOMIC_ACQUIRE);
+    if (answered_gen[v->index] == gen)
+        printf("quiesce: cpu%u stopped twice for one request (#%lu) of cpu%u: it was "
+               "released while the request was still up\n", v->index, gen, owner);
+    answered_gen[v->index] = gen;
+}
+
 bool quiesce_answer(struct vcpu *v)
 {
     if (!__atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE) || v->stopped)
         return false;
     v->stopped = true;
     uint32_t owner = quiesce_owner;
+    check_answered_once(v, owner);
     trace_event(TEV_QUIESCE_JOINED, owner, rdtsc() - request_tsc);
     __atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_ACQ_REL);
     if (__atomic_load_n(&v->debug_stopped, __ATOMIC_ACQUIRE)) {
@@ -137,6 +154,7 @@ uint32_t quiesce(struct vcpu *v)
     v->stopped = true;
     quiesce_owner = self;
     __atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&request_gen, 1, __ATOMIC_ACQ_REL);
     request_tsc = rdtsc();
     __atomic_store_n(&quiesce_request, true, __ATOMIC_SEQ_CST);
     uint32_t want = 0;
@@ -167,10 +185,19 @@ void endquiesce(struct vcpu *v)
 {
     uint32_t self = v->index, want = quiesce_want;
     __atomic_fetch_sub(&in_section, 1, __ATOMIC_ACQ_REL);
+    /* PLANTED BUG (HV_BUGS=endquiesce-order): the seed's (XMHF's) order:
+     * resume is signalled while the request is still up, and the request
+     * is withdrawn only after every CPU acknowledged the resume; a CPU
+     * released meanwhile that takes one more NMI stops a second time. */
+#ifdef HV_BUG_ENDQUIESCE_ORDER
+    __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
+#else
     /* Withdraw the request BEFORE signalling resume (the seed's fix). */
     __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
+#endif
     uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
     while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
@@ -182,6 +209,10 @@ void endquiesce(struct vcpu *v)
             report_at = rdtsc() + report_interval();
         }
     }
+    /* PLANTED BUG (HV_BUGS=endquiesce-order): the withdrawal, late. */
+#ifdef HV_BUG_ENDQUIESCE_ORDER
+    __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
+#endif
     __atomic_store_n(&resume_signal, false, __ATOMIC_SEQ_CST);
     v->stopped = false;
     trace_event(TEV_QUIESCE_RELEASED, self, rdtsc() - request_tsc);
