@@ -13,9 +13,16 @@ The tools, in order:
    the seed's order (SEED_ORDER) when the binary signals first, the
    committed one otherwise. Spin's counterexample is the diagnosis: the
    order of events that breaks the protocol;
-3. optionally (DRILL_EMULATOR=1, minutes of Bochs): the stress runner's
-   T3 cell; the hypervisor's own check (a CPU stopped twice for one
-   request) and the QUIESCE_* events in decoded.log corroborate it."""
+3. optionally (DRILL_EMULATOR=1): the stress runner's T3 cell, looking
+   for the hypervisor's own check (a CPU stopped twice for one request)
+   and a resume watchdog report. Not on by default: in Bochs the race
+   never showed (2026-12-02, planted build: T3 with 2 CPUs, 30 rounds,
+   200 us storm; T3 with 4 CPUs, 40 rounds, 100 us storm, 160 quiesces;
+   quiesce_pair with 4 CPUs under an interval-0 NMI_STORM, 1496 quiesces:
+   no CPU stopped twice, no hang). The window is the few instructions
+   between a CPU's release and the quiescer's late withdrawal, and Bochs
+   runs the CPUs nearly in lockstep. The trace has no event at the
+   withdrawal itself, so `hvlog --sequence` cannot show its order either."""
 import os
 import re
 import sys
