@@ -96,7 +96,8 @@ def lock_stacks(bt: str) -> dict[str, list[str]]:
     out = {}
     for block in re.split(r"\n(?=Thread \d+ )", bt):
         head = block.splitlines()[0] if block.strip() else ""
-        funcs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?(\w+)", block, re.M)
+        # Frames gdb could not name ("0x... in ?? ()") are left out.
+        funcs = re.findall(r"^#\d+\s+(?:0x[0-9a-f]+ in )?([A-Za-z_]\w*) \(", block, re.M)
         if any(f in LOCK_FUNCS for f in funcs):
             out[head.strip()] = funcs
     return out
@@ -115,7 +116,7 @@ def diagnose(ctx, m, s, quotes, tools) -> Finding:
     stacks = lock_stacks(sec.get("BT", ""))
     for head, funcs in stacks.items():
         last = max(i for i, f in enumerate(funcs) if f in LOCK_FUNCS)
-        quotes.append(f"gdb bt {head} #0..#{last + 2}: {' <- '.join(funcs[:last + 3])}")
+        quotes.append(f"gdb bt {head}, named frames: {' <- '.join(funcs[:last + 3])}")
     emu = emulated_seconds(s)
     if not stacks:
         why = "gdb: no thread stopped" if not threads else "no lock function on any stack"
