@@ -30,6 +30,7 @@ _LINE = re.compile(r"^(/\S+|\S+\.[chS]):(\d+)")
 _RBP_NEG = re.compile(r"-0x([0-9a-f]+)\(%rbp")
 _RSP_NEG = re.compile(r"-0x([0-9a-f]+)\(%rsp")
 _SUB_RSP = re.compile(r"^\$0x([0-9a-f]+),%rsp$")
+_TARGET = re.compile(r"<([A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+)?>")
 
 
 @dataclasses.dataclass
@@ -51,6 +52,7 @@ class Insn:
     mnemonic: str
     operands: str
     where: str
+    target: str = ""        # the symbol objdump named for a RIP-relative operand
 
 
 def disassemble(elf: str, lines: bool = False) -> dict[str, list[Insn]]:
@@ -74,7 +76,9 @@ def disassemble(elf: str, lines: bool = False) -> dict[str, list[Insn]]:
         m = _INSN.match(raw)
         if m and cur is not None:
             ops = m.group(3).split("#")[0].strip()
-            cur.append(Insn(int(m.group(1), 16), m.group(2), ops, where))
+            t = _TARGET.search(m.group(3).partition("#")[2])
+            cur.append(Insn(int(m.group(1), 16), m.group(2), ops, where,
+                            t.group(1) if t else ""))
     return funcs
 
 
@@ -140,3 +144,20 @@ def vmcs_access(elf: str) -> list[Finding]:
                                      f"{i.mnemonic} outside the typed accessors "
                                      f"({', '.join(VMCS_ACCESSOR_FILES)})", i.where))
     return found
+
+
+def stores(elf: str, function: str, symbols: tuple[str, ...]) -> list[Insn]:
+    """The instructions of one function that write any of the named
+    globals, in address order (program order where the function has no
+    loops between them): a MOV whose destination is the RIP-relative
+    symbol, or an XCHG with it (what __atomic_store_n(.., SEQ_CST)
+    compiles to). The order of a protocol's stores, read from the binary
+    itself rather than from the source the build may not match."""
+    out = []
+    for i in disassemble(elf).get(function, []):
+        if i.target not in symbols or "(%rip)" not in i.operands:
+            continue
+        if i.mnemonic.startswith("xchg") or (i.mnemonic.startswith("mov") and
+                                             "(%rip)" in i.operands.rsplit(",", 1)[-1]):
+            out.append(i)
+    return sorted(out, key=lambda i: i.addr)

@@ -47,8 +47,12 @@ static bool on_nmi(struct regs *r)
     return ours;
 }
 
+static void break_in_poll(void);
+
 /* NMI exits (nmi: true; nmi_arrived answers a quiesce itself) and the
- * spins of the quiesce protocol (nmi: false). */
+ * spins of the quiesce protocol (nmi: false). The spins answer a break-in
+ * too: a quiesce that never ends holds every CPU in one of its waits, so
+ * no exit or idle pass would ever come to answer it. */
 static bool on_nmi_layer(struct vcpu *v, bool nmi)
 {
     struct gdb_cpu *c = &gdb_cpus[v->index];
@@ -57,6 +61,8 @@ static bool on_nmi_layer(struct vcpu *v, bool nmi)
         gdb_capture_here(&c->synth);
         gdb_stop_if_asked(c, NULL);
     }
+    if (!nmi)
+        break_in_poll();
     return ours;
 }
 

@@ -12,8 +12,10 @@
 #include <percpu.h>
 #include "trace/trace.h"
 #include "cpu/tsc.h"
+#include <uart16550.h>
 #include <x86.h>
 #include "nmi/nmi.h"
+#include "serial/serial.h"
 #include "trace/percpu_rings.h"
 #include "vmx/vcpu.h"
 
@@ -25,6 +27,12 @@ static volatile uint32_t quiesce_owner;
 static uint32_t quiesce_want;                   /* CPUs this request waits for */
 static volatile uint32_t in_section;            /* for the exclusivity check */
 static uint64_t request_tsc;
+/* Requests are numbered so that a CPU answering one request twice is
+ * seen (the model's property 4; the seed log's "EOQ received, resuming"
+ * followed by "Quiesced"): it means a CPU was released while the request
+ * was still up. */
+static volatile uint64_t request_gen;
+static uint64_t answered_gen[MAX_CPUS];
 
 /* The CPUs a quiesce waits for: every other CPU in VMX operation. */
 static bool participates(uint32_t cpu, uint32_t self)
@@ -56,12 +64,46 @@ static void report_wait(struct vcpu *v, const char *for_what, uint32_t cpu, uint
 
 static void wait_resume(struct vcpu *v, uint32_t owner);
 
+/* PLANTED BUG (HV_BUGS=print-in-quiesce): a print that takes a spinlock
+ * (the XMHF printf's), here printing nothing: it holds the lock while it
+ * waits for the UART to be idle. quiesce() calls it while it waits for
+ * the other CPUs, and so does a CPU waiting for the quiesce lock; a
+ * holder stopped by the quiesce NMI never lets go (seed 001). */
+#ifdef HV_BUG_PRINT_IN_QUIESCE
+static volatile uint32_t print_lock;
+
+static void print_lock_take(void)
+{
+    while (__atomic_exchange_n(&print_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();
+}
+
+static void locked_print(void)
+{
+    print_lock_take();
+    while (!(inb(hv_config.uart_port + UART_LSR) & LSR_TX_IDLE))
+        cpu_relax();
+    __atomic_store_n(&print_lock, 0, __ATOMIC_RELEASE);
+}
+#endif
+
+/* NMI context: the text waits in this CPU's ring for the next drain. */
+static void check_answered_once(struct vcpu *v, uint32_t owner)
+{
+    uint64_t gen = __atomic_load_n(&request_gen, __ATOMIC_ACQUIRE);
+    if (answered_gen[v->index] == gen)
+        printf("quiesce: cpu%u stopped twice for one request (#%lu) of cpu%u: it was "
+               "released while the request was still up\n", v->index, gen, owner);
+    answered_gen[v->index] = gen;
+}
+
 bool quiesce_answer(struct vcpu *v)
 {
     if (!__atomic_load_n(&quiesce_request, __ATOMIC_ACQUIRE) || v->stopped)
         return false;
     v->stopped = true;
     uint32_t owner = quiesce_owner;
+    check_answered_once(v, owner);
     trace_event(TEV_QUIESCE_JOINED, owner, rdtsc() - request_tsc);
     __atomic_fetch_add(&quiesce_acks, 1, __ATOMIC_ACQ_REL);
     if (__atomic_load_n(&v->debug_stopped, __ATOMIC_ACQUIRE)) {
@@ -85,16 +127,35 @@ void quiesce_settle_owed(struct vcpu *v)
     wait_resume(v, quiesce_owner);
 }
 
+/* A CPU waiting inside its NMI handler never drains (serial.h): its
+ * reports wait in its ring for a drain from normal context. If every
+ * other CPU is stuck as well (the quiescer itself hangs), no drain comes
+ * and the watchdog would report to nobody. After STUCK_REPORTS reports
+ * the machine is as good as stopped: this CPU services the line as a
+ * stopped machine's CPU does (bounded wait for its owner, then over), at
+ * every pass, so its reports go out and host input (gdb) is read before
+ * the UART's receive FIFO overflows. */
+#define STUCK_REPORTS 2
+
+static bool stuck_in_nmi(unsigned reports)
+{
+    return reports >= STUCK_REPORTS && this_cpu()->exc_depth;
+}
+
 static void wait_resume(struct vcpu *v, uint32_t owner)
 {
     uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
+    unsigned reports = 0;
     while (!__atomic_load_n(&resume_signal, __ATOMIC_ACQUIRE)) {
         cpu_relax();
         nmi_stop_poll(v);
         if (rdtsc() > report_at) {
             report_wait(v, "the resume signal", owner, t0);
+            reports++;
             report_at = rdtsc() + report_interval();
         }
+        if (stuck_in_nmi(reports))
+            serial_service_stopped();
     }
     /* stopped is cleared before the acknowledgement: once the quiescer has
      * every ack it may ask again at once, and from quiesce_settle_owed
@@ -133,10 +194,15 @@ uint32_t quiesce(struct vcpu *v)
     while (__atomic_exchange_n(&quiesce_lock, 1, __ATOMIC_ACQUIRE)) {
         cpu_relax();        /* NMIs open: the holder can stop us meanwhile */
         nmi_stop_poll(v);
+        /* PLANTED BUG (HV_BUGS=print-in-quiesce): prints while it waits. */
+#ifdef HV_BUG_PRINT_IN_QUIESCE
+        locked_print();
+#endif
     }
     v->stopped = true;
     quiesce_owner = self;
     __atomic_store_n(&quiesce_acks, 0, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&request_gen, 1, __ATOMIC_ACQ_REL);
     request_tsc = rdtsc();
     __atomic_store_n(&quiesce_request, true, __ATOMIC_SEQ_CST);
     uint32_t want = 0;
@@ -148,6 +214,11 @@ uint32_t quiesce(struct vcpu *v)
             lapic_send_ipi(percpu_table[c].apic_id, ICR_NMI);
         }
     trace_event(TEV_QUIESCE_REQUEST, mask);
+    /* PLANTED BUG (HV_BUGS=print-in-quiesce): a locked print while the
+     * other CPUs are being stopped (the seed's debug message). */
+#ifdef HV_BUG_PRINT_IN_QUIESCE
+    locked_print();
+#endif
     uint64_t report_at = request_tsc + report_interval();
     while (__atomic_load_n(&quiesce_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
@@ -167,10 +238,19 @@ void endquiesce(struct vcpu *v)
 {
     uint32_t self = v->index, want = quiesce_want;
     __atomic_fetch_sub(&in_section, 1, __ATOMIC_ACQ_REL);
+    /* PLANTED BUG (HV_BUGS=endquiesce-order): the seed's (XMHF's) order:
+     * resume is signalled while the request is still up, and the request
+     * is withdrawn only after every CPU acknowledged the resume; a CPU
+     * released meanwhile that takes one more NMI stops a second time. */
+#ifdef HV_BUG_ENDQUIESCE_ORDER
+    __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
+#else
     /* Withdraw the request BEFORE signalling resume (the seed's fix). */
     __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_acks, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&resume_signal, true, __ATOMIC_SEQ_CST);
+#endif
     uint64_t t0 = rdtsc(), report_at = t0 + report_interval();
     while (__atomic_load_n(&resume_acks, __ATOMIC_ACQUIRE) < want) {
         cpu_relax();
@@ -182,6 +262,10 @@ void endquiesce(struct vcpu *v)
             report_at = rdtsc() + report_interval();
         }
     }
+    /* PLANTED BUG (HV_BUGS=endquiesce-order): the withdrawal, late. */
+#ifdef HV_BUG_ENDQUIESCE_ORDER
+    __atomic_store_n(&quiesce_request, false, __ATOMIC_SEQ_CST);
+#endif
     __atomic_store_n(&resume_signal, false, __ATOMIC_SEQ_CST);
     v->stopped = false;
     trace_event(TEV_QUIESCE_RELEASED, self, rdtsc() - request_tsc);

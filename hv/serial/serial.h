@@ -8,7 +8,10 @@
  *  - any CPU in normal context (exit handlers, the idle loop, printf):
  *    it tries the line's lock once and drains if it won, never spins;
  *  - exception and NMI context (exc_depth > 0): never drains; its records
- *    wait in its rings for the next kick from normal context;
+ *    wait in its rings for the next kick from normal context (one
+ *    exception: a CPU held in a quiesce wait in its NMI handler long
+ *    after the watchdog first reported it, when no such kick may ever
+ *    come; it uses serial_service_stopped, hv/nmi/quiesce.c);
  *  - the fatal path (serial_fatal_takeover): waits a bounded time for the
  *    line, then takes it over and flushes every ring. */
 #ifndef HV_SERIAL_SERIAL_H
