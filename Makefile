@@ -26,9 +26,10 @@ HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
 
 # ---- planted bugs (issue 15: the drills) ----------------------------------
 # make HV_BUGS=<name> builds build/bugs/<name>/hv.elf with one of the seed
-# notes' bugs planted (hv/include/planted.h says where each lives); normal
-# builds never define HV_BUG_*. drills/ runs the scenario that exposes each
-# and checks that the project's tools name the cause.
+# notes' bugs planted (drills/README.md says where each lives: an #ifdef
+# HV_BUG_<NAME> block marked PLANTED BUG, or for red-zone the flag dropped);
+# normal builds never define HV_BUG_*. drills/ runs the scenario that
+# exposes each and checks that the project's tools name the cause.
 HV_BUG_NAMES := endquiesce-order print-in-quiesce red-zone vmcs-width \
 	nmi-direct-inject x2apic-sipi no-mtf-probe
 ifneq ($(HV_BUGS),)
