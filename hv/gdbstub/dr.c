@@ -82,6 +82,12 @@ void gdb_dr_load(void)
 {
     struct gdb_cpu *c = &gdb_cpus[this_cpu_index()];
     struct vcpu *v = &vcpus[this_cpu_index()];
+    /* Stopped between the entry's restore and the VM entry itself (the stop
+     * NMI can land there): the guest's DR0-DR3 are in place for the entry
+     * and stay; loading ours now would send the guest in with them (its
+     * own breakpoint would miss once). Ours come back at the next exit. */
+    if (c->guest_dr_live)
+        return;
     if (active)
         load_hv_set(c, v);
     else
@@ -90,6 +96,7 @@ void gdb_dr_load(void)
 
 static void after_exit(struct vcpu *v)
 {
+    gdb_cpus[v->index].guest_dr_live = false;
     if (active)
         load_hv_set(&gdb_cpus[v->index], v);
 }
@@ -97,12 +104,13 @@ static void after_exit(struct vcpu *v)
 static void before_entry(struct vcpu *v)
 {
     struct gdb_cpu *c = &gdb_cpus[v->index];
-    if (!c->guest_dr_saved)
-        return;
-    write_dr(7, DR7_FIXED);         /* first: no hypervisor watch on guest addresses */
-    for (int n = 0; n < 4; n++)
-        write_dr(n, c->guest_dr[n]);
-    c->guest_dr_saved = false;
+    if (c->guest_dr_saved) {
+        write_dr(7, DR7_FIXED);     /* first: no hypervisor watch on guest addresses */
+        for (int n = 0; n < 4; n++)
+            write_dr(n, c->guest_dr[n]);
+        c->guest_dr_saved = false;
+    }
+    c->guest_dr_live = true;        /* until the next exit (gdb_dr_load) */
 }
 
 bool gdb_dr_hit(struct rsp_stop *why, bool *exec_bp, bool *stale)

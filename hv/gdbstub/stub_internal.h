@@ -44,6 +44,7 @@ struct gdb_cpu {
     volatile bool call_done;
     /* The guest's DR0-DR3 while the hypervisor's are loaded (dr.c). */
     bool guest_dr_saved;
+    bool guest_dr_live;         /* the guest's DR0-DR3 loaded for the coming entry */
     uint64_t guest_dr[4];
 };
 extern struct gdb_cpu gdb_cpus[MAX_CPUS];
