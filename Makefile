@@ -139,7 +139,8 @@ TSAN_BINS  := $(TSAN_UNITS:%=$(BUILD)/host-tsan/%)
 host: $(TSAN_BINS)
 # The RSP core over stdin/stdout with a fake target, for stock gdb (tests/host/test_rsp_gdb.py).
 host: $(BUILD)/host/rsp_mock
-$(BUILD)/host/test_rsp $(BUILD)/host/rsp_mock $(BUILD)/fuzz/fuzz_rsp: tests/unit/rsp_mock_target.h
+$(BUILD)/host/test_rsp $(BUILD)/host/test_rsp_link $(BUILD)/host/rsp_mock $(BUILD)/fuzz/fuzz_rsp: tests/unit/rsp_mock_target.h
+$(BUILD)/host/test_rsp $(BUILD)/host/test_rsp_link: tests/unit/rsp_wire.h
 
 $(BUILD)/host-tsan/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
