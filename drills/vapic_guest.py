@@ -14,6 +14,8 @@ import subprocess
 import time
 
 import disk                                 # guest/disk.py
+import guestrun
+from guestrun import HV_CMDLINE, guest_text  # noqa: F401 (drills use both from here)
 from hvtools import image
 from hvtools.emu import Machine
 from hvtools.image import Module
@@ -21,20 +23,11 @@ from hvtools.session import Session
 
 from harness import ROOT, Context
 
-# The trace classes test_smp.py uses; per-exit VMEXIT events stay off (at
-# 115200 baud they would become what the guest waits for).
-HV_CMDLINE = "serial=115200,8n1,0x3f8 trace=exc,nmi,quiesce,hypercall,apic,boot,meta"
 # A short AP timeout: a planted run fails its rounds sooner.
 GUEST_ARGS = "smp_timeout_ms=5000"
 
 
-def guest_text(s: Session) -> str:
-    return bytes(s.guest).decode("utf-8", "replace").replace("\r", "")
-
-
-def guest_done(s: Session) -> bool:
-    out = guest_text(s)
-    return "GUEST DONE" in out or "GUEST FAULT" in out or bool(s.find(r"^FATAL"))
+guest_done = guestrun.ended     # the guest's summary, fault report or a FATAL
 
 
 def boot_smp(ctx: Context, scenario: str, model: str, bochs: str, stop, cpus: int = 2,
