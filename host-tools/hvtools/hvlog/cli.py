@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def _sig(signum, frame):
         raise KeyboardInterrupt
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a process started in the background by a shell inherits
+    # SIGINT ignored, and Python then leaves it ignored (hvlog under a
+    # script or `make ... &` would not stop on it).
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _sig)
 
     rc = 0
