@@ -17,15 +17,7 @@ char *strcpy(char *dst, const char *src);
 char *strcat(char *dst, const char *src);
 char *strstr(const char *hay, const char *needle);
 
-static int failures;
-#define CHECK(c)                                                             \
-    do {                                                                     \
-        if (!(c)) {                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #c);                                                     \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "unit_check.h"
 #define CHECK_STR(got, want)                                                    \
     do {                                                                        \
         const char *g_ = (got), *w_ = (want);                                   \
