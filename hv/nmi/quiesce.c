@@ -155,7 +155,7 @@ static void wait_resume(struct vcpu *v, uint32_t owner)
             report_at = rdtsc() + report_interval();
         }
         if (stuck_in_nmi(reports))
-            serial_service_stopped();
+            serial_service_stuck();
     }
     /* stopped is cleared before the acknowledgement: once the quiescer has
      * every ack it may ask again at once, and from quiesce_settle_owed

@@ -357,6 +357,12 @@ void serial_service_stopped(void)
         line_release();
 }
 
+void serial_service_stuck(void)
+{
+    if (!serial_raw())
+        serial_service_stopped();
+}
+
 void serial_drain_now(void)
 {
     int me = this_cpu_index();

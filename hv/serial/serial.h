@@ -44,6 +44,11 @@ void serial_fatal_takeover(void);
  * parked mid-frame; the receiver resynchronises), polls host input
  * (channels and commands run from here) and drains; lets the line go. */
 void serial_service_stopped(void);
+/* A CPU held in a quiesce wait inside its NMI handler long past the
+ * watchdog's reports: as serial_service_stopped, except on a raw RSP line
+ * (gdb=raw), which belongs to gdb's own exchange: a second writer there
+ * garbles gdb's packets, and the stub answers from its stop loop anyway. */
+void serial_service_stuck(void);
 /* For a stopped machine's channel owner whose ring is full (a long gdb
  * reply): drains now, from the receive hook (the line is ours already) or
  * from any context (the line is taken as serial_service_stopped does).
