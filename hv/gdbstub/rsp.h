@@ -31,6 +31,8 @@
 
 /* The largest packet body either side sends (announced as PacketSize). */
 #define RSP_PACKET_MAX 4096
+/* Bytes of text per O packet: "O" + hex fits the packet size. */
+#define RSP_O_CHUNK ((RSP_PACKET_MAX - 1) / 2)
 #define RSP_MAX_THREADS 64
 
 /* Registers in gdb's order (the `g` packet and the target description):

@@ -201,8 +201,7 @@ void rsp_send_err(struct rsp *r, int err)
 
 /* ---- O packets ---------------------------------------------------------- */
 
-/* Bytes of text per O packet: "O" + hex fits the packet size. */
-#define O_CHUNK ((RSP_PACKET_MAX - 1) / 2)
+#define O_CHUNK RSP_O_CHUNK
 
 void rsp_monitor_output(struct rsp *r, const char *text, size_t len)
 {

@@ -24,6 +24,7 @@
 #include <x86.h>
 #include "gdbstub/stub_internal.h"
 #include "nmi/nmi.h"
+#include "serial/serial.h"
 #include "trace/trace.h"
 #include "vmx/vcpu.h"
 
@@ -223,6 +224,9 @@ void gdb_stop(struct regs *frame, const struct rsp_stop *why)
     int step = pending_step;
     trace_event(TEV_GDB_RESUME, (uint64_t)(int64_t)step);
     if (step < 0) {
+        /* A parked CPU the line was taken from gets it back before it runs
+         * on (its drain continues; two writers would interleave). */
+        serial_line_return();
         /* Released before the reporter lets go: a CPU that reports next
          * must find this stop over and begin its own. */
         __atomic_store_n(&gdb.released_gen, g, __ATOMIC_SEQ_CST);

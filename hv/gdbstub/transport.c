@@ -23,33 +23,81 @@ static const struct serial_channel channel = {
     .frame_type = FRAME_GDB, .name = "gdb", .receive = receive, .flush = NULL,
 };
 
+/* Raw: which CPU is inside a packet now. A CPU parked half-way through
+ * one (an O packet of console text) leaves gdb inside a packet; gdb then
+ * takes the stop reply's '$' for a broken start and skips the reply. So
+ * the reporter ends the cut packet first (gdb_raw_resync) and counts the
+ * cut; the cut writer, once it runs again, drops the rest of its packet
+ * (junk to gdb now) and sends it again whole. */
+static volatile int raw_writer = -1;
+static volatile uint64_t raw_cuts;
+struct open_packet {
+    bool open;
+    uint32_t depth;     /* exc_depth it was begun at: a nested stop's replies are not it */
+    uint64_t cuts;      /* raw_cuts when it was begun */
+};
+static struct open_packet open_packet[MAX_CPUS];
+
+void gdb_raw_resync(void)
+{
+    if (!gdb.raw || __atomic_load_n(&raw_writer, __ATOMIC_ACQUIRE) < 0)
+        return;
+    serial_raw_write("#00", 3);     /* ends the cut packet (a bad checksum: dropped) */
+    __atomic_add_fetch(&raw_cuts, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&raw_writer, -1, __ATOMIC_RELEASE);
+}
+
+static void raw_writer_done(int me)
+{
+    int expected = me;      /* not if a stop's resync took it back already */
+    __atomic_compare_exchange_n(&raw_writer, &expected, -1, false,
+                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Console text while gdb waits for a stop: one O packet per chunk, each
+ * sent again if a stop cut it (at most twice: then it is given up). */
 static void console_text(const char *text, size_t len)
 {
-    rsp_console_output(&gdb.rsp, text, len);
+    int me = (int)this_cpu_index();
+    struct open_packet *p = &open_packet[me];
+    int tries = 0;
+    while (len) {
+        size_t n = len < RSP_O_CHUNK ? len : RSP_O_CHUNK;
+        p->depth = this_cpu()->exc_depth;
+        p->cuts = __atomic_load_n(&raw_cuts, __ATOMIC_ACQUIRE);
+        p->open = true;
+        __atomic_store_n(&raw_writer, me, __ATOMIC_RELEASE);
+        rsp_console_output(&gdb.rsp, text, n);
+        p->open = false;
+        raw_writer_done(me);
+        if (__atomic_load_n(&raw_cuts, __ATOMIC_ACQUIRE) != p->cuts && ++tries < 3)
+            continue;
+        tries = 0;
+        text += n;
+        len -= n;
+    }
 }
 
 static const struct serial_raw_owner raw_owner = { .receive = receive, .text = console_text };
 
-/* Raw: which CPU is writing a packet now. A CPU parked half-way through
- * one (an O packet of console text) leaves gdb inside a packet; gdb then
- * takes the stop reply's '$' for a broken start and skips the reply. */
-static volatile int raw_writer = -1;
-
-void gdb_raw_resync(void)
+static void raw_put(const uint8_t *bytes, size_t len)
 {
-    int w = __atomic_load_n(&raw_writer, __ATOMIC_ACQUIRE);
-    if (!gdb.raw || w < 0 || w == (int)this_cpu_index())
-        return;
-    serial_raw_write("#00", 3);     /* ends the cut packet (a bad checksum: dropped) */
-    __atomic_store_n(&raw_writer, -1, __ATOMIC_RELEASE);
+    int me = (int)this_cpu_index();
+    struct open_packet *p = &open_packet[me];
+    if (p->open && p->depth == this_cpu()->exc_depth) {
+        if (__atomic_load_n(&raw_cuts, __ATOMIC_ACQUIRE) == p->cuts)
+            serial_raw_write(bytes, len);
+        return;     /* cut: console_text sends the packet again */
+    }
+    __atomic_store_n(&raw_writer, me, __ATOMIC_RELEASE);
+    serial_raw_write(bytes, len);
+    raw_writer_done(me);
 }
 
 void gdb_put(void *ctx, const uint8_t *bytes, size_t len)
 {
     if (gdb.raw) {
-        __atomic_store_n(&raw_writer, (int)this_cpu_index(), __ATOMIC_RELEASE);
-        serial_raw_write(bytes, len);
-        __atomic_store_n(&raw_writer, -1, __ATOMIC_RELEASE);
+        raw_put(bytes, len);
         return;
     }
     while (len) {

@@ -238,6 +238,9 @@ void endquiesce(struct vcpu *v)
 {
     uint32_t self = v->index, want = quiesce_want;
     __atomic_fetch_sub(&in_section, 1, __ATOMIC_ACQ_REL);
+    /* A CPU stuck in its wait may have taken the line from a parked owner
+     * (serial_service_stuck): the owner gets it back before it runs on. */
+    serial_line_return();
     /* PLANTED BUG (HV_BUGS=endquiesce-order): the seed's (XMHF's) order:
      * resume is signalled while the request is still up, and the request
      * is withdrawn only after every CPU acknowledged the resume; a CPU

@@ -291,28 +291,52 @@ uint64_t serial_tx_pump_period(void)
     return tsc_per_ms * 1000 * bits * uart_tx_fifo_depth() / hv_config.baud + 1;
 }
 
-/* Returns true if it took the line from an owner that did not let go. */
-static bool take_line_after_wait(int me)
+/* The owner a stopped machine took the line from: parked half-way through
+ * its drain, it still believes it holds the line, and writes on once it
+ * runs again. It gets the line back before it does (serial_line_return). */
+static int cut_owner = -1;
+
+/* The owner it took the line from, if that one did not let go; else -1. */
+static int take_line_after_wait(int me)
 {
     uint64_t deadline = rdtsc() + FATAL_WAIT_MS * tsc_per_ms;
     while (!line_try_acquire(me)) {
         if (rdtsc() > deadline) {
             /* The owner is stuck, parked, or is us, interrupted: take the
              * line. Its half-sent frame is cut; a delimiter ends it. */
-            __atomic_store_n(&line_owner, me, __ATOMIC_RELEASE);
-            return true;
+            return __atomic_exchange_n(&line_owner, me, __ATOMIC_ACQ_REL);
         }
         cpu_relax();
     }
-    return false;
+    return -1;
 }
 
 /* A stopped machine's owner took the line: end the cut frame first, or
  * the next frame (a gdb reply) is lost with it. */
 static void take_line_stopped(int me)
 {
-    if (take_line_after_wait(me) && framed())
+    int cut = take_line_after_wait(me);
+    if (cut < 0 || cut == me)
+        return;
+    int none = -1;
+    __atomic_compare_exchange_n(&cut_owner, &none, cut, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_RELAXED);
+    if (framed())
         txq_put(FRAME_DELIM);
+}
+
+void serial_line_return(void)
+{
+    int owner = __atomic_exchange_n(&cut_owner, -1, __ATOMIC_ACQ_REL);
+    if (owner < 0 || !__atomic_load_n(&started, __ATOMIC_ACQUIRE))
+        return;
+    /* Free now, or held a moment by a CPU that did not stop. Ours queued
+     * bytes go before the cut owner's rest; then two writers never share
+     * the UART (their bytes would interleave: gdb=raw's O packets arrived
+     * as junk). */
+    take_line_after_wait(this_cpu_index());
+    txq_flush();
+    __atomic_store_n(&line_owner, owner, __ATOMIC_RELEASE);
 }
 
 /* Everything pending out before the owner lets go (callers own the line). */

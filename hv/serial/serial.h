@@ -49,6 +49,10 @@ void serial_service_stopped(void);
  * (gdb=raw), which belongs to gdb's own exchange: a second writer there
  * garbles gdb's packets, and the stub answers from its stop loop anyway. */
 void serial_service_stuck(void);
+/* The stop (or stuck wait) is over: a line owner that was parked half-way
+ * through its drain, and lost the line to serial_service_stopped, gets it
+ * back before it runs on. Call before releasing the parked CPUs. */
+void serial_line_return(void);
 /* For a stopped machine's channel owner whose ring is full (a long gdb
  * reply): drains now, from the receive hook (the line is ours already) or
  * from any context (the line is taken as serial_service_stopped does).
