@@ -175,6 +175,7 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     }
     CHOICE_INTO("trace_policy", trace_settings.policy, { "drop", RING_DROP_NEWEST },
                 { "overwrite", RING_OVERWRITE })
+    CHOICE("trace_drain", trace_drain_block, { "stream", 0 }, { "block", 1 })
     CHOICE_INTO("flight_recorder", trace_settings.flight_recorder, { "1", 1 }, { "on", 1 },
                 { "0", 0 }, { "off", 0 })
     if (is(k, kn, "hv_mem")) {

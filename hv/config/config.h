@@ -38,6 +38,7 @@ struct hv_config {
     int x2apic_hint;            /* enum x2apic_hint (hv/vapic/x2apic_hint.c) */
     bool triple_fault_park;     /* on_triple_fault=park: keep the CPU for the debugger */
     int gdb;                    /* enum gdb_mode */
+    bool trace_drain_block;     /* trace_drain=block: every exit waits for the line */
 };
 
 extern struct hv_config hv_config;
