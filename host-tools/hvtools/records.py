@@ -10,26 +10,26 @@ from __future__ import annotations
 
 import bisect
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import catalog as _catalog
 from . import frame as _frame
 from .catalog import Catalog
+from .batch_encoder import BatchEncoder  # noqa: F401 (records.BatchEncoder)
+from .wirefmt import (_H_DT_BITS, _H_DT_MASK, _H_ESC, _H_IDC_SHIFT, _H_LONG, _M64, _X_LOST,
+                      _X_NEG, _X_SHIFT, _X_SKIP, HIST, IDS, MAX_TEXT, _unzz)
+from .wirefmt import put_varint, varint_len  # noqa: F401 (records.put_varint: tests)
 
 Symbolize = Callable[[int], "str | None"]   # address -> symbol+offset, or None
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 CTL_HELLO = 1
 CTL_DUMP_EVENTS = 0x10     # host -> hv commands, see hv/trace/wire.h
 CTL_TRACE_MASK = 0x11
 CTL_EXIT_STATS = 0x12
 CTL_NMI_STORM = 0x13
 HELLO_LEN = 12
-MAX_TEXT = 256
-_T_MODES, _T_SKIP, _T_LOST, _T_SHIFT = 1, 2, 4, 3
-_M64 = (1 << 64) - 1
-_TSC_ZZ_LIMIT = 1 << 61
 
 
 class BatchError(ValueError):
@@ -38,26 +38,6 @@ class BatchError(ValueError):
 
 class CatalogMismatch(Exception):
     pass
-
-
-def _zz(v: int) -> int:
-    v &= _M64
-    return ((v << 1) & _M64) ^ (_M64 if v >> 63 else 0)
-
-
-def _unzz(v: int) -> int:
-    return (v >> 1) ^ (-(v & 1) & _M64)
-
-
-def put_varint(out: bytearray, v: int) -> None:
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-
-
-def varint_len(v: int) -> int:
-    return max(1, (v.bit_length() + 6) // 7)
 
 
 @dataclass(slots=True)
@@ -139,13 +119,18 @@ def decode_hello(payload: bytes) -> Hello | None:
 def decode_batch(payload: bytes, cat: Catalog, cpu: int = 0,
                  channel: int = _frame.TRACE) -> tuple[list[Record], str | None]:
     """Decode one batch payload. Returns (records, error): error is None or a
-    message; records decoded before a malformed spot are kept."""
+    message; records decoded before a malformed spot are kept. Accepts and
+    refuses exactly what the C reader (hv/trace/wire_read.c) does. The id
+    table and history are plain lists here (hot loop; wirefmt._State is
+    the encoder's)."""
     recs = []
     p = payload
     n = len(p)
     i = 0
     events = cat.events
     text_id = cat.by_name["CONSOLE_TEXT"].id
+    ids: list[int] = []
+    hist: list[int] = []        # newest last, at most HIST values
 
     def varint() -> int:
         nonlocal i
@@ -163,25 +148,72 @@ def decode_batch(payload: bytes, cat: Catalog, cpu: int = 0,
                 return r
             shift += 7
 
+    def byte() -> int:
+        nonlocal i
+        if i >= n:
+            raise BatchError("truncated record")
+        i += 1
+        return p[i - 1]
+
+    def args_of(na: int) -> tuple:
+        modes = 0
+        for k in range((na + 3) // 4):
+            modes |= byte() << (8 * k)
+        out = []
+        for _ in range(na):
+            m = modes & 3
+            modes >>= 2
+            if m == 0:
+                out.append(varint())
+                continue
+            if m == 2:
+                out.append(hist[-1] if hist else 0)
+                continue
+            if m == 3:
+                k = byte()
+                if k >= len(hist):
+                    raise BatchError(f"history index {k} out of range")
+                v = hist[-1 - k]
+            else:
+                v = ((hist[-1] if hist else 0) + _unzz(varint())) & _M64
+            hist.append(v)
+            if len(hist) > HIST:
+                del hist[0]
+            out.append(v)
+        return tuple(out)
+
     if n == 0:
         return recs, None
     try:
         prev_seq = (varint() - 1) & _M64
         prev_tsc = varint()
-        reg = 0
         while i < n:
-            eid = varint()
-            t = varint()
+            head = p[i]
+            i += 1
+            idc, x = head >> _H_IDC_SHIFT, 0
+            if idc == _H_ESC:
+                x = varint()
+                eid = x >> _X_SHIFT
+                if eid > 0xFFFF:
+                    raise BatchError(f"event id {eid:#x} over 16 bits")
+                if len(ids) < IDS and eid not in ids:
+                    ids.append(eid)
+            elif idc < len(ids):
+                eid = ids[idc]
+            else:
+                raise BatchError(f"id slot {idc} not in use")
+            dt = varint() if head & _H_LONG else byte()
+            if dt >> (64 - _H_DT_BITS):
+                raise BatchError("tsc step over 64 bits")
+            dt = dt << _H_DT_BITS | (head & _H_DT_MASK)
+            skip = varint() if x & _X_SKIP else 0
+            lost = varint() if x & _X_LOST else 0
             ev = events.get(eid)
             if ev is None:
                 raise BatchError(f"unknown event id {eid:#x}")
-            skip = varint() if t & _T_SKIP else 0
-            lost = varint() if t & _T_LOST else 0
             seq = (prev_seq + 1 + skip) & _M64
-            tsc = (prev_tsc + _unzz(t >> _T_SHIFT)) & _M64
+            tsc = (prev_tsc - dt if x & _X_NEG else prev_tsc + dt) & _M64
             if eid == text_id:
-                if t & _T_MODES:
-                    raise BatchError("text record with arg modes")
                 ln = varint()
                 if ln > MAX_TEXT or i + ln > n:
                     raise BatchError("bad text length")
@@ -189,137 +221,12 @@ def decode_batch(payload: bytes, cat: Catalog, cpu: int = 0,
                                    ev.name, channel))
                 i += ln
             else:
-                na = len(ev.args)
-                if t & _T_MODES:
-                    nb = 2 if na > 4 else 1
-                    if na == 0 or i + nb > n:
-                        raise BatchError("bad mode bytes")
-                    modes = p[i] | (p[i + 1] << 8 if nb == 2 else 0)
-                    i += nb
-                    args = []
-                    for k in range(na):
-                        m = (modes >> (2 * k)) & 3
-                        if m == 3:
-                            v = reg
-                        else:
-                            v = varint()
-                            if m == 1:
-                                v = _unzz(v)
-                            elif m == 2:
-                                v = (reg + _unzz(v)) & _M64
-                        if m:
-                            reg = v
-                        args.append(v)
-                    args = tuple(args)
-                else:
-                    args = tuple(varint() for _ in range(na))
+                args = args_of(len(ev.args)) if ev.args else ()
                 recs.append(Record(cpu, seq, tsc, eid, lost, args, None, ev.name, channel))
             prev_seq, prev_tsc = seq, tsc
     except BatchError as e:
         return recs, f"{e} at payload byte {i}"
     return recs, None
-
-
-# ---- batch encoding (tests, bench; mirrors wire_batch_* in C) --------------------
-class BatchEncoder:
-    """Byte-identical twin of the C wire_batch encoder."""
-
-    def __init__(self, cat: Catalog, cap: int = _frame.MAX_PAYLOAD) -> None:
-        self.cat = cat
-        self.cap = cap
-        self.text_id = cat.by_name["CONSOLE_TEXT"].id
-        self.reset()
-
-    def reset(self) -> None:
-        self.buf = bytearray()
-        self.count = 0
-        self.prev_seq = 0
-        self.prev_tsc = 0
-        self.reg = 0
-
-    def _head(self, out, seq, lost, eid, tsc, modes_flag):
-        if self.count == 0:
-            put_varint(out, seq)
-            put_varint(out, tsc)
-            prev_seq, prev_tsc = (seq - 1) & _M64, tsc
-        else:
-            prev_seq, prev_tsc = self.prev_seq, self.prev_tsc
-        skip = (seq - prev_seq - 1) & _M64
-        zz = _zz(tsc - prev_tsc)
-        if zz >= _TSC_ZZ_LIMIT:
-            return False
-        flags = modes_flag | (_T_SKIP if skip else 0) | (_T_LOST if lost else 0)
-        put_varint(out, eid)
-        put_varint(out, zz << _T_SHIFT | flags)
-        if skip:
-            put_varint(out, skip)
-        if lost:
-            put_varint(out, lost)
-        return True
-
-    def _commit(self, out, seq, tsc, reg):
-        if len(self.buf) + len(out) > self.cap:
-            return False
-        self.buf += out
-        self.count += 1
-        self.prev_seq, self.prev_tsc, self.reg = seq, tsc, reg
-        return True
-
-    def add_event(self, seq: int, lost: int, eid: int, tsc: int,
-                  args: Sequence[int]) -> bool:
-        """False: the batch is full (unchanged); send it, reset, add again."""
-        na = self.cat.nargs(eid)
-        if na < 0 or eid == self.text_id:
-            raise ValueError(f"bad event id {eid:#x}")
-        vals = [(args[k] if k < len(args) else 0) & _M64 for k in range(na)]
-        reg0 = reg = self.reg if self.count else 0
-        modes = 0
-        enc = []
-        len_a = len_b = 0
-        for k, v in enumerate(vals):
-            l0 = varint_len(v)
-            z1 = _zz(v)
-            z2 = _zz(v - reg)
-            l1, l2 = varint_len(z1), varint_len(z2)
-            len_b += l0
-            if v == reg:
-                m, best, e = 3, 0, None
-            elif l1 < l0 and l1 <= l2:
-                m, best, e = 1, l1, z1
-            elif l2 < l0:
-                m, best, e = 2, l2, z2
-            else:
-                m, best, e = 0, l0, v
-            if m:
-                reg = v
-            len_a += best
-            enc.append(e)
-            modes |= m << (2 * k)
-        nb = 2 if na > 4 else 1
-        if modes and len_b <= len_a + nb:
-            modes = 0
-            reg = reg0
-            enc = vals
-        out = bytearray()
-        if not self._head(out, seq, lost, eid, tsc, _T_MODES if modes else 0):
-            return False
-        if modes:
-            out.append(modes & 0xFF)
-            if na > 4:
-                out.append(modes >> 8)
-        for k, e in enumerate(enc):
-            if (modes >> (2 * k)) & 3 != 3:
-                put_varint(out, e)
-        return self._commit(out, seq, tsc, reg)
-
-    def add_text(self, seq: int, lost: int, tsc: int, text: bytes) -> bool:
-        text = bytes(text[:MAX_TEXT])
-        out = bytearray()
-        if not self._head(out, seq, lost, self.text_id, tsc, 0):
-            return False
-        put_varint(out, len(text))
-        out += text
-        return self._commit(out, seq, tsc, self.reg if self.count else 0)
 
 
 # ---- stream decoding with loss accounting -----------------------------------------
@@ -446,3 +353,4 @@ def decode_stream(data: bytes, cat: Catalog | None = None, strict: bool = False
         else:
             out.extend(td.frame(ev))
     return out, fd, td
+

@@ -1,22 +1,7 @@
-/* Raw ring records, compact batch payloads and the HELLO control payload;
- * formats in wire.h. */
+/* Raw ring records, the compact batch encoder and the HELLO control
+ * payload; formats in wire.h. The batch reader is wire_read.c. */
 #include "wire.h"
-
-#define T_MODES 1u
-#define T_SKIP  2u
-#define T_LOST  4u
-#define T_SHIFT 3
-#define TSC_ZZ_LIMIT (1ull << 61)
-
-static inline uint64_t zz_enc(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static inline int64_t zz_dec(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
+#include "wire_state.h"
 
 /* ---- varints ---------------------------------------------------------------- */
 
@@ -157,7 +142,7 @@ void wire_batch_reset(struct wire_batch *b)
     b->count = 0;
     b->prev_seq = 0;
     b->prev_tsc = 0;
-    b->reg = 0;
+    state_reset(&b->ids, &b->hist);
 }
 
 /* Bounded writer: on overflow it sticks, and the caller rolls back. */
@@ -194,14 +179,15 @@ static inline void wr_bytes(struct wr *w, const void *s, size_t len)
     w->n += len;
 }
 
-/* Common record head: header (first record), id, t, skip, lost.
- * Returns false if the tsc delta cannot be expressed in this batch. */
-static bool put_head(struct wire_batch *b, struct wr *w, uint64_t seq,
-                     uint64_t lost, uint16_t id, uint64_t tsc,
-                     unsigned modes_flag)
+/* Record head: batch header (first record), head byte, [x], dt, [skip],
+ * [lost]. ids is the caller's working copy (the batch's on success). */
+static void put_head(const struct wire_batch *b, struct wr *w,
+                     struct wire_ids *ids, uint64_t seq, uint64_t lost,
+                     uint16_t id, uint64_t tsc)
 {
-    uint64_t prev_seq = b->prev_seq, prev_tsc = b->prev_tsc, skip, zz;
-    unsigned flags = modes_flag;
+    uint64_t prev_seq = b->prev_seq, prev_tsc = b->prev_tsc, skip, dt;
+    unsigned x = 0, idc;
+    int slot;
 
     if (b->count == 0) {
         wr_varint(w, seq);
@@ -210,24 +196,35 @@ static bool put_head(struct wire_batch *b, struct wr *w, uint64_t seq,
         prev_tsc = tsc;
     }
     skip = seq - prev_seq - 1;
-    zz = zz_enc((int64_t)(tsc - prev_tsc));
-    if (zz >= TSC_ZZ_LIMIT)
-        return false;
-    if (skip)
-        flags |= T_SKIP;
-    if (lost)
-        flags |= T_LOST;
-    wr_varint(w, id);
-    wr_varint(w, zz << T_SHIFT | flags);
+    dt = tsc - prev_tsc;
+    if (dt >> 63) {             /* backwards: the magnitude, flagged */
+        dt = prev_tsc - tsc;
+        x |= X_NEG;
+    }
+    x |= (skip ? X_SKIP : 0) | (lost ? X_LOST : 0);
+    slot = ids_find(ids, id);
+    idc = (x || slot < 0) ? H_ESC : (unsigned)slot;
+    wr_byte(w, (uint8_t)(idc << H_IDC_SHIFT | (dt >= DT_SHORT ? H_LONG : 0) |
+                         (dt & H_DT_MASK)));
+    if (idc == H_ESC) {
+        wr_varint(w, (uint64_t)id << X_SHIFT | x);
+        ids_note(ids, id);
+    }
+    if (dt >= DT_SHORT)
+        wr_varint(w, dt >> H_DT_BITS);
+    else
+        wr_byte(w, (uint8_t)(dt >> H_DT_BITS));
     if (skip)
         wr_varint(w, skip);
     if (lost)
         wr_varint(w, lost);
-    return true;
 }
 
-static int commit(struct wire_batch *b, struct wr *w, uint64_t seq,
-                  uint64_t tsc, uint64_t reg)
+/* The record is in (unless the writer overflowed): take the working state.
+ * h is NULL for text records, which push nothing. */
+static int commit(struct wire_batch *b, const struct wr *w, uint64_t seq,
+                  uint64_t tsc, const struct wire_ids *ids,
+                  const struct wire_hist *h)
 {
     if (w->full)
         return WIRE_EFULL;
@@ -235,90 +232,79 @@ static int commit(struct wire_batch *b, struct wr *w, uint64_t seq,
     b->count++;
     b->prev_seq = seq;
     b->prev_tsc = tsc;
-    b->reg = reg;
+    b->ids = *ids;
+    if (h)
+        b->hist = *h;
     return WIRE_OK;
 }
 
+/* The shortest mode for v given the history (ties: reg, plain, history,
+ * delta); *out is what follows on the wire. Pushes as the reader will. */
+static unsigned plan_arg(struct wire_hist *h, uint64_t v, uint64_t *out)
+{
+    uint64_t reg = hist_reg(h), d = zz_enc((int64_t)(v - reg));
+    size_t l0 = wire_varint_len(v);
+    int k;
+
+    *out = v;
+    if (v == reg)
+        return 2;
+    k = hist_find(h, v);
+    if (k > 0 && l0 > 1)
+        *out = (uint64_t)k;
+    else if (wire_varint_len(d) < l0)
+        *out = d;
+    else
+        return 0;
+    hist_push(h, v);
+    return k > 0 && l0 > 1 ? 3 : 1;
+}
+
+/* Works on copies of the id table and history, so that a record that does
+ * not fit (WIRE_EFULL) leaves the batch exactly as it was. */
 int wire_batch_add_event(struct wire_batch *b, uint64_t seq, uint64_t lost,
                          uint16_t id, uint64_t tsc, const uint64_t *args,
                          unsigned nargs)
 {
     struct wr w = { b->buf, b->cap, b->len, false };
-    int n = catalog_nargs(id);
-    uint64_t vals[WIRE_MAX_ARGS], raw[WIRE_MAX_ARGS];
-    size_t len_a = 0, len_b = 0;
+    struct wire_ids ids = b->ids;
+    struct wire_hist h = b->hist;
+    uint64_t vals[WIRE_MAX_ARGS];
     uint8_t modes[2] = { 0, 0 };
-    uint64_t reg = b->count ? b->reg : 0;
-    int i;
+    int n = catalog_nargs(id), i;
 
     if (n < 0 || id == TEV_CONSOLE_TEXT)
         return WIRE_EINVAL;
-    /* Plan A: the shortest mode for each arg (ties: lowest mode); plan B:
-     * all mode 0 (no mode byte, reg untouched). Take B unless A is shorter
-     * including its mode bytes. */
     for (i = 0; i < n; i++) {
         uint64_t v = (unsigned)i < nargs ? args[i] : 0;
-        size_t l0 = wire_varint_len(v);
-        size_t l1 = wire_varint_len(zz_enc((int64_t)v));
-        size_t l2 = wire_varint_len(zz_enc((int64_t)(v - reg)));
-        unsigned m = 0;
-        size_t best = l0;
-
-        raw[i] = v;
-        len_b += l0;
-        if (v == reg) {
-            m = 3;
-            best = 0;
-        } else if (l1 < best && l1 <= l2) {
-            m = 1;
-            best = l1;
-        } else if (l2 < best) {
-            m = 2;
-            best = l2;
-        }
-        if (m) {
-            vals[i] = m == 1 ? zz_enc((int64_t)v) :
-                      m == 2 ? zz_enc((int64_t)(v - reg)) : 0;
-            reg = v;
-        } else {
-            vals[i] = v;
-        }
-        len_a += best;
+        unsigned m = plan_arg(&h, v, &vals[i]);
         modes[i / 4] |= (uint8_t)(m << (2 * (i % 4)));
     }
-    if ((modes[0] | modes[1]) && len_b <= len_a + (n > 4 ? 2 : 1)) {
-        modes[0] = modes[1] = 0;
-        reg = b->count ? b->reg : 0;
-        for (i = 0; i < n; i++)
-            vals[i] = raw[i];
-    }
-    if (!put_head(b, &w, seq, lost, id, tsc, (modes[0] | modes[1]) ? T_MODES : 0))
-        return WIRE_EFULL;
-    if (modes[0] | modes[1]) {
-        wr_byte(&w, modes[0]);
-        if (n > 4)
-            wr_byte(&w, modes[1]);
-    }
+    put_head(b, &w, &ids, seq, lost, id, tsc);
+    for (i = 0; i < (n + 3) / 4; i++)
+        wr_byte(&w, modes[i]);
     for (i = 0; i < n; i++) {
         unsigned m = (modes[i / 4] >> (2 * (i % 4))) & 3;
-        if (m != 3)
+        if (m == 3)
+            wr_byte(&w, (uint8_t)vals[i]);
+        else if (m != 2)
             wr_varint(&w, vals[i]);
     }
-    return commit(b, &w, seq, tsc, reg);
+    return commit(b, &w, seq, tsc, &ids, &h);
 }
 
 int wire_batch_add_text(struct wire_batch *b, uint64_t seq, uint64_t lost,
                         uint64_t tsc, const char *s, size_t len)
 {
     struct wr w = { b->buf, b->cap, b->len, false };
+    struct wire_ids ids = b->ids;
 
     if (len > WIRE_MAX_TEXT)
         len = WIRE_MAX_TEXT;
-    if (!put_head(b, &w, seq, lost, TEV_CONSOLE_TEXT, tsc, 0))
-        return WIRE_EFULL;
+    put_head(b, &w, &ids, seq, lost, TEV_CONSOLE_TEXT, tsc);
     wr_varint(&w, len);
     wr_bytes(&w, s, len);
-    return commit(b, &w, seq, tsc, b->count ? b->reg : 0);
+    return commit(b, &w, seq, tsc, &ids, 0);
 }
 
 int wire_batch_add_raw(struct wire_batch *b, uint64_t seq, uint64_t lost,
@@ -331,110 +317,6 @@ int wire_batch_add_raw(struct wire_batch *b, uint64_t seq, uint64_t lost,
     if (r.text)
         return wire_batch_add_text(b, seq, lost, r.tsc, r.text_ptr, r.text_len);
     return wire_batch_add_event(b, seq, lost, r.id, r.tsc, r.args, r.nargs);
-}
-
-/* ---- batch decoder -------------------------------------------------------- */
-
-int wire_reader_init(struct wire_reader *r, const void *payload, size_t len)
-{
-    r->p = (const uint8_t *)payload;
-    r->end = r->p + len;
-    r->prev_seq = 0;
-    r->prev_tsc = 0;
-    r->reg = 0;
-    r->started = false;
-    r->failed = false;
-    return WIRE_OK;
-}
-
-static bool rd_varint(struct wire_reader *r, uint64_t *v)
-{
-    size_t k = wire_get_varint(r->p, (size_t)(r->end - r->p), v);
-    if (!k)
-        return false;
-    r->p += k;
-    return true;
-}
-
-static int rd_fail(struct wire_reader *r)
-{
-    r->failed = true;
-    return WIRE_EBAD;
-}
-
-int wire_reader_next(struct wire_reader *r, struct wire_record *rec)
-{
-    uint64_t id, t, skip = 0, lost = 0, zz, v;
-    uint8_t modes[2] = { 0, 0 };
-    int n, i;
-
-    if (r->failed)
-        return WIRE_EBAD;
-    if (r->p == r->end)
-        return 0;
-    if (!r->started) {
-        uint64_t s0, t0;
-        if (!rd_varint(r, &s0) || !rd_varint(r, &t0))
-            return rd_fail(r);
-        r->prev_seq = s0 - 1;
-        r->prev_tsc = t0;
-        r->started = true;
-        if (r->p == r->end)
-            return 0;       /* "record*": a header alone is an empty batch */
-    }
-    if (!rd_varint(r, &id) || !rd_varint(r, &t))
-        return rd_fail(r);
-    if (id > 0xffff || (n = catalog_nargs((unsigned)id)) < 0)
-        return rd_fail(r);
-    if ((t & T_SKIP) && !rd_varint(r, &skip))
-        return rd_fail(r);
-    if ((t & T_LOST) && !rd_varint(r, &lost))
-        return rd_fail(r);
-    zz = t >> T_SHIFT;
-    rec->id = (uint16_t)id;
-    rec->seq = r->prev_seq + 1 + skip;
-    rec->tsc = r->prev_tsc + (uint64_t)zz_dec(zz);
-    rec->lost = lost;
-    rec->text = 0;
-    rec->text_len = 0;
-
-    if (id == TEV_CONSOLE_TEXT) {
-        if ((t & T_MODES) || !rd_varint(r, &v) || v > WIRE_MAX_TEXT ||
-            v > (uint64_t)(r->end - r->p))
-            return rd_fail(r);
-        rec->nargs = 0;
-        rec->text = r->p;
-        rec->text_len = (uint32_t)v;
-        r->p += v;
-    } else {
-        rec->nargs = (uint8_t)n;
-        if (t & T_MODES) {
-            int nb = n > 4 ? 2 : 1;
-            if (n == 0 || r->end - r->p < nb)
-                return rd_fail(r);
-            for (i = 0; i < nb; i++)
-                modes[i] = *r->p++;
-        }
-        for (i = 0; i < n; i++) {
-            unsigned m = (modes[i / 4] >> (2 * (i % 4))) & 3;
-            if (m == 3) {
-                v = r->reg;
-            } else {
-                if (!rd_varint(r, &v))
-                    return rd_fail(r);
-                if (m == 1)
-                    v = (uint64_t)zz_dec(v);
-                else if (m == 2)
-                    v = r->reg + (uint64_t)zz_dec(v);
-            }
-            if (m)
-                r->reg = v;
-            rec->args[i] = v;
-        }
-    }
-    r->prev_seq = rec->seq;
-    r->prev_tsc = rec->tsc;
-    return 1;
 }
 
 /* ---- control ------------------------------------------------------------------ */

@@ -15,27 +15,48 @@
  *
  * 2. BATCH payloads (what a CONSOLE/TRACE frame carries; compact). All
  *    integers are LEB128 varints ("v"), zz() is zigzag (0,-1,1,-2 ->
- *    0,1,2,3). Each batch is self-contained:
+ *    0,1,2,3). Wire version 2 (version 1 spent a varint on the id and one
+ *    on zz(tsc delta) << 3 | flags; no v1 captures are kept anywhere).
+ *    Each batch is self-contained (all state below starts afresh), so
+ *    losing a frame loses only that frame's records:
  *
  *      v first_seq   v first_tsc   record*
  *
  *    record:
- *      v id
- *      v t = zz(tsc - prev_tsc) << 3 | LOST<<2 | SKIP<<1 | MODES
+ *      u8 head = idc << 5 | LONG << 4 | dt & 15
+ *      [v x]       if idc == 7: x = id << 3 | NEG<<2 | LOST<<1 | SKIP
+ *                  else id = ids[idc] (idc < ids used, else malformed)
+ *      u8 dt >> 4  if !LONG  (dt < 4096: one byte)
+ *      v  dt >> 4  if LONG   (must be < 2^60)
  *      [v skip]    if SKIP:  seq = prev_seq + 1 + skip  (else prev_seq + 1)
  *                  (records that went to the other channel, or were lost)
  *      [v lost]    if LOST:  the ring lost `lost` records just before this
- *      [modes]     if MODES: ceil(nargs/4) bytes, 2 bits per arg, arg 0 in
- *                  the low bits of the first byte; absent = all mode 0
+ *      modes:      ceil(nargs/4) bytes, 2 bits per arg, arg 0 in the low
+ *                  bits of the first byte (none if nargs == 0)
  *      args:       nargs = catalog_nargs(id) values, each by its mode:
- *                    0: v value            1: v zz((int64)value)
- *                    2: v zz(value - reg)  3: value == reg (no bytes)
- *                  after a mode 1/2/3 arg, reg = value (reg = 0 at start)
- *      text:       for TEV_CONSOLE_TEXT instead of args: v len, len bytes
+ *                    0: v value                1: v zz(value - reg), push
+ *                    2: value == reg (no bytes) 3: u8 k: value = hist[k], push
+ *      text:       for TEV_CONSOLE_TEXT instead of modes/args: v len, bytes
  *
- *    The first record's prev_seq is first_seq - 1 and prev_tsc first_tsc,
- *    so losing a frame loses only that frame's records. Delta tsc is
- *    bounded (|zz| < 2^61); a record that does not fit ends the batch.
+ *    tsc = prev_tsc + dt, or prev_tsc - dt if NEG (exact for any 64-bit
+ *    step; a batch never has to end for a tsc jump). The first record's
+ *    prev_seq is first_seq - 1 and prev_tsc first_tsc.
+ *    ids: a table of up to WIRE_IDS event ids; an escape record (idc 7)
+ *    whose id is not in it yet appends it while there is room. The encoder
+ *    escapes only for a new id or a flag, so a common record starts with
+ *    one byte holding its id and the low 4 bits of its tsc step, then one
+ *    more byte while the step is under 4096 cycles.
+ *    hist: the last WIRE_HIST pushed values, hist[0] the newest; reg =
+ *    hist[0] (0 before any push); k must be < min(pushes, WIRE_HIST).
+ *    The encoder picks per arg (wire.c plan_arg, and the same in its
+ *    Python twin host-tools/hvtools/batch_encoder.py): == reg: 2; in hist
+ *    at k >= 1 and longer than a byte as a varint: 3; a shorter delta: 1;
+ *    else 0. Recurring values such as hot
+ *    guest rips thus cost one byte instead of a 3-4 byte delta.
+ *    Why (issue 12): on bench/bench_wire.py's trace events version 1 took
+ *    7.16 bytes per event framed: id 1.09, tsc+flags 2.81, modes+args
+ *    3.01, batch header 0.11, frame 0.15; version 2 takes 5.65.
+ *    Every record is at least 2 bytes (decode.c sizes its items on that).
  *
  * 3. CONTROL HELLO payload (sent once at boot):
  *      u8 op = WIRE_CTL_HELLO | u8 wire version | u8 ncpus | u8 0 |
@@ -50,7 +71,9 @@
 #include "catalog.h"
 #include "frame.h"
 
-#define WIRE_VERSION      1
+#define WIRE_VERSION      2
+#define WIRE_IDS          7         /* id table slots per batch */
+#define WIRE_HIST         32        /* recent arg values per batch (2^n) */
 #define WIRE_MAX_ARGS     CATALOG_MAX_ARGS
 #define WIRE_MAX_TEXT     256       /* longer text is truncated */
 #define WIRE_RAW_HDR      16
@@ -106,12 +129,25 @@ int wire_raw_channel(const void *buf, size_t len);
 
 /* ---- batch encoder (drain) ----------------------------------------------- */
 
+/* Per-batch coding state, the same in the encoder and the reader. */
+struct wire_ids {
+    uint16_t id[WIRE_IDS];
+    uint8_t n;
+};
+
+struct wire_hist {
+    uint64_t v[WIRE_HIST];
+    uint32_t n;         /* values pushed in this batch */
+};
+
 struct wire_batch {
     uint8_t *buf;
     size_t cap;         /* <= FRAME_MAX_PAYLOAD normally */
     size_t len;
     uint32_t count;     /* records in the batch */
-    uint64_t prev_seq, prev_tsc, reg;
+    uint64_t prev_seq, prev_tsc;
+    struct wire_ids ids;
+    struct wire_hist hist;
 };
 
 void wire_batch_init(struct wire_batch *b, void *buf, size_t cap);
@@ -141,7 +177,9 @@ struct wire_record {
 
 struct wire_reader {
     const uint8_t *p, *end;
-    uint64_t prev_seq, prev_tsc, reg;
+    uint64_t prev_seq, prev_tsc;
+    struct wire_ids ids;
+    struct wire_hist hist;
     bool started, failed;
 };
 
