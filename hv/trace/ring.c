@@ -8,6 +8,7 @@
  * atomics (plain movs on x86-64). Positions (head, tail, vis) are 64-bit
  * byte counts that only grow; the buffer offset is position & mask. */
 #include "trace/ring.h"
+#include "trace/local_atomic.h"
 
 #define RLX __ATOMIC_RELAXED
 #define ACQ __ATOMIC_ACQUIRE
@@ -20,6 +21,7 @@
     __atomic_compare_exchange_n((p), &(exp), (des), false, AR, RLX)
 #define ADD(p, v)        __atomic_fetch_add((p), (v), RLX)
 #define COMPILER_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
 
 /* Header word0: [63:32] position stamp (pos >> 3, low 32 bits)
  *               [31:16] flags  [15:0] payload length.
@@ -164,14 +166,14 @@ static bool reclaim(struct trace_ring *r, uint64_t t)
     HOOK(r, RING_HOOK_RECLAIM);
     uint64_t exp = t;
     if (CAS(&r->tail, exp, t + adv) && !(w & F_PAD))
-        ADD(&r->overwritten, 1);
+        local_add64(&r->overwritten, 1);
     return true;
 }
 
 void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp)
 {
     if (len == 0 || len > r->max_len) {
-        ADD(&r->invalid, 1);
+        local_add64(&r->invalid, 1);
         return 0;
     }
     const uint64_t size = size_of(r);
@@ -199,15 +201,15 @@ void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp)
                 continue;
             /* Drop the new record: it still consumes its seq (note 6). */
             uint64_t exp = rv;
-            if (!CAS(&r->resv, exp, resv_pack(s + 1, h)))
+            if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h)))
                 continue;
             STORE(&r->seq_hint, s, RLX);
-            ADD(&r->dropped, 1);
+            local_add64(&r->dropped, 1);
             break;
         }
         HOOK(r, RING_HOOK_BEFORE_CAS);
         uint64_t exp = rv;
-        if (!CAS(&r->resv, exp, resv_pack(s + 1, h + pad + rec)))
+        if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h + pad + rec)))
             continue;
         HOOK(r, RING_HOOK_AFTER_CAS);
         /* The space is ours. Nothing below is visible to the consumer

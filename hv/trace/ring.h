@@ -30,9 +30,14 @@
  *    The full 64-bit values are rebuilt from the low halves: the position
  *    from `tail` (head - tail <= size < 2^31), the seq from `seq_hint`, the
  *    last full seq a writer saw (stale by at most what nested writers did).
- *    Only locked instruction on the fast path: that CAS. On one CPU it is
- *    uncontended (the consumer only reads that cache line). A full
- *    RING_OVERWRITE ring adds two more per write (tail CAS, counter).
+ *    Only the owning CPU writes `resv` (the consumer only reads it), so the
+ *    CAS is a CPU-local one: cmpxchg without the lock prefix, atomic against
+ *    interrupts on this CPU because they land between instructions, and
+ *    without the full barrier of a locked instruction (local_atomic.h).
+ *    The writer's counters (dropped, overwritten, invalid) are CPU-local
+ *    adds for the same reason. The one locked instruction a writer still
+ *    needs is the tail CAS of a full RING_OVERWRITE ring (note 5), shared
+ *    with the consumer.
  *
  * 2. Records never straddle the buffer end (a pad marker fills the tail
  *    end), so ring_reserve() can hand out one contiguous area and callers
