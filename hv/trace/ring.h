@@ -65,7 +65,10 @@
  *
  * 5. The consumer copies the payload and then moves `tail` past it with a
  *    CAS. In overwrite mode the writer frees space by moving `tail` forward
- *    with a CAS too, record by record, before it reserves. Exactly one of the
+ *    with a CAS too, before it reserves, in batches: at least the room it
+ *    needs, up to 1/64 of the ring (at most 4 KiB) in one CAS, so the locked
+ *    CAS on the consumer's line is paid once per batch, not per record (the
+ *    flight recorder gives up that much history for it). Exactly one of the
  *    two wins for each record: if the consumer's CAS succeeds the writer had
  *    not yet freed (so not yet written) that space and the copy is whole; if
  *    it fails the record was overwritten during the copy and is discarded
