@@ -31,7 +31,7 @@
 #define F_SKIP    (1u << 18)   /* given up on by the consumer (stale)       */
 #define LEN_MASK  0xffffu
 
-#ifdef HOSTED
+#if defined(HOSTED) && !defined(RING_NO_TEST_HOOKS)
 void (*ring_test_hook)(struct trace_ring *r, enum ring_hook_point pt);
 #define HOOK(r, pt)                                                   \
     do {                                                              \

@@ -195,9 +195,10 @@ bool ring_empty(const struct trace_ring *r);
 /* Snapshot of the counters; any CPU, any time (fields read one by one). */
 void ring_stats(const struct trace_ring *r, struct ring_stats *s);
 
-#ifdef HOSTED
+#if defined(HOSTED) && !defined(RING_NO_TEST_HOOKS)
 /* Test hook: called at named points inside the writer, so host tests can
- * play an "NMI" that writes at exactly that instruction. NULL normally. */
+ * play an "NMI" that writes at exactly that instruction. NULL normally.
+ * Benchmarks build without it (-DRING_NO_TEST_HOOKS), as the hypervisor. */
 enum ring_hook_point {
     RING_HOOK_LOADED = 1,    /* after reading resv, before the space check  */
     RING_HOOK_BEFORE_CAS,    /* space checked, reservation CAS not done yet */
