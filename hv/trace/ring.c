@@ -8,6 +8,7 @@
  * atomics (plain movs on x86-64). Positions (head, tail, vis) are 64-bit
  * byte counts that only grow; the buffer offset is position & mask. */
 #include "trace/ring.h"
+#include "trace/local_atomic.h"
 
 #define RLX __ATOMIC_RELAXED
 #define ACQ __ATOMIC_ACQUIRE
@@ -21,6 +22,7 @@
 #define ADD(p, v)        __atomic_fetch_add((p), (v), RLX)
 #define COMPILER_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
+
 /* Header word0: [63:32] position stamp (pos >> 3, low 32 bits)
  *               [31:16] flags  [15:0] payload length.
  * Header word1: full 64-bit seq (not present for a pad marker). */
@@ -29,7 +31,7 @@
 #define F_SKIP    (1u << 18)   /* given up on by the consumer (stale)       */
 #define LEN_MASK  0xffffu
 
-#ifdef HOSTED
+#if defined(HOSTED) && !defined(RING_NO_TEST_HOOKS)
 void (*ring_test_hook)(struct trace_ring *r, enum ring_hook_point pt);
 #define HOOK(r, pt)                                                   \
     do {                                                              \
@@ -63,6 +65,20 @@ static inline uint64_t *slot(const struct trace_ring *r, uint64_t pos)
 static inline uint64_t size_of(const struct trace_ring *r)
 {
     return (uint64_t)r->mask + 1;
+}
+
+/* How much a full RING_OVERWRITE ring frees at once (see reclaim): 1/64 of
+ * the ring, at most 4 KiB. The flight recorder so keeps at least 63/64 of
+ * its size of newest records (less the record being written); a 256-byte
+ * test ring still frees one record at a time. */
+#define RING_RECLAIM_STEP(r) \
+    (size_of(r) >> 6 < 4096 ? size_of(r) >> 6 : (uint64_t)4096)
+
+/* End of the record or pad marker with header word w at position p. */
+static uint64_t rec_end(const struct trace_ring *r, uint64_t p, uint64_t w)
+{
+    return (w & F_PAD) ? p + size_of(r) - (p & r->mask)
+                       : p + footprint(w_len(w));
 }
 
 /* ---- the packed reservation word (note 1) ------------------------------ */
@@ -144,34 +160,48 @@ static void publish(struct trace_ring *r)
     }
 }
 
-/* Overwrite mode (note 5): free the oldest record at tail position t.
- * Returns true if the caller should retry its reservation (tail moved, by
- * us or by the consumer), false if the oldest record may not be reclaimed:
- * it is not published yet or not committed, i.e. it belongs to a writer we
- * interrupted (note 4). */
-static bool reclaim(struct trace_ring *r, uint64_t t)
+/* Overwrite mode (note 5): free the oldest records from tail position t,
+ * at least `need` bytes and, while they allow, RING_RECLAIM_STEP(r): one
+ * tail CAS (a locked instruction, shared with the consumer) then pays for
+ * a batch of records instead of one each write. The walk stops at the
+ * first record that may not be reclaimed: not published yet (at vis) or
+ * not committed, i.e. it belongs to a writer we interrupted (note 4).
+ * Exactness: the CAS from t succeeds only if nobody (consumer or nested
+ * writer) moved tail since we read t, so the records walked are exactly
+ * those freed, each counted once; pads are not records. Returns true if
+ * the caller should retry its reservation (tail moved, by us or by the
+ * consumer), false if not even the oldest record may be reclaimed. */
+static bool reclaim(struct trace_ring *r, uint64_t t, uint64_t need)
 {
     uint64_t v = LOAD(&r->vis, ACQ);
-    if ((int64_t)(v - t) <= 0)
+    uint64_t step = RING_RECLAIM_STEP(r);
+    uint64_t goal = t + (need > step ? need : step);
+    uint64_t p = t, n = 0;
+    while ((int64_t)(goal - p) > 0 && (int64_t)(v - p) > 0) {
+        uint64_t w = LOAD(slot(r, p), ACQ);
+        if (w_stamp(w) != stamp_of(p)) {    /* tail moved since we read it */
+            if (p == t)
+                return LOAD(&r->tail, ACQ) != t;
+            break;                          /* the CAS below will fail */
+        }
+        if (!(w & F_COMMIT))
+            break;
+        n += !(w & F_PAD);
+        p = rec_end(r, p, w);
+    }
+    if (p == t)
         return false;
-    uint64_t w = LOAD(slot(r, t), ACQ);
-    if (w_stamp(w) != stamp_of(t))          /* tail moved since we read it */
-        return LOAD(&r->tail, ACQ) != t;
-    if (!(w & F_COMMIT))
-        return false;
-    uint64_t adv = (w & F_PAD) ? size_of(r) - (t & r->mask)
-                               : footprint(w_len(w));
     HOOK(r, RING_HOOK_RECLAIM);
     uint64_t exp = t;
-    if (CAS(&r->tail, exp, t + adv) && !(w & F_PAD))
-        ADD(&r->overwritten, 1);
+    if (CAS(&r->tail, exp, p) && n)
+        local_add64(&r->overwritten, n);
     return true;
 }
 
 void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp)
 {
     if (len == 0 || len > r->max_len) {
-        ADD(&r->invalid, 1);
+        local_add64(&r->invalid, 1);
         return 0;
     }
     const uint64_t size = size_of(r);
@@ -195,19 +225,20 @@ void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp)
         uint64_t pad = to_end < rec ? to_end : 0;
 
         if (h + pad + rec - t > size) {
-            if (r->policy == RING_OVERWRITE && reclaim(r, t))
+            if (r->policy == RING_OVERWRITE &&
+                reclaim(r, t, h + pad + rec - t - size))
                 continue;
             /* Drop the new record: it still consumes its seq (note 6). */
             uint64_t exp = rv;
-            if (!CAS(&r->resv, exp, resv_pack(s + 1, h)))
+            if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h)))
                 continue;
             STORE(&r->seq_hint, s, RLX);
-            ADD(&r->dropped, 1);
+            local_add64(&r->dropped, 1);
             break;
         }
         HOOK(r, RING_HOOK_BEFORE_CAS);
         uint64_t exp = rv;
-        if (!CAS(&r->resv, exp, resv_pack(s + 1, h + pad + rec)))
+        if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h + pad + rec)))
             continue;
         HOOK(r, RING_HOOK_AFTER_CAS);
         /* The space is ours. Nothing below is visible to the consumer
@@ -327,11 +358,6 @@ static bool hdr_ok(const struct trace_ring *r, uint64_t p, uint64_t w)
            ((w & F_PAD) || (w_len(w) >= 1 && w_len(w) <= r->max_len));
 }
 
-static uint64_t rec_end(const struct trace_ring *r, uint64_t p, uint64_t w)
-{
-    return (w & F_PAD) ? p + size_of(r) - (p & r->mask)
-                       : p + footprint(w_len(w));
-}
 
 static void skip_window(struct trace_ring *r, uint64_t t, uint64_t h)
 {

@@ -30,9 +30,14 @@
  *    The full 64-bit values are rebuilt from the low halves: the position
  *    from `tail` (head - tail <= size < 2^31), the seq from `seq_hint`, the
  *    last full seq a writer saw (stale by at most what nested writers did).
- *    Only locked instruction on the fast path: that CAS. On one CPU it is
- *    uncontended (the consumer only reads that cache line). A full
- *    RING_OVERWRITE ring adds two more per write (tail CAS, counter).
+ *    Only the owning CPU writes `resv` (the consumer only reads it), so the
+ *    CAS is a CPU-local one: cmpxchg without the lock prefix, atomic against
+ *    interrupts on this CPU because they land between instructions, and
+ *    without the full barrier of a locked instruction (local_atomic.h).
+ *    The writer's counters (dropped, overwritten, invalid) are CPU-local
+ *    adds for the same reason. The one locked instruction a writer still
+ *    needs is the tail CAS of a full RING_OVERWRITE ring (note 5), shared
+ *    with the consumer.
  *
  * 2. Records never straddle the buffer end (a pad marker fills the tail
  *    end), so ring_reserve() can hand out one contiguous area and callers
@@ -60,7 +65,10 @@
  *
  * 5. The consumer copies the payload and then moves `tail` past it with a
  *    CAS. In overwrite mode the writer frees space by moving `tail` forward
- *    with a CAS too, record by record, before it reserves. Exactly one of the
+ *    with a CAS too, before it reserves, in batches: at least the room it
+ *    needs, up to 1/64 of the ring (at most 4 KiB) in one CAS, so the locked
+ *    CAS on the consumer's line is paid once per batch, not per record (the
+ *    flight recorder gives up that much history for it). Exactly one of the
  *    two wins for each record: if the consumer's CAS succeeds the writer had
  *    not yet freed (so not yet written) that space and the copy is whole; if
  *    it fails the record was overwritten during the copy and is discarded
@@ -187,9 +195,10 @@ bool ring_empty(const struct trace_ring *r);
 /* Snapshot of the counters; any CPU, any time (fields read one by one). */
 void ring_stats(const struct trace_ring *r, struct ring_stats *s);
 
-#ifdef HOSTED
+#if defined(HOSTED) && !defined(RING_NO_TEST_HOOKS)
 /* Test hook: called at named points inside the writer, so host tests can
- * play an "NMI" that writes at exactly that instruction. NULL normally. */
+ * play an "NMI" that writes at exactly that instruction. NULL normally.
+ * Benchmarks build without it (-DRING_NO_TEST_HOOKS), as the hypervisor. */
 enum ring_hook_point {
     RING_HOOK_LOADED = 1,    /* after reading resv, before the space check  */
     RING_HOOK_BEFORE_CAS,    /* space checked, reservation CAS not done yet */
