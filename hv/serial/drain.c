@@ -61,16 +61,6 @@ static bool line_wait(int me)
  * fatal path, a stopped machine, a guest's own serial line): the drain
  * then waits for the line instead of leaving records in their rings. */
 static bool blocking;
-/* Trace events wait for the line only on the fatal path, in a stopped
- * machine, or with trace_drain=block. Otherwise they take at most
- * EVENTS_QUEUED bytes of the queue, so console text and a guest's serial
- * line never wait behind more than that much trace (about 0.2 s at
- * 115200 baud); the rest stays in the rings, and a full ring's losses are
- * counted there. */
-static bool events_blocking;
-/* A flight-recorder dump is not capped: what was asked for goes out. */
-static bool events_capped;
-#define EVENTS_QUEUED (4 * FRAME_MAX_ENCODED)
 /* A guest line was queued: its CPU flushes at its next kick (a guest's
  * serial output is paced by the line on real hardware too). */
 static bool flush_wanted;
@@ -83,10 +73,8 @@ static void emit_txq(void *ctx, uint8_t byte)
 
 /* Room for the frame being built and one more: below this the drain
  * stops and the records wait in their rings. */
-static bool txq_has_room(int which)
+static bool txq_has_room(void)
 {
-    if (which == RING_EVENTS && events_capped && !events_blocking)
-        return TXQ_SIZE - txq_room() + FRAME_MAX_ENCODED <= EVENTS_QUEUED;
     if (txq_room() >= 2 * FRAME_MAX_ENCODED)
         return true;
     if (!blocking)
@@ -201,7 +189,7 @@ static void drain_ring(uint32_t cpu, int which, bool force)
     int len;
 
     wire_batch_init(&b, payload, sizeof(payload));
-    while (txq_has_room(which) && (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
+    while (txq_has_room() && (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
         uint64_t lost = seq > next_seq[cpu][which] ? seq - next_seq[cpu][which] : 0;
         next_seq[cpu][which] = seq + 1;
         if (which == RING_CHANNEL) {
@@ -230,7 +218,6 @@ static bool events_wanted(bool force)
 static void drain_all(bool force)
 {
     bool events = events_wanted(force);
-    events_capped = !force && !trace_settings.flight_recorder && !trace_dump_requested();
     for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
         if (!trace_ring_of(cpu, RING_TEXT))
             continue;
@@ -281,11 +268,10 @@ static void kick(bool wait, bool wait_for_owner)
             serial_poll_input();
         txq_pump();
         blocking = __atomic_exchange_n(&flush_wanted, false, __ATOMIC_ACQ_REL) || wait;
-        events_blocking = blocking && hv_config.trace_drain_block;
         drain_all(false);
         if (blocking)
             txq_flush();
-        blocking = events_blocking = false;
+        blocking = false;
         txq_pump();
         line_release();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -372,10 +358,10 @@ void serial_line_return(void)
 /* Everything pending out before the owner lets go (callers own the line). */
 static void drain_all_blocking(bool force)
 {
-    blocking = events_blocking = true;
+    blocking = true;
     drain_all(force);
     txq_flush();
-    blocking = events_blocking = false;
+    blocking = false;
 }
 
 void serial_fatal_takeover(void)
