@@ -26,14 +26,32 @@ def guest_rip(e) -> bool:
 
 
 def guest_symbols(rips) -> dict:
-    """Guest RIP -> "function (file:line)" in the test guest's ELF."""
+    """Guest RIP -> "function (file:line)" in the test guest's ELF; code
+    inlined into other functions names them too, innermost first:
+    "rdtsc (guest/guest.h:61) in tsc_expired, window_nmi_hook"."""
     rips = sorted(set(rips))
     if not rips:
         return {}
-    out = subprocess.run(["addr2line", "-f", "-e", GUEST_ELF] + [hex(r) for r in rips],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    return {r: f"{fn} ({os.path.relpath(at.split(' ')[0], ROOT)})"
-            for r, fn, at in zip(rips, out[0::2], out[1::2])}
+    out = subprocess.run(["addr2line", "-a", "-f", "-i", "-e", GUEST_ELF] + [hex(r) for r in rips],
+                         capture_output=True, text=True, check=True).stdout
+    syms = {}
+    for r, block in zip(rips, re.split(r"^0x[0-9a-f]+\n", out, flags=re.M)[1:]):
+        lines = block.strip("\n").split("\n")
+        frames = list(zip(lines[0::2], lines[1::2]))
+        fn, at = frames[0]
+        text = f"{fn} ({os.path.relpath(at.split(' ')[0], ROOT)})"
+        if len(frames) > 1:
+            text += " in " + ", ".join(f for f, _ in frames[1:])
+        syms[r] = text
+    return syms
+
+
+def functions(sym: str) -> list:
+    """The function names in a guest_symbols() text, innermost first."""
+    if not sym:
+        return []
+    head, _, outer = sym.partition(" in ")
+    return [head.split(" ")[0]] + [f for f in outer.split(", ") if f]
 
 
 def nmi_events(session) -> list:
@@ -56,7 +74,8 @@ def injections_in_handler(events: list, syms: dict) -> list:
     events on that CPU from its previous injection to this one)]."""
     out = []
     for k, e in enumerate(events):
-        if e.name != "NMI_INJECTED" or not NMI_HOOK.search(syms.get(e.args[0], "").split(" ")[0]):
+        if e.name != "NMI_INJECTED" or \
+                not any(NMI_HOOK.search(f) for f in functions(syms.get(e.args[0], ""))):
             continue
         same = [x for x in events[:k + 1] if x.cpu == e.cpu]
         prev = max((j for j, x in enumerate(same[:-1]) if x.name == "NMI_INJECTED"), default=0)
