@@ -223,10 +223,11 @@ void gdb_stop(struct regs *frame, const struct rsp_stop *why)
     command_loop();
     int step = pending_step;
     trace_event(TEV_GDB_RESUME, (uint64_t)(int64_t)step);
+    /* A parked CPU the line was taken from gets it back before anyone runs
+     * on (its drain continues; two writers would interleave), also when
+     * only one CPU is released to step: it may be that CPU. */
+    serial_line_return();
     if (step < 0) {
-        /* A parked CPU the line was taken from gets it back before it runs
-         * on (its drain continues; two writers would interleave). */
-        serial_line_return();
         /* Released before the reporter lets go: a CPU that reports next
          * must find this stop over and begin its own. */
         __atomic_store_n(&gdb.released_gen, g, __ATOMIC_SEQ_CST);
