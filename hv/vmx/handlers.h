@@ -28,5 +28,7 @@ void vmx_io_bitmaps_set(uint8_t *bitmaps);
 void vmx_exit_stats_init(void);
 /* tsc_msr.c: IA32_TSC, TSC_ADJUST and TSC_DEADLINE through the offset. */
 void vmx_tsc_msrs_init(void);
+/* cpuid_tsc.c: CPUID's TSC rate leaves, hidden where they are wrong. */
+void vmx_cpuid_tsc_init(void);
 
 #endif

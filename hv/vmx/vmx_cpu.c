@@ -80,6 +80,7 @@ bool vmx_global_init(void)
     vmx_exits_init();
     vmx_exit_stats_init();
     vmx_tsc_msrs_init();
+    vmx_cpuid_tsc_init();
     vmx_mtrr_init();
     printf("vmx: controls pin %#x proc %#x proc2 %#x exit %#x entry %#x, eptp %#lx\n",
            controls.ctl[CTL_PIN], controls.ctl[CTL_PROC], controls.ctl[CTL_PROC2],

@@ -178,3 +178,53 @@ def test_debian_linux_smp_under_the_hypervisor(boot, apic):
     else:
         assert not re.search(r"DMESG:.*x2apic enabled", out), out[-3000:]
         assert xapic_icr, s.text()[-3000:]
+
+
+# ---- the guest's clock (issue 10) ----------------------------------------------------
+SLEEP_S = 4
+CLOCK_RE = re.compile(r"HVTEST clock uptime=([\d.]+) rtc=(\S+ \S+) loc=(\d+)$", re.M)
+
+
+def rtc_seconds(text):
+    """ "2026-12-02 13:07:27" (rtc0's date and time) -> seconds."""
+    import datetime
+    return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").timestamp()
+
+
+def test_linux_clock_keeps_the_platforms_time(boot):
+    """Linux's clock under the hypervisor runs at the platform's rate.
+    Bochs' CPU models claim a multi-GHz TSC in CPUID 0x15/0x16 while Bochs'
+    TSC counts emulated instructions (tens of MHz); Linux believed the
+    leaves, and its clock and TSC-deadline timer ran ~140x slow (a `sleep
+    0.1` took 14 s of emulated time; the local timer fired ~85 times where
+    a bare run takes tens of thousands). The hypervisor hides the leaves
+    when they disagree with the rate it measured (hv/vmx/cpuid_tsc.c), so
+    Linux measures the rate itself. Checked across `sleep SLEEP_S` against
+    a clock Linux does not keep: the CMOS RTC, which Bochs advances with
+    emulated time (the hypervisor's GUEST frames carry no time stamp, so
+    its own clock cannot be compared line by line). Bare Linux in Bochs
+    cannot be the reference: it believes the same wrong leaves (its clock
+    is as slow; its LAPIC timer, used there instead of the TSC deadline,
+    fires tens of thousands of times while Linux's clock catches up)."""
+    img = linux_guest.build_linux_disk(extra_args=f"hvtest=clock,sleep:{SLEEP_S},clock")
+    m = boot(cmdline=HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)],
+             disks=[img], boot="cdrom", cpus=1, timeout=1500, serial="socket")
+    s = wait_session(m, lambda s: "LINUX-GUEST-DONE" in guest_text(s), "LINUX-GUEST-DONE",
+                     timeout=1400)
+    out = guest_text(s)
+    assert s.find(r"vmx: CPUID 0x15/0x16 claim a \d+ kHz TSC, measured \d+ kHz"), \
+        "this model's TSC leaves are right: the test no longer exercises the fix"
+    got = CLOCK_RE.findall(out)
+    assert len(got) == 2, out[-3000:]
+    (up0, rtc0, loc0), (up1, rtc1, loc1) = got
+    linux_s = float(up1) - float(up0)
+    rtc_s = rtc_seconds(rtc1) - rtc_seconds(rtc0)
+    what = f"across sleep {SLEEP_S}: Linux {linux_s:.2f} s, RTC {rtc_s:.0f} s; " \
+           f"local timer interrupts {loc0} -> {loc1}"
+    # The sleep and the shell around it: at least SLEEP_S, not much more.
+    assert SLEEP_S <= linux_s < 2 * SLEEP_S, what
+    # Whole seconds on the RTC: within one (and a rounding) of Linux's count.
+    assert abs(rtc_s - linux_s) <= 1.5, what
+    # Linux's timer ticked during the sleep (the TSC-deadline timer in the
+    # right units): at least once a second, and not in a storm.
+    assert SLEEP_S <= int(loc1) - int(loc0) <= 2000 * linux_s, what
