@@ -8,17 +8,22 @@
 #include "trustvisor/utpm_core.h"
 #include "selftest/selftest.h"
 
+/* "NAME ok|FAILED N bytes", then the output 48 bytes a line ("NAME @OFF
+ * HEX"): a console line holds about 250 characters. */
 static void report(void *arg, const char *name, bool ok, const uint8_t *got, size_t len)
 {
-    char hex[2 * 128 + 1];
-    size_t n = len < 128 ? len : 128;
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = "0123456789abcdef"[got[i] >> 4];
-        hex[2 * i + 1] = "0123456789abcdef"[got[i] & 15];
-    }
-    hex[2 * n] = 0;
     (*(int *)arg)++;
-    printf("selftest crypto: %s %s %s\n", name, ok ? "ok" : "FAILED", hex);
+    printf("selftest crypto: %s %s %zu bytes\n", name, ok ? "ok" : "FAILED", len);
+    for (size_t off = 0; off < len; off += 48) {
+        char hex[2 * 48 + 1];
+        size_t n = len - off < 48 ? len - off : 48;
+        for (size_t i = 0; i < n; i++) {
+            hex[2 * i] = "0123456789abcdef"[got[off + i] >> 4];
+            hex[2 * i + 1] = "0123456789abcdef"[got[off + i] & 15];
+        }
+        hex[2 * n] = 0;
+        printf("selftest crypto: %s @%zu %s\n", name, off, hex);
+    }
 }
 
 void selftest_crypto(void)
