@@ -78,7 +78,11 @@
 #define TV_MAX_RAND                 4096
 
 /* SEAL / UNSEAL / QUOTE / ID_GETPUB (formats: trustvisor/README.md). A PCR
- * mask has bit i set for PCR i (bits 8-31: TV_ERR_PCR_OUT_OF_RANGE). */
+ * mask has bit i set for PCR i (bits 8-31: TV_ERR_PCR_OUT_OF_RANGE). SEAL
+ * binds the blob to the *current* values of the masked PCRs of the
+ * caller's micro-TPM (a PAL's own inside a PAL), not to values the caller
+ * names (TrustVisor's TPM_PCR_INFO); UNSEAL opens it only while they are
+ * the same. Keys are made once per boot and die with it. */
 #define TV_SEAL_MAX_DATA            2048    /* bytes sealed at most */
 #define TV_SEAL_HEADER              52      /* "TVS1", mask, PCR digest, nonce */
 #define TV_SEAL_TAG                 16      /* Poly1305 */

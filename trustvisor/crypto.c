@@ -50,7 +50,7 @@ static bool seeded;
 uint32_t tv_random(void *out, size_t len)
 {
     uint8_t fresh[48];
-    if (!entropy(fresh, sizeof(fresh)))
+    if (!entropy(fresh, seeded ? 32 : sizeof(fresh)))
         return TV_ERR_INSUFFICIENT_ENTROPY;
     if (!seeded)
         br_hmac_drbg_init(&drbg, &br_sha256_vtable, fresh, sizeof(fresh));
