@@ -71,6 +71,8 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# `make` alone is `make all`, although mk/trustvisor.mk (BearSSL) brings rules first.
+.DEFAULT_GOAL := all
 include mk/trustvisor.mk
 
 .PHONY: all deps iso run test test-quick stress bench drills host clean bochs3 bochs3-for-tests FORCE

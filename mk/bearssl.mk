@@ -1,6 +1,6 @@
 # BearSSL for the micro-TPM (trustvisor/README.md): Debian 12's source
 # package bearssl 0.6+dfsg.1-3, fetched and checked by mk/bearssl.sh (SHA-256
-# pinned there), unpacked into $(BUILD)/bearssl. Only the files below are
+# pinned there), unpacked into build/bearssl. Only the files below are
 # compiled: the portable constant-time implementations (SHA-1, SHA-256,
 # HMAC, HMAC-DRBG, ChaCha20 ct, Poly1305 ctmul, P-256 m31 with i31 ECDSA)
 # and what they call; none of the AES-NI / SSE2 / PCLMUL / POWER8 code, no
@@ -9,7 +9,10 @@
 # into hv.elf) and with the host's into libbearssl-host.a (unit tests).
 # Included by mk/trustvisor.mk.
 
-BEARSSL_DIR   := $(BUILD)/bearssl/bearssl-0.6
+# The source is unpacked once under build/ (not $(BUILD)): the planted-bug
+# builds (build/bugs/<name>, HV_BUGS) compile the same copy.
+BEARSSL_SRC_ROOT := build/bearssl
+BEARSSL_DIR   := $(BEARSSL_SRC_ROOT)/bearssl-0.6
 BEARSSL_SHA   := 102a625bd8f6155260867a50c508df8d8c3f796985dd744df1a68e5cd1a79004
 BEARSSL_STAMP := $(BEARSSL_DIR)/.unpacked-$(BEARSSL_SHA)
 BEARSSL_FILES := codec/ccopy codec/dec32be codec/enc32be \
@@ -36,7 +39,7 @@ BEARSSL_HOST_CFLAGS := -std=gnu11 -O2 -g -w $(BEARSSL_SWITCHES) \
 	-I$(BEARSSL_DIR)/inc -I$(BEARSSL_DIR)/src
 
 $(BEARSSL_STAMP): mk/bearssl.sh mk/debsrc.sh
-	@sh mk/bearssl.sh $(BUILD)/bearssl
+	@sh mk/bearssl.sh $(BEARSSL_SRC_ROOT)
 
 # The sources appear when the tarball is unpacked: every object waits for it.
 $(BEARSSL_DIR)/src/%.c: $(BEARSSL_STAMP) ;
