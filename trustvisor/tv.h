@@ -39,7 +39,7 @@ void tv_utpm_trace(struct vcpu *v, unsigned op, uint32_t rc);
 uint32_t tv_utpm_pcrread(struct vcpu *v, uint64_t index, uint64_t out);
 uint32_t tv_utpm_pcrext(struct vcpu *v, uint64_t index, uint64_t meas);
 uint32_t tv_utpm_genrand(struct vcpu *v, uint64_t out, uint64_t len_ptr);
-/* seal.c: SEAL, UNSEAL, QUOTE, ID_GETPUB */
+/* seal.c: SEAL, UNSEAL; quote.c: QUOTE, ID_GETPUB */
 uint32_t tv_utpm_seal(struct vcpu *v, uint64_t in, uint64_t mask, uint64_t out);
 uint32_t tv_utpm_unseal(struct vcpu *v, uint64_t in, uint64_t out);
 uint32_t tv_utpm_quote(struct vcpu *v, uint64_t mask, uint64_t sig, uint64_t nonce,
