@@ -43,3 +43,22 @@ def test_other_tarball_is_refused(tmp_path):
     assert f"could not get {TARBALL}" in p.stderr, p.stderr
     assert not (tmp_path / "bearssl-0.6").exists()
     assert not (tmp_path / TARBALL).exists()
+
+
+def test_hypervisor_build_has_no_vector_or_aesni_instructions():
+    """BearSSL is compiled with -mgeneral-regs-only and without its AES-NI /
+    SSE2 / PCLMUL paths: no instruction of hv.elf (BearSSL linked in) or of
+    the library names an XMM/YMM/ZMM register or is an AES-NI / PCLMUL one."""
+    import re
+    from testpaths import BUILD
+    lib = os.path.join(BUILD, "bearssl", "libbearssl-hv.a")
+    elf = os.path.join(BUILD, "hv.elf")
+    for f in (lib, elf):
+        assert os.path.exists(f), f"{f} not built: run make"
+    syms = subprocess.run(["nm", elf], capture_output=True, text=True, check=True).stdout
+    assert " br_ecdsa_i31_sign_raw" in syms and " br_chacha20_ct_run" in syms
+    for f in (lib, elf):
+        dis = subprocess.run(["objdump", "-d", f], capture_output=True, text=True, check=True).stdout
+        bad = [l for l in dis.splitlines()
+               if re.search(r"%[xyz]mm\d|\b(aes\w*|pclmul\w*|vpclmul\w*)\s", l)]
+        assert not bad, f"{f}: {bad[:5]}"
