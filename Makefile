@@ -51,6 +51,8 @@ endif
 HV_C_SRCS := $(sort $(wildcard hv/*.c hv/*/*.c))
 HV_S_SRCS := $(sort $(wildcard hv/*.S hv/*/*.S))
 HV_OBJS   := $(HV_C_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_S_SRCS:%.S=$(BUILD)/hv/%.o)
+# Static libraries linked after the objects (BearSSL: mk/bearssl.mk).
+HV_LIBS   :=
 
 # Portable cores: the same files compile into the hypervisor and host tests.
 # They include no hypervisor header (the per-CPU producer in hv/trace/ does,
@@ -69,6 +71,8 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# `make` alone is `make all`, although mk/trustvisor.mk (BearSSL) brings rules first.
+.DEFAULT_GOAL := all
 include mk/trustvisor.mk
 
 .PHONY: all deps iso run test test-quick stress bench drills host clean bochs3 bochs3-for-tests FORCE
@@ -108,8 +112,8 @@ $(BUILD)/hv/%.o: %.S
 # .incbin is invisible to -MMD: the catalogue blob follows events.def by hand.
 $(BUILD)/hv/hv/trace/catalog_blob.o: hv/trace/events.def
 
-$(BUILD)/hv.elf: $(HV_OBJS) hv/boot/hv.ld
-	$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJS) -lgcc
+$(BUILD)/hv.elf: $(HV_OBJS) $(HV_LIBS) hv/boot/hv.ld
+	$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJS) $(HV_LIBS) -lgcc
 
 # The default image: GRUB with the hypervisor and the command line from
 # HV_CMDLINE. Tests build their own images through host-tools/hvtools/image.py.

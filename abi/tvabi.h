@@ -23,10 +23,11 @@
 #define TV_HC_UTPM_PCRREAD          7   /* ECX index, EDX out (20 bytes) */
 #define TV_HC_UTPM_PCREXT           8   /* ECX index, EDX measurement (20 bytes) */
 #define TV_HC_UTPM_GENRAND          9   /* ECX out, EDX len* (u32 in: asked, out: given) */
-#define TV_HC_UTPM_SEAL             10
-#define TV_HC_UTPM_UNSEAL           11
-#define TV_HC_UTPM_QUOTE            12
-#define TV_HC_UTPM_ID_GETPUB        13
+#define TV_HC_UTPM_SEAL             10  /* ECX in (struct tv_buf *), EDX PCR mask, ESI out (struct tv_buf *) */
+#define TV_HC_UTPM_UNSEAL           11  /* ECX in (struct tv_buf *), EDX out (struct tv_buf *) */
+#define TV_HC_UTPM_QUOTE            12  /* ECX PCR mask, EDX sig (struct tv_buf *), ESI nonce (20 bytes),
+                                           EDI quote info (struct tv_buf *) */
+#define TV_HC_UTPM_ID_GETPUB        13  /* ECX out (65 bytes), EDX len* (u32 in: room, out: 65) */
 #define TV_HC_TEST                  255 /* returns 0; quiesces every other CPU once */
 
 /* ---- results (EAX) ---------------------------------------------------------- */
@@ -53,7 +54,11 @@
 #define TV_ERR_PAL_BUSY             0x1b    /* the PAL runs on another CPU (call, UNREG) */
 #define TV_ERR_PAL_MODE             0x1c    /* not callable from this mode (not 64-bit code
                                                with 4-level paging), or no STACK section */
-#define TV_ERR_NOT_IMPLEMENTED      0x1f    /* SHARE, SEAL, UNSEAL, QUOTE, ID_GETPUB: not yet */
+#define TV_ERR_NOT_IMPLEMENTED      0x1f    /* SHARE: not yet */
+/* The micro-TPM's keys (ours) */
+#define TV_ERR_SEAL_AUTH            0x20    /* UNSEAL: not a blob of this boot's key, altered or cut */
+#define TV_ERR_SEAL_PCR             0x21    /* UNSEAL: authentic, but the PCRs it is bound to
+                                               have other values in the caller's micro-TPM now */
 #define TV_ERR_UNKNOWN              0xFFFFFFFFu /* not a TrustVisor command */
 
 /* ---- registration descriptors (packed, little-endian) -------------------- */
@@ -71,6 +76,24 @@
 #define TV_PCR_NUM                  8
 #define TV_PCR_SIZE                 20  /* SHA-1 */
 #define TV_MAX_RAND                 4096
+
+/* SEAL / UNSEAL / QUOTE / ID_GETPUB (formats: trustvisor/README.md). A PCR
+ * mask has bit i set for PCR i (bits 8-31: TV_ERR_PCR_OUT_OF_RANGE). SEAL
+ * binds the blob to the *current* values of the masked PCRs of the
+ * caller's micro-TPM (a PAL's own inside a PAL), not to values the caller
+ * names (TrustVisor's TPM_PCR_INFO); UNSEAL opens it only while they are
+ * the same. Keys are made once per boot and die with it. */
+#define TV_SEAL_MAX_DATA            2048    /* bytes sealed at most */
+#define TV_SEAL_HEADER              52      /* "TVS1", mask, PCR digest, nonce */
+#define TV_SEAL_TAG                 16      /* Poly1305 */
+#define TV_SEAL_OVERHEAD            (TV_SEAL_HEADER + TV_SEAL_TAG)
+#define TV_SEAL_MAGIC               "TVS1"
+#define TV_QUOTE_MAGIC              "TVQ1"
+#define TV_QUOTE_NONCE_SIZE         20      /* TPM_NONCE */
+#define TV_QUOTE_HEADER             28      /* "TVQ1", nonce, mask; then 20 bytes a PCR */
+#define TV_QUOTE_MAX_INFO           (TV_QUOTE_HEADER + TV_PCR_NUM * TV_PCR_SIZE)
+#define TV_QUOTE_SIG_SIZE           64      /* ECDSA P-256: r || s, big-endian */
+#define TV_PUBKEY_SIZE              65      /* SEC1 uncompressed: 0x04 || X || Y */
 
 #ifndef __ASSEMBLY__
 #include <stdint.h>
@@ -96,6 +119,16 @@ struct tv_pal_params {          /* 8 + 10 * 16 bytes */
     uint32_t num_params;
     uint32_t pad;
     struct tv_pal_param params[TV_MAX_PARAMS];
+} __attribute__((packed));
+
+/* A buffer of SEAL/UNSEAL/QUOTE (TrustVisor passes {pointer, length}
+ * pairs there too). Input: len bytes at addr. Output: len is the room at
+ * addr on the call and the bytes written on return (on TV_ERR_BAD_PARAM
+ * for too little room: the bytes needed). */
+struct tv_buf {                 /* 16 bytes */
+    uint64_t addr;
+    uint32_t len;
+    uint32_t pad;
 } __attribute__((packed));
 #endif
 

@@ -5,7 +5,7 @@ set -e
 PKGS="gcc g++ make binutils curl clang libclang-rt-14-dev grub-pc-bin grub-common
 xorriso mtools bochs bochsbios vgabios qemu-system-x86 gdb spin
 python3-serial python3-pytest python3-pytest-xdist python3-pyelftools
-python3-rich python3-tabulate"
+python3-rich python3-tabulate python3-cryptography"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -26,7 +26,7 @@
 #include "cpu/idt.h"
 #include "trace/trace.h"
 #include "trustvisor/pal.h"
-#include "trustvisor/sha1.h"
+#include <bearssl_hash.h>
 #include "trustvisor/tv.h"
 #include "vmx/ept.h"
 #include "vmx/exit.h"
@@ -141,21 +141,19 @@ static uint32_t find_pages(struct pal *p, const struct tv_pal_sections *ss)
 }
 
 /* PCR 0 of the PAL's uTPM: extended with SHA-1 over its code pages, in
- * the order of the sections (TrustVisor measures the PAL at REG). */
+ * the order of the sections (TrustVisor measures the PAL at REG):
+ * PCR 0 = SHA1(0^20 || SHA1(CODE and SHARED_CODE pages)). */
 static void measure(struct pal *p)
 {
-    struct sha1_ctx c;
+    br_sha1_context c;
     uint8_t m[TV_PCR_SIZE];
-    sha1_init(&c);
+    br_sha1_init(&c);
     for (uint32_t i = 0; i < p->npages; i++)
         if (p->page[i].type == TV_PAL_SECTION_CODE || p->page[i].type == TV_PAL_SECTION_SHARED_CODE)
-            sha1_update(&c, phys_ptr(p->page[i].gpa), PAGE_SIZE);
-    sha1_final(&c, m);
+            br_sha1_update(&c, phys_ptr(p->page[i].gpa), PAGE_SIZE);
+    br_sha1_out(&c, m);
     memset(p->pcr, 0, sizeof(p->pcr));
-    sha1_init(&c);
-    sha1_update(&c, p->pcr[0], TV_PCR_SIZE);
-    sha1_update(&c, m, sizeof(m));
-    sha1_final(&c, p->pcr[0]);
+    utpm_extend(p->pcr[0], m);
 }
 
 /* With every other CPU stopped: the pages leave the guest's EPT. */

@@ -52,6 +52,9 @@ void pal_view_free(struct pal *p);
  * that range lies in one page of the PAL (of a section of type `type`, 0:
  * any), else NULL. */
 void *pal_ptr(struct pal *p, uint64_t gva, uint64_t len, uint32_t type);
+/* The same for a hypercall's buffer: any section to read, DATA, PARAM
+ * or STACK to write. */
+void *pal_ptr_rw(struct pal *p, uint64_t gva, uint64_t len, bool write);
 /* REG's check: the parameters fit the PARAM section (TV_OK or an error) */
 uint32_t pal_params_fit(const struct pal *p);
 

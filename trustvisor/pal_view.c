@@ -139,6 +139,20 @@ void *pal_ptr(struct pal *p, uint64_t gva, uint64_t len, uint32_t type)
     return NULL;
 }
 
+void *pal_ptr_rw(struct pal *p, uint64_t gva, uint64_t len, bool write)
+{
+    static const uint32_t writable[] = { TV_PAL_SECTION_DATA, TV_PAL_SECTION_PARAM,
+                                         TV_PAL_SECTION_STACK };
+    if (!write)
+        return pal_ptr(p, gva, len, 0);
+    for (unsigned i = 0; i < sizeof(writable) / sizeof(writable[0]); i++) {
+        void *h = pal_ptr(p, gva, len, writable[i]);
+        if (h)
+            return h;
+    }
+    return NULL;
+}
+
 /* Each parameter takes 8 bytes of the PARAM section (an integer) or its
  * size rounded up to 8 (what a pointer points to): they must fit. */
 uint32_t pal_params_fit(const struct pal *p)

@@ -36,11 +36,15 @@ static uint32_t dispatch(struct vcpu *v, uint32_t fn)
         return tv_utpm_pcrext(v, rcx, rdx);
     case TV_HC_UTPM_GENRAND:
         return tv_utpm_genrand(v, rcx, rdx);
-    case TV_HC_SHARE:
     case TV_HC_UTPM_SEAL:
+        return tv_utpm_seal(v, rcx, rdx, rsi);
     case TV_HC_UTPM_UNSEAL:
+        return tv_utpm_unseal(v, rcx, rdx);
     case TV_HC_UTPM_QUOTE:
+        return tv_utpm_quote(v, rcx, rdx, rsi, rdi);
     case TV_HC_UTPM_ID_GETPUB:
+        return tv_utpm_id_getpub(v, rcx, rdx);
+    case TV_HC_SHARE:
         guest_refused(v, REFUSE_VMCALL, fn, "TrustVisor command %u is not implemented yet", fn);
         return TV_ERR_NOT_IMPLEMENTED;
     default:

@@ -1,29 +1,48 @@
-/* The micro-TPM (TrustVisor's uTPM): PCRs (8 of them, SHA-1, extended as a
- * TPM 1.2 does: PCR = SHA1(PCR || m)) and random numbers from the CPU.
+/* The micro-TPM (TrustVisor's uTPM): whose it is, PCRs (8 of them, SHA-1,
+ * extended as a TPM 1.2 does: PCR = SHA1(PCR || m), utpm_core.c) and
+ * random numbers (crypto.c: an HMAC-DRBG fed from RDRAND/RDSEED).
  *
- * Whose PCRs: a PAL's own once PALs can be called (each PAL's uTPM is
- * made at REG, pal.c); until then every caller is the untrusted guest,
- * which gets one uTPM instance of its own for the boot (TrustVisor itself
- * refuses uTPM calls outside a PAL; see trustvisor/README.md). */
+ * Whose: a hypercall from inside a PAL (one runs on this CPU, pal_call.c)
+ * reaches that PAL's own micro-TPM, made at its REG with PCR 0 its
+ * measurement (pal.c), and its pointers are the PAL's own addresses. Any
+ * other caller is the untrusted guest, which gets one micro-TPM of its own
+ * for the boot (TrustVisor itself refuses uTPM calls outside a PAL; see
+ * trustvisor/README.md). */
 #include <string.h>
 #include <tvabi.h>
 #include <x86.h>
 #include "trace/trace.h"
-#include "trustvisor/sha1.h"
+#include "trustvisor/pal.h"
 #include "trustvisor/tv.h"
 
-static uint8_t guest_pcr[TV_PCR_NUM][TV_PCR_SIZE];
-static int pcr_lock;
+static utpm_pcrs guest_pcr;
+static int utpm_lock_word;
 
-static void lock(void)
+/* One lock for every micro-TPM, the DRBG and the keys: hypercalls only,
+ * never NMI context. */
+void tv_utpm_lock(void)
 {
-    while (__atomic_exchange_n(&pcr_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();    /* hypercalls only, never NMI context */
+    while (__atomic_exchange_n(&utpm_lock_word, 1, __ATOMIC_ACQUIRE))
+        cpu_relax();
 }
 
-static void unlock(void)
+void tv_utpm_unlock(void)
 {
-    __atomic_store_n(&pcr_lock, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&utpm_lock_word, 0, __ATOMIC_RELEASE);
+}
+
+uint8_t (*tv_utpm_pcrs(struct vcpu *v))[TV_PCR_SIZE]
+{
+    struct pal *p = pal_running_here(v);
+    return p ? p->pcr : guest_pcr;
+}
+
+/* TV_UTPM_OP: the operation (hv/trace/names.def), whose micro-TPM (the
+ * PAL's entry, 0: the guest's) and the result. */
+void tv_utpm_trace(struct vcpu *v, unsigned op, uint32_t rc)
+{
+    struct pal *p = pal_running_here(v);
+    trace_event(TEV_TV_UTPM_OP, op, p ? p->entry : 0, rc);
 }
 
 uint32_t tv_utpm_pcrread(struct vcpu *v, uint64_t index, uint64_t out)
@@ -33,13 +52,13 @@ uint32_t tv_utpm_pcrread(struct vcpu *v, uint64_t index, uint64_t out)
     if (index >= TV_PCR_NUM) {
         rc = TV_ERR_PCR_OUT_OF_RANGE;
     } else {
-        lock();
-        memcpy(val, guest_pcr[index], sizeof(val));
-        unlock();
-        if (!tv_copy_to_guest(out, val, sizeof(val)))
+        tv_utpm_lock();
+        memcpy(val, tv_utpm_pcrs(v)[index], sizeof(val));
+        tv_utpm_unlock();
+        if (!tv_write(v, out, val, sizeof(val)))
             rc = TV_ERR_BAD_PARAM;
     }
-    trace_event(TEV_TV_UTPM_OP, 0 /* PCR_READ */, 0, rc);
+    tv_utpm_trace(v, 0 /* PCR_READ */, rc);
     return rc;
 }
 
@@ -49,39 +68,15 @@ uint32_t tv_utpm_pcrext(struct vcpu *v, uint64_t index, uint64_t meas)
     uint32_t rc = TV_OK;
     if (index >= TV_PCR_NUM) {
         rc = TV_ERR_PCR_OUT_OF_RANGE;
-    } else if (!tv_copy_from_guest(m, meas, sizeof(m))) {
+    } else if (!tv_read(v, m, meas, sizeof(m))) {
         rc = TV_ERR_BAD_PARAM;
     } else {
-        struct sha1_ctx c;
-        lock();
-        sha1_init(&c);
-        sha1_update(&c, guest_pcr[index], TV_PCR_SIZE);
-        sha1_update(&c, m, sizeof(m));
-        sha1_final(&c, guest_pcr[index]);
-        unlock();
+        tv_utpm_lock();
+        utpm_extend(tv_utpm_pcrs(v)[index], m);
+        tv_utpm_unlock();
     }
-    trace_event(TEV_TV_UTPM_OP, 1 /* EXTEND */, 0, rc);
+    tv_utpm_trace(v, 1 /* EXTEND */, rc);
     return rc;
-}
-
-/* RDRAND (CPUID.1:ECX[30]) or RDSEED (CPUID.(7,0):EBX[18]); each may
- * report "no value now" with CF = 0 and is retried a few times (SDM Vol.
- * 1, 7.3.17.1, the retry advice for RDRAND). */
-static bool cpu_random(uint64_t *out)
-{
-    static int have = -1;       /* 0 none, 1 rdrand, 2 rdseed */
-    if (have < 0)
-        have = (cpuid(1, 0).ecx & (1u << 30)) ? 1 : (cpuid(7, 0).ebx & (1u << 18)) ? 2 : 0;
-    for (int tries = 0; have && tries < 10; tries++) {
-        uint8_t ok;
-        if (have == 1)
-            __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc");
-        else
-            __asm__ volatile("rdseed %0; setc %1" : "=r"(*out), "=qm"(ok) :: "cc");
-        if (ok)
-            return true;
-    }
-    return false;
 }
 
 uint32_t tv_utpm_genrand(struct vcpu *v, uint64_t out, uint64_t len_ptr)
@@ -89,30 +84,22 @@ uint32_t tv_utpm_genrand(struct vcpu *v, uint64_t out, uint64_t len_ptr)
     uint32_t len;
     uint8_t buf[256];
     uint32_t rc = TV_OK;
-    if (!tv_copy_from_guest(&len, len_ptr, sizeof(len)) || len > TV_MAX_RAND) {
+    if (!tv_read(v, &len, len_ptr, sizeof(len)) || len > TV_MAX_RAND) {
         rc = TV_ERR_BAD_PARAM;
         goto out;
     }
-    for (uint32_t done = 0; done < len;) {
+    for (uint32_t done = 0; done < len && rc == TV_OK; done += sizeof(buf)) {
         uint32_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
-        for (uint32_t i = 0; i < n; i += 8) {
-            uint64_t r;
-            if (!cpu_random(&r)) {
-                rc = TV_ERR_INSUFFICIENT_ENTROPY;
-                goto out;
-            }
-            memcpy(buf + i, &r, n - i < 8 ? n - i : 8);
-        }
-        if (!tv_copy_to_guest(out + done, buf, n)) {
+        tv_utpm_lock();
+        rc = tv_random(buf, n);
+        tv_utpm_unlock();
+        if (rc == TV_OK && !tv_write(v, out + done, buf, n))
             rc = TV_ERR_BAD_PARAM;
-            goto out;
-        }
-        done += n;
     }
-    if (!tv_copy_to_guest(len_ptr, &len, sizeof(len)))
+    if (rc == TV_OK && !tv_write(v, len_ptr, &len, sizeof(len)))
         rc = TV_ERR_BAD_PARAM;
 out:
     memset(buf, 0, sizeof(buf));
-    trace_event(TEV_TV_UTPM_OP, 5 /* GET_RANDOM */, 0, rc);
+    tv_utpm_trace(v, 5 /* GET_RANDOM */, rc);
     return rc;
 }

@@ -151,7 +151,7 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     if (is(k, kn, "selftest")) {
         static const char *const kinds[SELFTEST_COUNT] = {
             "none", "ud", "pf", "gp", "nmi", "df", "storm", "storm_guest",
-            "quiesce", "quiesce_stuck"
+            "quiesce", "quiesce_stuck", "crypto"
         };
         for (int i = 0; i < SELFTEST_COUNT; i++)
             if (is(v, vn, kinds[i])) {

@@ -18,7 +18,8 @@ enum gdb_mode { GDB_OFF, GDB_ON, GDB_WAIT, GDB_RAW, GDB_RAW_WAIT };
 enum x2apic_hint { X2APIC_HINT_NONE, X2APIC_HINT_KVM };
 enum selftest_kind { SELFTEST_NONE, SELFTEST_UD, SELFTEST_PF, SELFTEST_GP,
                      SELFTEST_NMI, SELFTEST_DF, SELFTEST_STORM, SELFTEST_STORM_GUEST,
-                     SELFTEST_QUIESCE, SELFTEST_QUIESCE_STUCK, SELFTEST_COUNT };
+                     SELFTEST_QUIESCE, SELFTEST_QUIESCE_STUCK, SELFTEST_CRYPTO,
+                     SELFTEST_COUNT };
 
 struct hv_config {
     uint32_t baud;

@@ -96,6 +96,7 @@ void selftest_run(int kind)
         [SELFTEST_STORM] = { "storm", selftest_storm },
         [SELFTEST_QUIESCE] = { "quiesce", selftest_quiesce },
         [SELFTEST_QUIESCE_STUCK] = { "quiesce_stuck", selftest_quiesce_stuck },
+        [SELFTEST_CRYPTO] = { "crypto", selftest_crypto },
     };
     if (kind <= SELFTEST_NONE || kind >= SELFTEST_COUNT || !tests[kind].fn)
         return;

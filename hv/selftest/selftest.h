@@ -8,4 +8,6 @@ void selftest_start_background(int kind);
 /* quiesce_selftest.c */
 void selftest_quiesce(void);
 void selftest_quiesce_stuck(void);
+/* crypto_selftest.c */
+void selftest_crypto(void);
 #endif

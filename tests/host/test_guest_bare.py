@@ -37,6 +37,8 @@ ALL_BARE = [
                 ("print_too_long", NOHV), ("print_footprint", NOHV)]),
     ("trustvisor", [("cpuid_leaf", NOHV)]),
     ("trustvisor_pal", [("reg_add", NOHV)]),
+    ("trustvisor_utpm", [("seal", NOHV)]),
+    ("trustvisor_utpm_pal", [("reg", NOHV)]),
 ]
 
 CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$")

@@ -12,7 +12,7 @@ from waits import wait_session
 pytestmark = pytest.mark.emulator
 
 SCENARIOS = ["selftest", "cpuid", "msr", "cr4", "e820", "hvmem", "vmcall", "trustvisor",
-             "trustvisor_pal"]
+             "trustvisor_pal", "trustvisor_utpm", "trustvisor_utpm_pal"]
 
 
 def guest_text(s):
@@ -41,14 +41,16 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     assert s.find(r"refused HV_MEMORY: write of hypervisor memory at 0x[0-9a-f]+; #GP"), s.text()
     assert s.find(r"guest cpu0: refused GUEST_ADDRESS: PRINT string at 0x[0-9a-f]+ is not guest RAM"), s.text()
     assert s.events("EPT_VIOLATION"), "no EPT violation traced"
-    # TrustVisor: a PAL's life and the refused accesses to it, as events.
-    assert len(s.events("TV_PAL_REGISTER")) == 4 and len(s.events("TV_PAL_UNREGISTER")) == 4
+    # TrustVisor: a PAL's life and the refused accesses to it, as events
+    # (trustvisor 2 REG/UNREG, trustvisor_pal 2, trustvisor_utpm_pal 2).
+    assert len(s.events("TV_PAL_REGISTER")) == 6 and len(s.events("TV_PAL_UNREGISTER")) == 6
     # Calling PALs (trustvisor_pal): 2 good calls, 5 abandoned, 1 after them.
     pal = {b for a, b, r in checks if a == "trustvisor_pal"}
     assert pal >= {"call_add", "call_add_again", "call_regs_kept", "fault_read_outside",
                    "fault_write_code", "fault_ud", "fault_time_limit", "fault_exec_data", "call_after_faults",
                    "unreg_bad"}, sorted(pal)
-    assert len(s.events("TV_PAL_ENTER")) == 8 and len(s.events("TV_PAL_EXIT")) == 8
+    # and trustvisor_utpm_pal's 12 calls, each one VMCALL from inside the PAL
+    assert len(s.events("TV_PAL_ENTER")) == 20 and len(s.events("TV_PAL_EXIT")) == 20
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ raised vector 6 "), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ ran past its time limit"), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+: fetch of 0x[0-9a-f]+ against its "
