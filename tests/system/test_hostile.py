@@ -8,8 +8,9 @@ answer; then it triple-faults. The hypervisor reports every refusal
 ("guest cpuN: refused KIND: ..."), resets the machine on the triple fault
 and the guest boots a second time (a CMOS marker tells it so).
 
-Under the hypervisor (1 and 2 CPUs, corei7_skylake_x, Bochs 2.7) every
-CHECK line must PASS. Bare in Bochs (no hypervisor) the architectural
+Under the hypervisor (corei7_skylake_x: 1 CPU on Bochs 2.7, 2 CPUs on
+Bochs 2.7 and on Bochs 3.0, see triple_fault_checked) every CHECK line
+must PASS. Bare in Bochs (no hypervisor) the architectural
 checks must PASS and exactly the hypervisor-only ones FAIL with "no
 hypervisor present": that validates the expectations on Bochs' own CPU.
 
@@ -24,7 +25,7 @@ import time
 
 import pytest
 
-from hvtools.emu import RUNS_DIR, Machine
+from hvtools.emu import BOCHS, BOCHS3, RUNS_DIR, Machine
 from hvtools.image import Module
 from testpaths import ROOT
 from waits import wait_session
@@ -90,12 +91,14 @@ FIRST_BOOT = [
     "aps_alive",
 ]
 SMP_ONLY = {"lapic_aps_alive", "icr_aps_alive", "aps_alive"}
+DR0_CHECKS = {"dr0_breakpoint", "dr0_breakpoint_after_exits"}
 
 CHECK_RX = re.compile(r"^CHECK (\w+)\.(\w+): (PASS|FAIL)(?: (.*))?$", re.M)
 
 
-def first_boot_checks(cpus):
-    return [c for c in FIRST_BOOT if cpus > 1 or c not in SMP_ONLY]
+def first_boot_checks(cpus, dr0=True):
+    return [c for c in FIRST_BOOT
+            if (cpus > 1 or c not in SMP_ONLY) and (dr0 or c not in DR0_CHECKS)]
 
 
 def split_boots(out):
@@ -122,14 +125,24 @@ def second_boot_done(s):
     return len(split_boots(out)) >= 2 and "GUEST DONE" in split_boots(out)[-1]
 
 
-# The triple fault and the machine's reset are checked with one CPU only:
-# Bochs 2.7 with more than one CPU freezes its clock after a hardware reset
-# through the 0xcf9 reset register (the BIOS's keyboard check then times out:
-# ">>PANIC<< Keyboard error:21" at the very tick of the reset), and Bochs
-# 3.0, which resets SMP machines right, triple-faults the guest at its DR0
-# breakpoint (not understood yet; Bochs 2.7 and bare runs deliver the #DB).
-def triple_fault_checked(cpus):
-    return cpus == 1
+# Each Bochs has one SMP bug in the way of one attempt, so on 2 CPUs the
+# scenario runs on both, each leaving out only the attempt its emulator
+# gets wrong (1 CPU: everything, on Bochs 2.7):
+#  - Bochs 2.7 with more than one CPU freezes its clock after a hardware
+#    reset through the 0xcf9 reset register (the BIOS's keyboard check then
+#    times out: ">>PANIC<< Keyboard error:21" at the very tick of the
+#    reset): no triple fault there (hostile_triple=0);
+#  - Bochs 3.0 with more than one CPU triple-faults on a DR0 execute
+#    breakpoint's #DB, bare too, without the hypervisor (seen: 458 resets
+#    at the breakpoint in 10 minutes of a bare 2-CPU run; 1 CPU delivers
+#    it): no DR0 breakpoint there (hostile_dr0=0). The DR0 breakpoint on 2
+#    and 4 CPUs is also test_gdbstub's (scenario gdb, Bochs 2.7).
+def triple_fault_checked(cpus, bochs=BOCHS):
+    return cpus == 1 or bochs == BOCHS3
+
+
+def dr0_checked(cpus, bochs=BOCHS):
+    return cpus == 1 or bochs != BOCHS3
 
 
 def first_boot_done(s):
@@ -137,14 +150,16 @@ def first_boot_done(s):
     return "GUEST DONE" in out
 
 
-def run_under_hv(boot, cpus, args, timeout=1500):
-    triple = triple_fault_checked(cpus)
+def run_under_hv(boot, cpus, args, timeout=1500, bochs=BOCHS):
+    triple = triple_fault_checked(cpus, bochs)
     if not triple:
         args += " hostile_triple=0"
+    if not dr0_checked(cpus, bochs):
+        args += " hostile_dr0=0"
     img = disk.build_guest_disk(scenarios="hostile", poweroff=False, args=args)
     m = boot(cmdline=HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)], disks=[img],
              boot="cdrom", cpus=cpus, model=MODEL, timeout=timeout + 60, serial="socket",
-             extra_config=BOCHS_EXTRA)
+             extra_config=BOCHS_EXTRA, bochs=bochs)
     done = second_boot_done if triple else first_boot_done
     try:
         s = wait_session(m, lambda s: done(s) or "GUEST FAULT" in guest_text(s),
@@ -164,13 +179,15 @@ def wait_session_now(m):
     return Session.decode(m.output)
 
 
-def assert_hostile_run(s, cpus, seed, fixed_order=True):
+def assert_hostile_run(s, cpus, seed, fixed_order=True, bochs=BOCHS):
     out = guest_text(s)
-    ctx = f"(cpus={cpus}, hostile_seed={seed})"
+    ctx = f"(cpus={cpus}, {os.path.relpath(bochs, ROOT) if bochs != BOCHS else 'bochs'}, " \
+          f"hostile_seed={seed})"
     tail = s.text()[-3000:]
     assert "GUEST FAULT" not in out, f"{ctx}\n{out[-4000:]}"
     boots = split_boots(out)
-    triple = triple_fault_checked(cpus)
+    triple = triple_fault_checked(cpus, bochs)
+    expected = first_boot_checks(cpus, dr0_checked(cpus, bochs))
     assert len(boots) == (2 if triple else 1), f"{ctx} got {len(boots)} guest boots\n{out[-3000:]}"
     first = boots[0]
     checks = checks_of(first)
@@ -178,9 +195,9 @@ def assert_hostile_run(s, cpus, seed, fixed_order=True):
     assert not bad, f"{ctx} failing checks of the first boot:\n{bad}\n--- hypervisor:\n{tail}"
     names = [c for c, _, _ in checks]
     if fixed_order:
-        assert names == first_boot_checks(cpus), f"{ctx}\n{names}"
+        assert names == expected, f"{ctx}\n{names}"
     else:
-        assert set(names) >= set(first_boot_checks(cpus)) - {"aps_ready"}, f"{ctx}\n{names}"
+        assert set(names) >= set(expected) - {"aps_ready"}, f"{ctx}\n{names}"
     # The console still worked after the COM1 abuse and the flood.
     assert re.search(r"INFO hostile: flood of \d+ bytes done", first), first[-2000:]
     text = s.text()
@@ -209,10 +226,11 @@ def assert_hostile_run(s, cpus, seed, fixed_order=True):
     assert len(re.findall(r"hv: ready", s.text())) >= 2, f"{ctx}\n{tail}"
 
 
-@pytest.mark.parametrize("cpus", [1, 2])
-def test_hostile_guest_under_the_hypervisor(boot, cpus):
-    m, s = run_under_hv(boot, cpus, f"hostile_seed={SEED}")
-    assert_hostile_run(s, cpus, SEED)
+@pytest.mark.parametrize("cpus,bochs", [(1, BOCHS), (2, BOCHS), (2, BOCHS3)],
+                         ids=["1-bochs2.7", "2-bochs2.7", "2-bochs3.0"])
+def test_hostile_guest_under_the_hypervisor(boot, cpus, bochs):
+    m, s = run_under_hv(boot, cpus, f"hostile_seed={SEED}", bochs=bochs)
+    assert_hostile_run(s, cpus, SEED, bochs=bochs)
 
 
 # ---- bare: the expectations checked against Bochs' own CPU ---------------------------

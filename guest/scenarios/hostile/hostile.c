@@ -30,7 +30,8 @@
  * Options: hostile_seed=N (PRNG seed, printed; default from the TSC),
  * hostile_order=random (shuffle the classes, random values too; the triple
  * fault stays last), hostile_rounds=N (repeat the classes), hostile_vmcalls=N,
- * hostile_flood=BYTES (default 102400), hostile_triple=0 (no triple fault).
+ * hostile_flood=BYTES (default 102400), hostile_triple=0 (no triple fault),
+ * hostile_dr0=0 (no DR0 breakpoint: Bochs 3.0 SMP triple-faults on it, bare too).
  * Only run when named (scenarios=hostile); put it last on the list. */
 #include "hostile.h"
 
