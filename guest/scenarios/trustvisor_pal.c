@@ -189,6 +189,25 @@ static void share_expect(const char *chk, u64 entry, u64 a, u64 l, u64 a2, u64 l
 	      a2, l2, rc, want);
 }
 
+/* A read-only alias of `frame` just above the identity map (boot.S maps
+ * everything writable): PDPT[4] -> ro_pd -> ro_pt -> the frame, present,
+ * not writable. `on` false takes it away again (PDPT[4] not present, as
+ * the other scenarios expect above 4 GiB). */
+static u64 ro_pd[512] __attribute__((aligned(PG))), ro_pt[512] __attribute__((aligned(PG)));
+
+static u64 ro_alias(u64 frame, bool on)
+{
+	u64 cr3, va = IDENTITY_MAP_END + (8ull << 20);
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	u64 *pml4 = (u64 *)(cr3 & ~0xfffull);
+	u64 *pdpt = (u64 *)(pml4[0] & 0x000ffffffffff000ull);
+	ro_pt[(va >> 12) & 511] = frame | 1;                /* present, read-only */
+	ro_pd[(va >> 21) & 511] = (u64)ro_pt | 3;
+	pdpt[(va >> 30) & 511] = on ? (u64)ro_pd | 3 : 0;
+	__asm__ volatile("invlpg (%0)" :: "r"(va) : "memory");
+	return va;
+}
+
 /* Every refusal leaves the PAL and the pages as they were (checked by the
  * good SHARE after them and the reads of the page). */
 static void share_refused(u64 entry, u64 sh)
@@ -232,6 +251,20 @@ static void share_refused(u64 entry, u64 sh)
 	share_expect("share_other_pals_page", entry, other, PG, 0, 0, 1, TV_ERR_ALREADY);
 	rc = tv_call(TV_HC_UNREG, other, 0, 0);
 	check("share_other_unreg", rc == TV_OK, "UNREG of the second PAL gave 0x%x", rc);
+	/* A page the caller may read but not write: refused to SHARE and to
+	 * REG (a DATA section there) alike. */
+	u64 ro = ro_alias(sh + PG, true), seen;
+	int rv = safe_read64(ro, &seen), wv = safe_write64(ro, 1);
+	check("ro_alias_reads", rv < 0 && seen == 0 && wv == 14, "the read-only alias: read "
+	      "vector %d value 0x%lx, write vector %d; want none, 0, #PF", rv, seen, wv);
+	share_expect("share_readonly", entry, ro, PG, 0, 0, 1, TV_ERR_SECTION_READONLY);
+	secs = (struct tv_pal_sections){ .num_sections = 2 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, other };
+	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, ro };
+	rc = tv_call(TV_HC_REG, (u64)&secs, 0, other);
+	check("reg_readonly", rc == TV_ERR_SECTION_READONLY, "REG with a read-only DATA page "
+	      "gave 0x%x, want 0x%x", rc, TV_ERR_SECTION_READONLY);
+	ro_alias(sh + PG, false);
 	u64 val;
 	int v = safe_read64(sh, &val);
 	check("share_refused_page_kept", v < 0 && val == 0x5151, "after the refused SHAREs the "

@@ -56,7 +56,8 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
                    "share_overlap_each_other", "share_overlap_own_section",
                    "share_all_or_nothing", "share_unmapped", "share_bad_array",
                    "share_other_pals_page", "share_refused_page_kept", "share_needed", "share",
-                   "share_twice", "share_page_refused", "share_pal_reads", "share_pal_wrote"}, \
+                   "share_twice", "share_page_refused", "share_pal_reads", "share_pal_wrote",
+                   "ro_alias_reads", "share_readonly", "reg_readonly"}, \
         sorted(pal)
     # and trustvisor_utpm_pal's 12 calls, each one VMCALL from inside the PAL,
     # and SHARE's 2 (one before the page is lent: abandoned).
