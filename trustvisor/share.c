@@ -117,11 +117,15 @@ static uint32_t share_claimed(struct vcpu *v, struct pal *p, const struct share_
     uint32_t first = p->npages, rc = check_ranges(p, r);
     if (rc == TV_OK)
         rc = find_shared_pages(p, r);
-    if (rc == TV_OK)
-        rc = lend(p, first);
     if (rc != TV_OK) {
         p->npages = first;
-        if (!pal_view_build(p, p->user))    /* the tables it had fit again */
+        return rc;
+    }
+    if ((rc = lend(p, first)) != TV_OK) {
+        p->npages = first;
+        /* The view was rebuilt with the new pages (or half-way): back to
+         * the old one, whose tables fit before. */
+        if (!pal_view_build(p, p->user))
             printf("trustvisor: SHARE: the PAL at %#lx lost its view\n", p->entry);
         return rc;
     }
