@@ -19,7 +19,8 @@
 /* ---- commands (EAX) -------------------------------------------------------- */
 #define TV_HC_REG                   1   /* ECX sections*, ESI params*, EDI entry */
 #define TV_HC_UNREG                 2   /* ECX entry */
-#define TV_HC_SHARE                 6   /* ECX entry, EDX addrs*, ESI lens*, EDI count */
+#define TV_HC_SHARE                 6   /* ECX entry, EDX addrs*, ESI lens*, EDI count:
+                                           u64 arrays (also from 32-bit callers) */
 #define TV_HC_UTPM_PCRREAD          7   /* ECX index, EDX out (20 bytes) */
 #define TV_HC_UTPM_PCREXT           8   /* ECX index, EDX measurement (20 bytes) */
 #define TV_HC_UTPM_GENRAND          9   /* ECX out, EDX len* (u32 in: asked, out: given) */
@@ -54,7 +55,7 @@
 #define TV_ERR_PAL_BUSY             0x1b    /* the PAL runs on another CPU (call, UNREG) */
 #define TV_ERR_PAL_MODE             0x1c    /* not callable from this mode (not 64-bit code
                                                with 4-level paging), or no STACK section */
-#define TV_ERR_NOT_IMPLEMENTED      0x1f    /* SHARE: not yet */
+#define TV_ERR_NOT_IMPLEMENTED      0x1f    /* no command returns it now (SHARE did) */
 /* The micro-TPM's keys (ours) */
 #define TV_ERR_SEAL_AUTH            0x20    /* UNSEAL: not a blob of this boot's key, altered or cut */
 #define TV_ERR_SEAL_PCR             0x21    /* UNSEAL: authentic, but the PCRs it is bound to
@@ -67,6 +68,9 @@
 #define TV_PAL_SECTION_PARAM        3   /* read + write (parameters marshalled here) */
 #define TV_PAL_SECTION_STACK        4   /* read + write */
 #define TV_PAL_SECTION_SHARED_CODE  5   /* read + execute */
+/* Not for REG: what SHARE adds. Read + write for the PAL, gone from the
+ * guest while the PAL is registered, given back unscrubbed at UNREG. */
+#define TV_PAL_SECTION_SHARED       6
 
 #define TV_MAX_SECTIONS             10
 #define TV_MAX_PARAMS               10

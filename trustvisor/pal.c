@@ -186,7 +186,9 @@ static uint32_t do_register(struct vcpu *v, struct pal *p, uint64_t sections, ui
         rc = find_pages(p, s);
     /* The PAL's pages for a user process are user pages in its own page
      * tables (CPL from SS.DPL, SDM Vol. 3C, 24.4.1; Vol. 3A, 5.5). */
-    if (rc == TV_OK && !pal_view_build(p, ((vmcs_read(GUEST_SS_AR) >> 5) & 3) == 3))
+    p->user = ((vmcs_read(GUEST_SS_AR) >> 5) & 3) == 3;
+    p->nsections = s->num_sections;
+    if (rc == TV_OK && !pal_view_build(p, p->user))
         rc = TV_ERR_NO_ROOM;
     if (rc == TV_OK)
         rc = pal_params_fit(p);
@@ -247,10 +249,13 @@ uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uin
 }
 
 /* ---- UNREG -------------------------------------------------------------- */
+/* The PAL's own pages are scrubbed first; pages it was lent by SHARE go
+ * back as it left them (its results for the caller, share.c). */
 static void give_back(struct pal *p)
 {
     for (uint32_t i = 0; i < p->npages; i++) {
-        memset(phys_ptr(p->page[i].gpa), 0, PAGE_SIZE);     /* scrubbed first */
+        if (p->page[i].type != TV_PAL_SECTION_SHARED)
+            memset(phys_ptr(p->page[i].gpa), 0, PAGE_SIZE);
         *p->page[i].pte = p->page[i].saved;
     }
 }

@@ -31,7 +31,9 @@ struct pal {
     bool claimed;               /* a REG is filling it in, or it is registered */
     bool used;                  /* registered: its pages are withheld */
     uint64_t entry, cr3;        /* entry point and the registering process */
-    uint32_t npages;
+    uint32_t npages;            /* its sections' pages, then SHARE's (type SHARED) */
+    uint32_t nsections;         /* REG's sections and SHARE's ranges (<= TV_MAX_SECTIONS) */
+    bool user;                  /* registered at CPL 3: user pages in its page tables */
     struct pal_page page[MAX_PAL_PAGES];
     struct tv_pal_params params;
     uint8_t pcr[TV_PCR_NUM][TV_PCR_SIZE];   /* the PAL's own uTPM */

@@ -79,7 +79,7 @@ void pal_view_free(struct pal *p)
 static bool writable(uint32_t type)
 {
     return type == TV_PAL_SECTION_DATA || type == TV_PAL_SECTION_PARAM ||
-           type == TV_PAL_SECTION_STACK;
+           type == TV_PAL_SECTION_STACK || type == TV_PAL_SECTION_SHARED;
 }
 
 static bool build(struct pal *p, bool user)
@@ -142,7 +142,7 @@ void *pal_ptr(struct pal *p, uint64_t gva, uint64_t len, uint32_t type)
 void *pal_ptr_rw(struct pal *p, uint64_t gva, uint64_t len, bool write)
 {
     static const uint32_t writable[] = { TV_PAL_SECTION_DATA, TV_PAL_SECTION_PARAM,
-                                         TV_PAL_SECTION_STACK };
+                                         TV_PAL_SECTION_STACK, TV_PAL_SECTION_SHARED };
     if (!write)
         return pal_ptr(p, gva, len, 0);
     for (unsigned i = 0; i < sizeof(writable) / sizeof(writable[0]); i++) {

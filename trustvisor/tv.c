@@ -45,8 +45,7 @@ static uint32_t dispatch(struct vcpu *v, uint32_t fn)
     case TV_HC_UTPM_ID_GETPUB:
         return tv_utpm_id_getpub(v, rcx, rdx);
     case TV_HC_SHARE:
-        guest_refused(v, REFUSE_VMCALL, fn, "TrustVisor command %u is not implemented yet", fn);
-        return TV_ERR_NOT_IMPLEMENTED;
+        return tv_pal_share(v, rcx, rdx, rsi, rdi);
     default:
         guest_refused(v, REFUSE_VMCALL, fn, "VMCALL function %#x is no TrustVisor command", fn);
         return TV_ERR_UNKNOWN;

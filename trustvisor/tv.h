@@ -28,6 +28,9 @@ uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry);
 bool tv_pal_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual);
 bool tv_pal_withheld(uint64_t gpa, uint64_t len);
 void tv_pal_shutdown(struct vcpu *v);
+/* share.c: SHARE */
+uint32_t tv_pal_share(struct vcpu *v, uint64_t entry, uint64_t addrs, uint64_t lens,
+                      uint64_t count);
 
 /* utpm.c: the micro-TPM: whose it is, its lock, PCRs, GENRAND */
 void tv_utpm_lock(void);

@@ -6,7 +6,10 @@
  * calls. A bad PAL reads outside its sections, writes its own code,
  * raises #UD and loops for ever: each call comes back with
  * TV_ERR_PAL_FAULT, the caller's registers intact, and the PAL can be
- * called again and unregistered. Judged by what this guest measures. */
+ * called again and unregistered. SHARE: every bad input refused with its
+ * code and nothing changed; a page lent to a PAL is refused to the guest,
+ * the PAL reads it and writes it, and after UNREG the caller finds what
+ * the PAL wrote (not scrubbed). Judged by what this guest measures. */
 #include "tvpal.h"
 #include "tvabi.h"
 
@@ -33,12 +36,14 @@ __asm__(
 	"	cmp $3, %rdi\n	je 3f\n"
 	"	cmp $4, %rdi\n	je 4f\n"
 	"	cmp $5, %rdi\n	je 5f\n"
+	"	cmp $6, %rdi\n	je 6f\n"
 	"	mov (%rsi), %rax\n	ret\n"
 	"1:	movb $0, tvp_template(%rip)\n	ret\n"
 	"2:	xor %ebx, %ebx\n	xor %r12d, %r12d\n	ud2\n"
 	"3:	jmp 3b\n"
 	"4:	mov $77, %eax\n	ret\n"
 	"5:	lea tvp_count(%rip), %rax\n	jmp *%rax\n"
+	"6:	mov (%rsi), %rax\n	lea 1(%rax,%rax), %rcx\n	mov %rcx, 8(%rsi)\n	ret\n"
 	".balign 4096\n"
 	"tvp_count: .quad 0\n"
 	".balign 4096\n"
@@ -162,12 +167,151 @@ static void bad_pal(void)
 	check("unreg_bad", rc == TV_OK, "UNREG gave eax=0x%x", rc);
 }
 
+/* ---- SHARE ---------------------------------------------------------------- */
+static u8 shared[2 * PG] __attribute__((aligned(PG)));
+static u8 other_code[PG] __attribute__((aligned(PG)));
+static u64 sh_addr[TV_MAX_SECTIONS + 1], sh_len[TV_MAX_SECTIONS + 1];
+
+static u32 share(u64 entry, u32 n)
+{
+	struct vmcall_regs r = { .rax = TV_HC_SHARE, .rcx = entry, .rdx = (u64)sh_addr,
+				 .rsi = (u64)sh_len, .rdi = n };
+	return vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+}
+
+/* One range (a, l), or two, SHARE'd: want the given code. */
+static void share_expect(const char *chk, u64 entry, u64 a, u64 l, u64 a2, u64 l2, u32 n,
+			 u32 want)
+{
+	sh_addr[0] = a, sh_len[0] = l, sh_addr[1] = a2, sh_len[1] = l2;
+	u32 rc = share(entry, n);
+	check(chk, rc == want, "SHARE(%u: 0x%lx+0x%lx, 0x%lx+0x%lx) gave 0x%x, want 0x%x", n, a, l,
+	      a2, l2, rc, want);
+}
+
+/* A read-only alias of `frame` just above the identity map (boot.S maps
+ * everything writable): PDPT[4] -> ro_pd -> ro_pt -> the frame, present,
+ * not writable. `on` false takes it away again (PDPT[4] not present, as
+ * the other scenarios expect above 4 GiB). */
+static u64 ro_pd[512] __attribute__((aligned(PG))), ro_pt[512] __attribute__((aligned(PG)));
+
+static u64 ro_alias(u64 frame, bool on)
+{
+	u64 cr3, va = IDENTITY_MAP_END + (8ull << 20);
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	u64 *pml4 = (u64 *)(cr3 & ~0xfffull);
+	u64 *pdpt = (u64 *)(pml4[0] & 0x000ffffffffff000ull);
+	ro_pt[(va >> 12) & 511] = frame | 1;                /* present, read-only */
+	ro_pd[(va >> 21) & 511] = (u64)ro_pt | 3;
+	pdpt[(va >> 30) & 511] = on ? (u64)ro_pd | 3 : 0;
+	__asm__ volatile("invlpg (%0)" :: "r"(va) : "memory");
+	return va;
+}
+
+/* Every refusal leaves the PAL and the pages as they were (checked by the
+ * good SHARE after them and the reads of the page). */
+static void share_refused(u64 entry, u64 sh)
+{
+	u64 other = (u64)other_code;
+	share_expect("share_unknown_pal", entry + 1, sh, PG, 0, 0, 1, TV_ERR_ENTRY);
+	share_expect("share_unaligned_addr", entry, sh + 8, PG, 0, 0, 1, TV_ERR_SECTION_ALIGN);
+	share_expect("share_unaligned_len", entry, sh, 100, 0, 0, 1, TV_ERR_SECTION_ALIGN);
+	share_expect("share_zero_len", entry, sh, 0, 0, 0, 1, TV_ERR_SECTION_SIZE);
+	share_expect("share_zero_count", entry, sh, PG, 0, 0, 0, TV_ERR_SECTION_SIZE);
+	share_expect("share_too_many_pages", entry, sh, 33 * PG, 0, 0, 1, TV_ERR_SECTION_SIZE);
+	share_expect("share_count_over_max", entry, sh, PG, 0, 0, TV_MAX_SECTIONS + 1,
+		     TV_ERR_TOO_MANY);
+	/* 4 sections registered: 7 more ranges make 11 (the count is checked
+	 * before the ranges). */
+	for (u32 i = 0; i < 7; i++)
+		sh_addr[i] = sh, sh_len[i] = PG;
+	u32 rc = share(entry, 7);
+	check("share_too_many_sections", rc == TV_ERR_TOO_MANY, "SHARE of 7 ranges beside 4 "
+	      "sections gave 0x%x, want 0x%x", rc, TV_ERR_TOO_MANY);
+	share_expect("share_overlap_each_other", entry, sh, 2 * PG, sh + PG, PG, 2,
+		     TV_ERR_SECTION_OVERLAP);
+	share_expect("share_overlap_own_section", entry, (u64)pal_stack, PG, 0, 0, 1,
+		     TV_ERR_SECTION_OVERLAP);
+	/* The first range's page found, the second's not: neither lent. */
+	share_expect("share_all_or_nothing", entry, sh, PG, IDENTITY_MAP_END + 0x10000, PG, 2,
+		     TV_ERR_SECTION_UNMAPPED);
+	share_expect("share_unmapped", entry, IDENTITY_MAP_END + 0x10000, PG, 0, 0, 1,
+		     TV_ERR_SECTION_UNMAPPED);
+	struct vmcall_regs r = { .rax = TV_HC_SHARE, .rcx = entry, .rdx = 0xFFFFFFFFF000ull,
+				 .rsi = (u64)sh_len, .rdi = 1 };
+	rc = vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+	check("share_bad_array", rc == TV_ERR_BAD_PARAM, "SHARE with its address array "
+	      "unmapped gave 0x%x, want 0x%x", rc, TV_ERR_BAD_PARAM);
+	/* Another PAL's page. */
+	memset(other_code, 0xc3, PG);
+	secs = (struct tv_pal_sections){ .num_sections = 1 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, other };
+	rc = tv_call(TV_HC_REG, (u64)&secs, 0, other);
+	check("share_other_reg", rc == TV_OK, "REG of a second PAL gave 0x%x", rc);
+	share_expect("share_other_pals_page", entry, other, PG, 0, 0, 1, TV_ERR_ALREADY);
+	rc = tv_call(TV_HC_UNREG, other, 0, 0);
+	check("share_other_unreg", rc == TV_OK, "UNREG of the second PAL gave 0x%x", rc);
+	/* A page the caller may read but not write: refused to SHARE and to
+	 * REG (a DATA section there) alike. */
+	u64 ro = ro_alias(sh + PG, true), seen;
+	int rv = safe_read64(ro, &seen), wv = safe_write64(ro, 1);
+	check("ro_alias_reads", rv < 0 && seen == 0 && wv == 14, "the read-only alias: read "
+	      "vector %d value 0x%lx, write vector %d; want none, 0, #PF", rv, seen, wv);
+	share_expect("share_readonly", entry, ro, PG, 0, 0, 1, TV_ERR_SECTION_READONLY);
+	secs = (struct tv_pal_sections){ .num_sections = 2 };
+	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, other };
+	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, ro };
+	rc = tv_call(TV_HC_REG, (u64)&secs, 0, other);
+	check("reg_readonly", rc == TV_ERR_SECTION_READONLY, "REG with a read-only DATA page "
+	      "gave 0x%x, want 0x%x", rc, TV_ERR_SECTION_READONLY);
+	ro_alias(sh + PG, false);
+	u64 val;
+	int v = safe_read64(sh, &val);
+	check("share_refused_page_kept", v < 0 && val == 0x5151, "after the refused SHAREs the "
+	      "page read vector %d value 0x%lx, want none, 0x5151", v, val);
+}
+
+/* A page lent by SHARE: gone from the guest, read and written by the PAL,
+ * given back unscrubbed with what the PAL wrote at UNREG. */
+static void share_pal(void)
+{
+	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER };
+	static const u64 sizes[] = { 8, 8 };
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_bad), sh = (u64)shared, val;
+	u32 rc = reg_pal(TVP_OFF(tvp_bad), 2, types, sizes);
+	check("share_reg", rc == TV_OK, "REG of the PAL gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	u64 r = tvp_call(entry, 6, sh, 0);
+	check("share_needed", r == TV_ERR_PAL_FAULT, "the PAL read a page not shared with it: "
+	      "0x%lx, want 0x%x", r, TV_ERR_PAL_FAULT);
+	((volatile u64 *)shared)[0] = 0x5151;
+	((volatile u64 *)shared)[1] = 0;
+	share_refused(entry, sh);
+	share_expect("share", entry, sh, PG, 0, 0, 1, TV_OK);
+	/* Lent already: now one of the PAL's own sections. */
+	share_expect("share_twice", entry, sh, PG, 0, 0, 1, TV_ERR_SECTION_OVERLAP);
+	int v = safe_read64(sh, &val);
+	check("share_page_refused", v == 13, "the guest read a page lent to the PAL: vector %d, "
+	      "want #GP", v);
+	r = tvp_call(entry, 6, sh, 0);
+	check("share_pal_reads", r == 0x5151, "the PAL read 0x%lx from the shared page, want "
+	      "0x5151", r);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("share_unreg", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+	u64 *s = (u64 *)shared;
+	check("share_pal_wrote", s[0] == 0x5151 && s[1] == 2 * 0x5151 + 1, "after UNREG the "
+	      "shared page holds 0x%lx 0x%lx, want 0x5151 0x%x (kept, not scrubbed)", s[0], s[1],
+	      2 * 0x5151 + 1);
+}
+
 static void run(void)
 {
 	if (check_need_hv("reg_add"))
 		return;
 	good_pal();
 	bad_pal();
+	share_pal();
 }
 
 SCENARIO(67, trustvisor_pal, run, "TrustVisor: calling PALs: parameters in and out, their "

@@ -11,7 +11,8 @@ extern const u8 tvp_template[], tvp_add[], tvp_bad[];
  * (kept in its DATA page), returns a + b (uses its stack).
  * tvp_bad(mode, addr): 0 reads addr (outside its sections), 1 writes its
  * own code, 2 clobbers RBX/R12 then #UD, 3 loops for ever, 4 returns 77,
- * 5 jumps into its DATA page. */
+ * 5 jumps into its DATA page, 6 reads the u64 v at addr, writes 2v + 1
+ * at addr + 8 and returns v (a page lent to it by SHARE). */
 #define TVP_OFF(sym) ((u64)(sym) - (u64)tvp_template)
 
 /* Calls entry(a, b, c) with RBX, RBP, R12-R15 set to patterns; after the

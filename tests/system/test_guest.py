@@ -42,15 +42,26 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     assert s.find(r"guest cpu0: refused GUEST_ADDRESS: PRINT string at 0x[0-9a-f]+ is not guest RAM"), s.text()
     assert s.events("EPT_VIOLATION"), "no EPT violation traced"
     # TrustVisor: a PAL's life and the refused accesses to it, as events
-    # (trustvisor 2 REG/UNREG, trustvisor_pal 2, trustvisor_utpm_pal 2).
-    assert len(s.events("TV_PAL_REGISTER")) == 6 and len(s.events("TV_PAL_UNREGISTER")) == 6
+    # (trustvisor 2 REG/UNREG, trustvisor_pal 4 (2 for SHARE), trustvisor_utpm_pal 2).
+    assert len(s.events("TV_PAL_REGISTER")) == 8 and len(s.events("TV_PAL_UNREGISTER")) == 8
     # Calling PALs (trustvisor_pal): 2 good calls, 5 abandoned, 1 after them.
     pal = {b for a, b, r in checks if a == "trustvisor_pal"}
     assert pal >= {"call_add", "call_add_again", "call_regs_kept", "fault_read_outside",
                    "fault_write_code", "fault_ud", "fault_time_limit", "fault_exec_data", "call_after_faults",
                    "unreg_bad"}, sorted(pal)
-    # and trustvisor_utpm_pal's 12 calls, each one VMCALL from inside the PAL
-    assert len(s.events("TV_PAL_ENTER")) == 20 and len(s.events("TV_PAL_EXIT")) == 20
+    # SHARE (trustvisor_pal): refused bad input, a page lent, read and written.
+    assert pal >= {"share_unknown_pal", "share_unaligned_addr", "share_unaligned_len",
+                   "share_zero_len", "share_zero_count", "share_too_many_pages",
+                   "share_count_over_max", "share_too_many_sections",
+                   "share_overlap_each_other", "share_overlap_own_section",
+                   "share_all_or_nothing", "share_unmapped", "share_bad_array",
+                   "share_other_pals_page", "share_refused_page_kept", "share_needed", "share",
+                   "share_twice", "share_page_refused", "share_pal_reads", "share_pal_wrote",
+                   "ro_alias_reads", "share_readonly", "reg_readonly"}, \
+        sorted(pal)
+    # and trustvisor_utpm_pal's 12 calls, each one VMCALL from inside the PAL,
+    # and SHARE's 2 (one before the page is lent: abandoned).
+    assert len(s.events("TV_PAL_ENTER")) == 22 and len(s.events("TV_PAL_EXIT")) == 22
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ raised vector 6 "), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ ran past its time limit"), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+: fetch of 0x[0-9a-f]+ against its "
