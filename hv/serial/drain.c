@@ -243,7 +243,9 @@ static void dump_start(void)
 static void drain_all(bool force)
 {
     bool events = events_wanted();
-    if (events && !dumping && (force || trace_dump_requested()))
+    /* A new request (or the fatal path) during a dump moves its end to
+     * what is held now: the newest events are the ones wanted most. */
+    if (events && (force || trace_dump_requested()))
         dump_start();
     bool dumped = true;
     for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
