@@ -7,6 +7,7 @@ them (decoded.log, --no-color, tests), styled() makes a rich Text.
                       guest| guest serial output
                        boot| text before the first frame (GRUB)
                          !! errors, gaps, ring drops, notices
+                         ~~ flight recorder records overwritten before a dump
 """
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ class Renderer:
                 s += f": {item.data[:60].decode('ascii', 'replace')!r}"
             return [(BLANK, ""), ("    !! ", "bold red"), (s, "red")]
         if isinstance(item, _records.Loss):
-            what = {"ring": "ring drop", "flight": "flight recorder"}.get(item.kind, "link gap")
+            if item.kind == "flight":       # held history overwritten: by design
+                return [(BLANK, ""), ("    ~~ ", "yellow"), (f"flight: {item}", "yellow")]
+            what = "ring drop" if item.kind == "ring" else "link gap"
             return [(BLANK, ""), ("    !! ", "bold red"), (f"{what}: {item}", "red")]
         if isinstance(item, _records.Hello):
             return [(BLANK, ""), ("    hv| ", "bold"),
