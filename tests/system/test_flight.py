@@ -119,3 +119,21 @@ def test_flight_recorder_dump_and_exit_counts(boot):
     assert unexplained(s, frame.TRACE, ("ring",)) == []
     assert not [l for l in s.losses if l.kind == "ring" and l.before_seq in
                 {r.seq for r in flight}]
+
+
+@pytest.mark.parametrize("cmdline,streamed", [
+    ("", False), ("flight=none", True), ("trace_drain=block", True),
+    ("trace_drain=block flight=vmx", False)])
+def test_policy_options_choose_what_streams(boot, cmdline, streamed):
+    """Where the built-in guest's VMEXIT events go: held by default, on the
+    TRACE stream with flight=none and with trace_drain=block (which streams
+    every class unless flight= says otherwise)."""
+    m = boot(cmdline=f"serial=115200,8n1,0x3f8 {cmdline}".strip(), cpus=1)
+    wait_text(m, r"hypercall PING from cpu0")
+    # The PING's HYPERCALL_RET is streamed in every case; the VMCALL exit
+    # that led to it was recorded before it.
+    s = wait_session(m, lambda s: s.events("HYPERCALL_RET") and s.events("EXIT_COUNTS"),
+                     "the PING's return and a summary")
+    vmexits = [r for r in s.records if r.name == "VMEXIT"]
+    assert all(r.channel == frame.TRACE for r in vmexits)
+    assert bool(vmexits) == streamed, (cmdline, len(vmexits))
