@@ -2,8 +2,10 @@
 """Guest boots with and without the hypervisor, side by side in one run
 (Bochs, corei7_skylake_x): the test guest (1 CPU) and Debian's Linux (1 and
 2 CPUs), each bare and under the hypervisor with trace=none, the default
-tracing (every class on, streamed without holding the guest back) and
-trace_drain=block (lossless, the guest at the line's pace).
+tracing (every class on; the per-exit vmx class held in the flight
+recorder, flight=vmx, the others streamed without holding the guest back)
+and trace_drain=block (every class streamed, lossless, the guest at the
+line's pace).
 
 Like with like: the bare run boots the same GRUB image stage as the
 hypervisor run (a GRUB CD that chainloads the guest disk's boot sector,

@@ -20,7 +20,7 @@ NAMES_DEF = os.path.join(ROOT, "hv", "trace", "names.def")
 
 MAX_ARGS = 6
 CLASS_SHIFT = 5
-BUILTIN_FORMATS = {"x", "d", "sym", "str"}
+BUILTIN_FORMATS = {"x", "d", "sym", "str", "exitn"}
 
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _CLASS = re.compile(r'\bTRACE_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)')
@@ -166,6 +166,18 @@ class Catalog:
             return n + ("|ENTRY_FAIL" if value & 0x80000000 else "")
         n = table.get(value)
         return None if n is None else self.prefixes.get(fmt, "") + n
+
+    def arg_text(self, name: str, fmt: str, value, symbolize=None) -> str | None:
+        """One argument as a record line shows it: name=value; an exitn
+        (count << 16 | exit reason) as REASON=count, None when 0 (an unused
+        slot of EXIT_COUNTS)."""
+        if fmt == "exitn":
+            if not value:
+                return None
+            reason = value & 0xFFFF
+            n = self.name_of("exit", reason)
+            return f"{n if n is not None else f'exit{reason}'}={value >> 16}"
+        return f"{name}={self.format_value(fmt, value, symbolize)}"
 
     def format_value(self, fmt: str, value: int | bytes | str,
                      symbolize: Callable[[int], str | None] | None = None) -> str:

@@ -14,9 +14,12 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-CONTROL, CONSOLE, TRACE, GUEST, GDB = range(5)
+CONTROL, CONSOLE, TRACE, GUEST, GDB, FLIGHT = range(6)
 TYPE_NAMES = {CONTROL: "control", CONSOLE: "console", TRACE: "trace",
-              GUEST: "guest", GDB: "gdb"}
+              GUEST: "guest", GDB: "gdb", FLIGHT: "flight"}
+# Frames whose payload is a wire batch of records (FLIGHT: the flight
+# recorder's dump, in its own record seq space; see hv/trace/frame.h).
+BATCH_TYPES = (CONSOLE, TRACE, FLIGHT)
 
 HDR_LEN = 4
 CRC_LEN = 4
@@ -114,7 +117,7 @@ class Frame:
                                 # just before this one; None = unknown (the
                                 # stream's first frame, no HELLO seq 0 seen)
     restart: bool = False       # a HELLO (CONTROL seq 0) after other frames
-    items: list | None = None   # CONSOLE/TRACE decoded by the C core
+    items: list | None = None   # CONSOLE/TRACE/FLIGHT decoded by the C core
 
     @property
     def type_name(self) -> str:

@@ -25,7 +25,7 @@ from . import catalog as _catalog
 from . import frame as _frame
 from . import records as _records
 
-ABI = 1
+ABI = 2
 ITEM = struct.Struct("<4B2H6I11Q")          # struct tdec_item (decode.h)
 FRAME, ERROR, RECORD, LINK_LOSS, BAD_BATCH = 1, 2, 3, 4, 5
 NO_GAP = 0xFFFFFFFF
@@ -197,8 +197,8 @@ class NativeFrameDecoder:
                                                            i * ITEM.size]), i - prev - 1, arena))
             t = unpack(items, i * ITEM.size)
             if t[0] == RECORD:              # after a ring loss: the Loss, then the record
-                self._cur.items.append(_records.Loss("ring", t[2], (t[12] - t[14] - 1) & _M64,
-                                                     t[12], t[14]))
+                self._cur.items.append(_records.Loss(_records.loss_kind(t[1]), t[2],
+                                                     (t[12] - t[14] - 1) & _M64, t[12], t[14]))
                 self._cur.items.append(RecordRun(bytes(raw[i * ITEM.size:(i + 1) * ITEM.size]),
                                                  1, arena))
             else:
@@ -220,7 +220,8 @@ class NativeFrameDecoder:
                 cpu, seq, lost = t[2], t[12], t[14]
                 text = arena[t[8]:t[8] + t[9]] if t[4] == text_id else None
                 if lost:
-                    cur.items.append(Loss("ring", cpu, (seq - lost - 1) & _M64, seq, lost))
+                    cur.items.append(Loss(_records.loss_kind(t[1]), cpu,
+                                          (seq - lost - 1) & _M64, seq, lost))
                 cur.items.append(Record(cpu, seq, t[13], t[4], lost, t[17:17 + t[3]], text,
                                         names.get(t[4], ""), t[1]))
             elif kind == FRAME:
@@ -288,11 +289,11 @@ class Formatter:
             for key, n in cat.tables[name].items():
                 full = cat.name_of(name, key) if name != "exit" else n
                 lib.hvt_fmt_table(f, k, key, full.encode(), name == "exit")
-        codes = {"x": 0, "d": 1, "sym": 2}
+        codes = {"x": 0, "d": 1, "sym": 2, "exitn": 3}     # render.h's FMT_*
         for e in cat.events.values():
             lib.hvt_fmt_event(f, e.id, e.name.encode(), e.nargs)
             for i, a in enumerate(e.args):
-                code = codes.get(a.fmt, 3 + tables[a.fmt] if a.fmt in tables else 0)
+                code = codes.get(a.fmt, 4 + tables[a.fmt] if a.fmt in tables else 0)
                 lib.hvt_fmt_arg(f, e.id, i, a.name.encode(), code)
         if symbolizer is not None:
             syms = symbolizer._syms

@@ -62,7 +62,9 @@ class Record:
 @dataclass(slots=True)
 class Loss:
     kind: str                   # "ring": overwritten before the drain;
-                                # "link": frames lost on the serial line
+                                # "link": frames lost on the serial line;
+                                # "flight": overwritten in the flight
+                                # recorder before a dump (not a trace loss)
     cpu: int
     after_seq: int | None       # last seq seen before the hole
     before_seq: int             # first seq seen after it
@@ -73,6 +75,9 @@ class Loss:
         if self.kind == "ring":
             return (f"cpu {self.cpu}: {self.count} records lost between seq "
                     f"{self.after_seq} and {self.before_seq}")
+        if self.kind == "flight":
+            return (f"cpu {self.cpu}: {self.count} records overwritten in the flight "
+                    f"recorder between seq {self.after_seq} and {self.before_seq}")
         where = (f"between seq {self.after_seq} and {self.before_seq}"
                  if self.after_seq is not None else f"before seq {self.before_seq}")
         return (f"cpu {self.cpu} {self.channel}: {self.count} frame(s) lost on "
@@ -230,6 +235,11 @@ def decode_batch(payload: bytes, cat: Catalog, cpu: int = 0,
 
 
 # ---- stream decoding with loss accounting -----------------------------------------
+def loss_kind(ftype: int) -> str:
+    """What a record seq gap in a batch frame of this type means."""
+    return "flight" if ftype == _frame.FLIGHT else "ring"
+
+
 class TraceDecoder:
     """Turns frames into Records, Loss reports, Hello and Notices.
 
@@ -242,6 +252,7 @@ class TraceDecoder:
         self.hello: Hello | None = None
         self.records = 0
         self.ring_lost = 0
+        self.flight_overwritten = 0
         self.link_lost_frames = 0
         self.bad_batches = 0
         self._last = {}         # (channel, cpu) -> last record seq
@@ -272,7 +283,7 @@ class TraceDecoder:
                     out.append(Notice("warning", f"wire version {h.version}, "
                                                  f"decoder knows {WIRE_VERSION}"))
             return out
-        if f.type not in (_frame.CONSOLE, _frame.TRACE):
+        if f.type not in _frame.BATCH_TYPES:
             return out
         recs, err = decode_batch(f.payload, self.cat, f.cpu, f.type)
         key = (f.type, f.cpu)
@@ -282,8 +293,12 @@ class TraceDecoder:
                             _frame.type_name(f.type)))
         for r in recs:
             if r.lost:
-                self.ring_lost += r.lost
-                out.append(Loss("ring", r.cpu, (r.seq - r.lost - 1) & _M64, r.seq, r.lost))
+                if f.type == _frame.FLIGHT:
+                    self.flight_overwritten += r.lost
+                else:
+                    self.ring_lost += r.lost
+                out.append(Loss(loss_kind(f.type), r.cpu, (r.seq - r.lost - 1) & _M64,
+                                r.seq, r.lost))
             out.append(r)
         self.records += len(recs)
         if recs:
@@ -337,7 +352,9 @@ def format_record(r: Record, cat: Catalog, symbolize: Symbolize | None = None,
     ev = cat.event(r.id)
     parts = []
     for a, v in zip(ev.args if ev else (), r.args):
-        parts.append(f"{a.name}={cat.format_value(a.fmt, v, symbolize)}")
+        t = cat.arg_text(a.name, a.fmt, v, symbolize)
+        if t is not None:
+            parts.append(t)
     return f"[{r.cpu}] {r.seq:>8} {r.tsc - tsc0:>14} {r.name} " + " ".join(parts)
 
 

@@ -57,6 +57,7 @@ class StreamStats:
     gaps: int = 0               # holes in the frame seq
     frames_lost: int = 0        # frames missing in those holes
     ring_lost: int = 0          # records the hypervisor's ring overwrote
+                                # (flight: before a dump, by design)
 
 
 @dataclass
@@ -96,7 +97,12 @@ class Stats:
 
     @property
     def ring_lost(self) -> int:
-        return sum(s.ring_lost for s in self.streams.values())
+        """Streamed records lost (the flight recorder's overwrites are not)."""
+        return sum(s.ring_lost for (ch, _), s in self.streams.items() if ch != "flight")
+
+    @property
+    def flight_overwritten(self) -> int:
+        return sum(s.ring_lost for (ch, _), s in self.streams.items() if ch == "flight")
 
 
 # ---- text -----------------------------------------------------------------------
@@ -311,7 +317,7 @@ class StreamDecoder:
             lines.add(it.text, out, it.tsc, it.seq)
             s.lines += len(out) - n
         elif isinstance(it, _records.Loss):
-            if it.kind == "ring":
+            if it.kind in ("ring", "flight"):
                 s.ring_lost += it.count
             out.append(it)
             if ftype == _frame.CONSOLE:     # console text spliced: say so

@@ -8,7 +8,7 @@
 #include "trace/catalog.h"
 #include "trace/decode.h"
 
-#define HVT_ABI 1
+#define HVT_ABI 2
 
 int hvt_abi(void) { return HVT_ABI; }
 size_t hvt_dec_size(void) { return sizeof(struct trace_dec); }

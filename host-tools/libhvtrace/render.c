@@ -279,20 +279,47 @@ void put_label(const struct hvt_clock *ck, struct out *o, uint64_t tsc)
     }
 }
 
+/* catalog.py's arg_text for exitn: REASON=count (exitN=count unnamed). */
+static void put_exitn(const struct hvt_fmt *f, struct out *o, uint64_t v)
+{
+    unsigned reason = (unsigned)(v & 0xffff);
+    const char *name = NULL;
+
+    for (unsigned t = 0; t < NTABLES && !name; t++)
+        if (f->exit_mode[t] && reason < TABLE_N)
+            name = f->table[t][reason];
+    if (name) {
+        puts_(o, name);
+    } else {
+        puts_(o, "exit");
+        put_dec(o, reason);
+    }
+    puts_(o, "=");
+    put_dec(o, v >> 16);
+}
+
 static void put_record(const struct hvt_fmt *f, const struct hvt_clock *ck,
                        struct out *o, const struct tdec_item *it)
 {
     unsigned id = it->id;
 
+    unsigned shown = 0;
+
     put_label(ck, o, it->tsc);
     puts_(o, " cpu");
     put_dec(o, it->cpu);
-    puts_(o, "* ");
+    puts_(o, it->type == FRAME_FLIGHT ? "~ " : "* ");   /* flight recorder dump */
     puts_(o, f->ev_name[id]);
     puts_(o, " ");
     for (unsigned i = 0; i < it->nargs && i < f->ev_nargs[id]; i++) {
-        if (i)
+        if (f->arg_fmt[id][i] == FMT_EXITN && !it->args[i])
+            continue;
+        if (shown++)
             puts_(o, " ");
+        if (f->arg_fmt[id][i] == FMT_EXITN) {
+            put_exitn(f, o, it->args[i]);
+            continue;
+        }
         puts_(o, f->arg_name[id][i]);
         puts_(o, "=");
         put_value(f, o, f->arg_fmt[id][i], it->args[i]);

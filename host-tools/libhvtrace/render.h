@@ -12,7 +12,9 @@
 #define TABLE_N  256            /* every name table's keys are < 256 */
 #define NAME_MAX_OUT 200        /* longest symbol name printed */
 
-enum { FMT_X = 0, FMT_D = 1, FMT_SYM = 2, FMT_TABLE0 = 3 };
+/* FMT_EXITN: count << 16 | exit reason, shown as REASON=count (0: left
+ * out); the exit table is the one marked exit_mode. */
+enum { FMT_X = 0, FMT_D = 1, FMT_SYM = 2, FMT_EXITN = 3, FMT_TABLE0 = 4 };
 
 /* An output that grows as needed (fixed: a caller's buffer, clamped);
  * on == 0: nothing is written. */

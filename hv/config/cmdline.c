@@ -84,7 +84,8 @@ static bool parse_serial(const char *v, size_t n)
     return true;
 }
 
-static bool parse_trace_classes(const char *v, size_t n)
+/* A class list (trace=, flight=): names from events.def, "all", "none". */
+static bool parse_classes(const char *v, size_t n, uint64_t *out)
 {
     uint64_t mask = 0;
     while (n) {
@@ -114,7 +115,21 @@ static bool parse_trace_classes(const char *v, size_t n)
         n -= len + 1;
         v = comma + 1;
     }
-    trace_set_classes(mask);   /* console text stays on */
+    *out = mask;
+    return true;
+}
+
+/* flight= (or flight_recorder=) was given: trace_drain=block then keeps
+ * it instead of streaming every class. */
+static bool flight_given;
+
+static bool parse_flight(const char *v, size_t n)
+{
+    uint64_t mask;
+    if (!parse_classes(v, n, &mask))
+        return false;
+    trace_settings.flight_classes = mask & ~1ull;   /* console text is never held */
+    flight_given = true;
     return true;
 }
 
@@ -160,8 +175,14 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
             }
         return false;
     }
-    if (is(k, kn, "trace"))
-        return parse_trace_classes(v, vn);
+    if (is(k, kn, "trace")) {
+        if (!parse_classes(v, vn, &x))
+            return false;
+        trace_set_classes(x);   /* console text stays on */
+        return true;
+    }
+    if (is(k, kn, "flight"))
+        return parse_flight(v, vn);
     CHOICE("x2apic_hint", x2apic_hint, { "none", X2APIC_HINT_NONE }, { "kvm", X2APIC_HINT_KVM })
     CHOICE("lapic_trap", lapic_trap, { "on", 1 }, { "off", 0 })
     CHOICE("lapic_step", lapic_step, { "auto", LAPIC_STEP_AUTO }, { "mtf", LAPIC_STEP_MTF },
@@ -176,8 +197,14 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
     CHOICE_INTO("trace_policy", trace_settings.policy, { "drop", RING_DROP_NEWEST },
                 { "overwrite", RING_OVERWRITE })
     CHOICE("trace_drain", trace_drain_block, { "stream", 0 }, { "block", 1 })
-    CHOICE_INTO("flight_recorder", trace_settings.flight_recorder, { "1", 1 }, { "on", 1 },
-                { "0", 0 }, { "off", 0 })
+    /* The older all-or-nothing switch: on = flight=all, off = flight=none. */
+    if (is(k, kn, "flight_recorder")) {
+        if (is(v, vn, "1") || is(v, vn, "on"))
+            return parse_flight("all", 3);
+        if (is(v, vn, "0") || is(v, vn, "off"))
+            return parse_flight("none", 4);
+        return false;
+    }
     if (is(k, kn, "hv_mem")) {
         if (!parse_u64(v, vn, &x) || x < (4ull << 20) || x > (1ull << 30))
             return false;
@@ -227,4 +254,7 @@ void cmdline_parse(const char *cmdline)
         if (!apply(word, kn, eq + 1, wn - kn - 1))
             printf("hv: bad value in '%.*s'; default kept\n", (int)wn, word);
     }
+    /* trace_drain=block asks for everything, losslessly, on the line. */
+    if (hv_config.trace_drain_block && !flight_given)
+        trace_settings.flight_classes = 0;
 }

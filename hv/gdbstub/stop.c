@@ -25,6 +25,7 @@
 #include "gdbstub/stub_internal.h"
 #include "nmi/nmi.h"
 #include "serial/serial.h"
+#include "trace/percpu_rings.h"
 #include "trace/trace.h"
 #include "vmx/vcpu.h"
 
@@ -207,6 +208,9 @@ void gdb_stop(struct regs *frame, const struct rsp_stop *why)
         g = __atomic_add_fetch(&gdb.stop_gen, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&c->parked, g, __ATOMIC_SEQ_CST);
     trace_event(TEV_GDB_STOP, why->signal, c->frame->rip);
+    /* What led here: the flight recorder's per-exit events go out with
+     * the stop (the line's service round while stopped sends them). */
+    trace_request_dump();
     uint64_t asked = rdtsc();
     ask_others(me, g);
     wait_others(me, g);

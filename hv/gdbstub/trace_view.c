@@ -1,5 +1,6 @@
-/* `monitor trace [N]`: the last N events the selected CPU's event ring
- * still holds (its flight recorder), decoded by the catalogue, without
+/* `monitor trace [N]`: the last N events the selected CPU's flight
+ * recorder still holds (its event ring when flight=none), decoded by the
+ * catalogue, without
  * taking them out: the ring is read to its end and its consumer position
  * put back. Safe only as it is used: the machine is stopped (the ring's
  * writer is parked) and this runs inside the line's service round, before
@@ -51,7 +52,8 @@ static void show(struct rsp *r, uint64_t seq, const uint8_t *rec, int len, uint6
 void gdb_monitor_trace(struct rsp *r, uint32_t cpu, const char *arg)
 {
     unsigned want = parse_count(arg), held = 0, total = 0;
-    struct trace_ring *ring = trace_ring_of(cpu, RING_EVENTS);
+    struct trace_ring *ring = trace_ring_of(cpu, trace_settings.flight_classes ? RING_FLIGHT
+                                                                               : RING_EVENTS);
     if (!ring) {
         rsp_monitor_output(r, "no event ring on that CPU\n", 26);
         return;

@@ -13,7 +13,7 @@ static const struct serial_channel *channels[FRAME_NTYPES];
 bool serial_channel_register(const struct serial_channel *ch)
 {
     if (ch->frame_type <= FRAME_TRACE || ch->frame_type >= FRAME_NTYPES ||
-        channels[ch->frame_type]) {
+        ch->frame_type == FRAME_FLIGHT || channels[ch->frame_type]) {
         printf("serial: channel %s (frame type %u) refused: reserved or taken\n",
                ch->name, ch->frame_type);
         return false;

@@ -146,7 +146,7 @@ static void drain_channel_record(uint32_t cpu, const void *rec, int len, uint64_
     uint8_t type = (uint8_t)w.text_ptr[0];
     if (lost)
         printf("serial: %lu records of channel output lost on cpu%u (ring full)\n", lost, cpu);
-    if (type >= FRAME_NTYPES || type <= FRAME_TRACE)
+    if (type >= FRAME_NTYPES || type <= FRAME_TRACE || type == FRAME_FLIGHT)
         return;
     if (serial_raw()) {
         if (type == FRAME_GUEST)
@@ -179,19 +179,25 @@ static void drain_plain_record(uint32_t cpu, const void *rec, int len, uint64_t 
     plain_text(cpu, w.text_ptr, w.text_len);
 }
 
-static void drain_ring(uint32_t cpu, int which, bool force)
+/* Records of one ring to frames, while the queue has room, up to (not
+ * beyond) seq `until`. True when the ring has nothing more up to it. */
+static bool drain_ring(uint32_t cpu, int which, bool force, uint64_t until)
 {
-    static const uint8_t frame_type[RINGS_PER_CPU] = { FRAME_CONSOLE, FRAME_TRACE, 0 };
+    static const uint8_t frame_type[RINGS_PER_CPU] = {
+        FRAME_CONSOLE, FRAME_TRACE, 0, FRAME_FLIGHT };
     uint8_t rec[WIRE_RAW_MAX], payload[FRAME_MAX_PAYLOAD];
     struct trace_ring *r = trace_ring_of(cpu, which);
+    uint64_t *next = &next_seq[cpu][which];
     struct wire_batch b;
     uint64_t seq;
     int len;
 
     wire_batch_init(&b, payload, sizeof(payload));
-    while (txq_has_room() && (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
-        uint64_t lost = seq > next_seq[cpu][which] ? seq - next_seq[cpu][which] : 0;
-        next_seq[cpu][which] = seq + 1;
+    while (*next < until && txq_has_room() &&
+           (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
+        /* Flight: a gap is what the recorder overwrote before this dump. */
+        uint64_t lost = seq > *next ? seq - *next : 0;
+        *next = seq + 1;
         if (which == RING_CHANNEL) {
             drain_channel_record(cpu, rec, len, lost);
         } else if (!framed()) {
@@ -205,34 +211,62 @@ static void drain_ring(uint32_t cpu, int which, bool force)
     }
     if (framed() && b.count)
         send_frame(frame_type[which], cpu, b.buf, b.len);
+    return *next >= until || ring_empty(r);
 }
 
-/* Flight recorder: events stay in their rings until asked for. */
-static bool events_wanted(bool force)
+/* raw RSP: the events stay in their rings for gdb (monitor trace). */
+static bool events_wanted(void)
 {
-    if (serial_raw())
-        return false;   /* raw RSP: the events stay in their rings for gdb */
-    return !trace_settings.flight_recorder || trace_dump_requested() || force;
+    return !serial_raw();
 }
 
+/* A flight dump: what each CPU's flight ring held when it was asked for
+ * (a ring that keeps filling while it drains must not keep the dump, and
+ * the line, forever). Only the line owner touches these. */
+static bool dumping;
+static uint64_t dump_until[MAX_CPUS];
+
+static void dump_start(void)
+{
+    struct ring_stats st = { 0 };
+    trace_dump_done();      /* a request from now on asks for another dump */
+    for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
+        struct trace_ring *r = trace_ring_of(cpu, RING_FLIGHT);
+        if (r)
+            ring_stats(r, &st);
+        dump_until[cpu] = r ? st.attempts : 0;
+    }
+    dumping = true;
+}
+
+/* force: the fatal path (everything, now). */
 static void drain_all(bool force)
 {
-    bool events = events_wanted(force);
+    bool events = events_wanted();
+    /* A new request (or the fatal path) during a dump moves its end to
+     * what is held now: the newest events are the ones wanted most. */
+    if (events && (force || trace_dump_requested()))
+        dump_start();
+    bool dumped = true;
     for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
         if (!trace_ring_of(cpu, RING_TEXT))
             continue;
-        drain_ring(cpu, RING_TEXT, force);
-        drain_ring(cpu, RING_CHANNEL, force);
+        drain_ring(cpu, RING_TEXT, force, UINT64_MAX);
+        drain_ring(cpu, RING_CHANNEL, force, UINT64_MAX);
         if (events)
-            drain_ring(cpu, RING_EVENTS, force);
+            drain_ring(cpu, RING_EVENTS, force, UINT64_MAX);
+        if (events && dumping)
+            dumped &= drain_ring(cpu, RING_FLIGHT, force, dump_until[cpu]);
     }
-    if (events)
-        trace_dump_done();
+    if (dumping && dumped)
+        dumping = false;
 }
 
 static bool anything_pending(void)
 {
-    bool events = events_wanted(false);
+    bool events = events_wanted();
+    if (events && (dumping || trace_dump_requested()))
+        return true;
     for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
         if (!trace_ring_of(cpu, RING_TEXT))
             continue;

@@ -84,14 +84,21 @@ static void fill_record(struct tdec_item *it, const struct frame *f,
         put_data(it, arena, used, r->text, r->text_len);
 }
 
-/* The records of one CONSOLE/TRACE frame (after its FRAME item). */
+/* The batch streams' index in rec_last: CONSOLE, TRACE, FLIGHT; -1 if the
+ * type carries no batch. */
+static int batch_stream(uint8_t type)
+{
+    return type == FRAME_CONSOLE ? 0 : type == FRAME_TRACE ? 1 : type == FRAME_FLIGHT ? 2 : -1;
+}
+
+/* The records of one batch frame (after its FRAME item). */
 static size_t batch(struct trace_dec *d, const struct frame *f, uint32_t gap,
                     struct tdec_item *items, uint8_t *arena, size_t *used)
 {
     struct wire_reader rd;
     struct wire_record rec;
     size_t n = 0;
-    int k = f->type - FRAME_CONSOLE, got;
+    int k = batch_stream(f->type), got;
     uint64_t last = 0;
     bool any = false;
 
@@ -151,7 +158,7 @@ static size_t on_delim(struct trace_dec *d, int res, const struct frame *f,
     it->offset = start;
     it->length = f->len;
     put_data(it, arena, used, f->payload, f->len);
-    if (f->type == FRAME_CONSOLE || f->type == FRAME_TRACE) {
+    if (batch_stream(f->type) >= 0) {
         it->aux = flags | TDEC_F_BATCH;
         return 1 + batch(d, f, gap, items + 1, arena, used);
     }

@@ -2,7 +2,9 @@
  * link losses, in arrival order. The receiving twin of the drain: frame.c
  * (frame_rx_push) splits the line, wire.c (wire_reader_*) decodes the
  * CONSOLE/TRACE batches; this file adds the per-stream bookkeeping that a
- * receiver needs. Portable core (no hypervisor header, no libc): the host's
+ * receiver needs (FLIGHT frames are batches like TRACE, in their own seq
+ * space; a ring loss on them is what the flight recorder overwrote).
+ * Portable core (no hypervisor header, no libc): the host's
  * libhvtrace.so (hvlog's fast path) is built from it, and
  * host-tools/hvtools/frame.py + records.py are its reference twin
  * (tests/host/test_decode_interop.py proves they agree item for item).
@@ -32,7 +34,7 @@
 enum tdec_kind {
     TDEC_FRAME     = 1,     /* a good frame (type, cpu, fseq, gap, flags) */
     TDEC_ERROR     = 2,     /* a bad frame: aux = enum frame_err or TRUNC */
-    TDEC_RECORD    = 3,     /* a CONSOLE/TRACE record of the last frame */
+    TDEC_RECORD    = 3,     /* a CONSOLE/TRACE/FLIGHT record of the last frame */
     TDEC_LINK_LOSS = 4,     /* before the first record of a frame with a gap */
     TDEC_BAD_BATCH = 5,     /* the last frame's batch is malformed at aux */
 };
@@ -40,7 +42,7 @@ enum tdec_kind {
 #define TDEC_ERR_TRUNCATED  5       /* unterminated tail (trace_dec_finish) */
 #define TDEC_NO_GAP         0xffffffffu
 #define TDEC_F_RESTART      1u      /* FRAME flags */
-#define TDEC_F_BATCH        2u      /* CONSOLE/TRACE: its records follow */
+#define TDEC_F_BATCH        2u      /* CONSOLE/TRACE/FLIGHT: its records follow */
 #define TDEC_KEEP_DATA      256     /* bytes of a bad frame kept */
 #define TDEC_ITEM_DATA_MAX  FRAME_MAX_PAYLOAD   /* most arena bytes per item */
 
@@ -67,8 +69,8 @@ struct trace_dec {
     uint32_t nstreams;              /* streams with a last seq */
     uint16_t last[256][256];        /* [type][cpu] last frame seq */
     uint8_t seen[256][256];
-    uint64_t rec_last[2][256];      /* [CONSOLE/TRACE - 1][cpu] record seq */
-    uint8_t rec_seen[2][256];
+    uint64_t rec_last[3][256];      /* [batch stream][cpu] record seq */
+    uint8_t rec_seen[3][256];
     /* counters */
     uint64_t frames, records, frames_lost, restarts, bad_batches;
 };

@@ -278,6 +278,7 @@ const char *frame_type_name(int type)
     case FRAME_TRACE:   return "trace";
     case FRAME_GUEST:   return "guest";
     case FRAME_GDB:     return "gdb";
+    case FRAME_FLIGHT:  return "flight";
     default:            return "reserved";
     }
 }

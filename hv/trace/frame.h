@@ -6,8 +6,8 @@
  * FRAME BODY (before stuffing), little endian:
  *
  *   off  size  field
- *   0    1     type     channel: FRAME_CONTROL .. FRAME_GDB, 5..255 reserved
- *   1    1     cpu      CONSOLE: whose text; TRACE: whose ring; else 0 or
+ *   0    1     type     channel: FRAME_CONTROL .. FRAME_FLIGHT, 6..255 reserved
+ *   1    1     cpu      CONSOLE: whose text; TRACE/FLIGHT: whose ring; else 0 or
  *                       a channel-defined sub-stream
  *   2    2     seq      per (type,cpu) stream frame counter, wraps at 2^16
  *   4    n     payload  0 <= n <= FRAME_MAX_PAYLOAD (512)
@@ -30,8 +30,13 @@
  *     ignore types they do not know.
  *
  * CHANNELS: CONTROL payload starts with an op byte (1 = HELLO, see wire.h;
- * 0x10..0xff free for host<->hv commands). CONSOLE and TRACE payloads are
- * wire batches (wire.h). GUEST and GDB payloads are raw byte streams.
+ * 0x10..0xff free for host<->hv commands). CONSOLE, TRACE and FLIGHT
+ * payloads are wire batches (wire.h). GUEST and GDB payloads are raw byte
+ * streams. FLIGHT carries the flight recorder's records (the per-exit
+ * classes, trace/percpu_rings.h), sent only when asked for (a dump): their
+ * own ring, so their own record seqs, apart from TRACE's, whose every seq
+ * gap stays a counted loss; a FLIGHT seq gap is records overwritten in
+ * memory before the dump, not a loss of the streamed trace.
  */
 #ifndef HV_TRACE_FRAME_H
 #define HV_TRACE_FRAME_H
@@ -46,7 +51,8 @@ enum frame_type {
     FRAME_TRACE   = 2,
     FRAME_GUEST   = 3,
     FRAME_GDB     = 4,
-    FRAME_NTYPES  = 5,          /* 5..255 reserved */
+    FRAME_FLIGHT  = 5,          /* flight recorder records (a dump) */
+    FRAME_NTYPES  = 6,          /* 6..255 reserved */
 };
 
 #define FRAME_DELIM        0x00

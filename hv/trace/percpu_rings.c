@@ -8,7 +8,7 @@
 #include "trace/wire.h"
 
 struct trace_settings trace_settings = {
-    .classes = ~0ull, .policy = RING_DROP_NEWEST, .flight_recorder = false,
+    .classes = ~0ull, .policy = RING_DROP_NEWEST, .flight_classes = TRACE_FLIGHT_DEFAULT,
 };
 
 struct cpu_rings {
@@ -20,13 +20,6 @@ static struct cpu_rings cpu_rings[MAX_CPUS];
 static uint8_t cpu0_mem[TRACE_RINGS_MEM] __attribute__((aligned(64)));
 static bool dump_requested;
 
-/* The flight recorder keeps the newest events: it overwrites the oldest. */
-static enum ring_policy events_policy(void)
-{
-    return trace_settings.flight_recorder ? RING_OVERWRITE
-                                          : (enum ring_policy)trace_settings.policy;
-}
-
 void trace_rings_prepare(uint32_t idx, void *mem)
 {
     struct cpu_rings *cr = &cpu_rings[idx];
@@ -34,17 +27,21 @@ void trace_rings_prepare(uint32_t idx, void *mem)
     if (!m)
         return;     /* that CPU's records are dropped; ready stays false */
     ring_init(&cr->ring[RING_TEXT], m, TRACE_RING_BYTES, (enum ring_policy)trace_settings.policy);
-    ring_init(&cr->ring[RING_EVENTS], m + TRACE_RING_BYTES, TRACE_RING_BYTES, events_policy());
+    ring_init(&cr->ring[RING_EVENTS], m + TRACE_RING_BYTES, TRACE_RING_BYTES,
+              (enum ring_policy)trace_settings.policy);
     /* Channel bytes are never overwritten: a loss shows as a seq gap. */
     ring_init(&cr->ring[RING_CHANNEL], m + 2 * TRACE_RING_BYTES, TRACE_RING_BYTES,
               RING_DROP_NEWEST);
+    /* The flight recorder keeps the newest events: it overwrites the oldest. */
+    ring_init(&cr->ring[RING_FLIGHT], m + 3 * TRACE_RING_BYTES, TRACE_RING_BYTES,
+              RING_OVERWRITE);
     __atomic_store_n(&cr->ready, true, __ATOMIC_RELEASE);
 }
 
 void trace_rings_apply_settings(void)
 {
     cpu_rings[0].ring[RING_TEXT].policy = trace_settings.policy;
-    cpu_rings[0].ring[RING_EVENTS].policy = events_policy();
+    cpu_rings[0].ring[RING_EVENTS].policy = trace_settings.policy;
 }
 
 struct trace_ring *trace_ring_of(uint32_t cpu, int which)
@@ -66,7 +63,9 @@ void trace_emit(unsigned event, const uint64_t *args, unsigned nargs)
     uint8_t rec[WIRE_RAW_HDR + 8 * WIRE_MAX_ARGS];
     size_t len = wire_raw_encode(rec, sizeof(rec), event, rdtsc(), args, nargs);
     if (len)
-        trace_ring_append(RING_EVENTS, rec, len);
+        trace_ring_append(trace_settings.flight_classes & TEV_MASK(event) ? RING_FLIGHT
+                                                                          : RING_EVENTS,
+                          rec, len);
 }
 
 void trace_set_classes(uint64_t mask)

@@ -140,6 +140,7 @@ static void account(struct vcpu *v, uint32_t basic)
     v->last_cr0 = vmcs_read(GUEST_CR0);
     if (basic < sizeof(v->exit_count) / sizeof(v->exit_count[0]))
         v->exit_count[basic]++;
+    vmx_exit_summary(v);
     /* Housekeeping timer exits are counted but not traced: at 20 per
      * second they would only crowd the line. */
     if (basic != VMX_EXIT_PREEMPTION_TIMER)

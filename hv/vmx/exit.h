@@ -22,5 +22,8 @@ void exit_unhandled(struct vcpu *v, const char *why) __attribute__((noreturn));
 uint32_t vectoring_exit_begin(void);
 void vectoring_exit_end(struct vcpu *v, uint32_t basic, uint32_t vect, uint64_t rip_before);
 void vmx_entry_failure_exit(uint32_t reason, uint64_t qual) __attribute__((noreturn));
+/* exit_summary.c: after an exit was counted, the EXIT_COUNTS summary of
+ * this CPU if its interval has passed. */
+void vmx_exit_summary(struct vcpu *v);
 
 #endif

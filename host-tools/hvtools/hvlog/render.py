@@ -2,10 +2,12 @@
 them (decoded.log, --no-color, tests), styled() makes a rich Text.
 
     <time since boot>  cpu1| console line
-    <time since boot>  cpu1* VMEXIT reason=WRMSR rip=0x... <sym>   #seq
+    <time since boot>  cpu1* HYPERCALL eax=0x... ...   #seq    (streamed)
+    <time since boot>  cpu1~ VMEXIT reason=WRMSR rip=0x...   #seq (flight recorder dump)
                       guest| guest serial output
                        boot| text before the first frame (GRUB)
                          !! errors, gaps, ring drops, notices
+                         ~~ flight recorder records overwritten before a dump
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ def event_args(r: _records.Record, cat: Catalog, symbolize: Symbolize | None = N
     ev = cat.event(r.id)
     if ev is None:
         return " ".join(f"a{i}={v:#x}" for i, v in enumerate(r.args))
-    fv = cat.format_value
-    return " ".join(f"{a.name}={fv(a.fmt, v, symbolize)}" for a, v in zip(ev.args, r.args))
+    parts = (cat.arg_text(a.name, a.fmt, v, symbolize) for a, v in zip(ev.args, r.args))
+    return " ".join(p for p in parts if p is not None)
 
 
 class Renderer:
@@ -46,7 +48,8 @@ class Renderer:
         label = self.clock.label
         if isinstance(item, _records.Record):
             st = cpu_style(item.cpu)
-            return [(label(item.tsc), "dim"), (f" cpu{item.cpu}* ", st),
+            mark = "~" if item.channel == _frame.FLIGHT else "*"
+            return [(label(item.tsc), "dim"), (f" cpu{item.cpu}{mark} ", st),
                     (item.name, "bold " + st), (" ", ""),
                     (event_args(item, self.cat, self.symbolize), st),
                     (f"  #{item.seq}", "dim")]
@@ -66,6 +69,8 @@ class Renderer:
                 s += f": {item.data[:60].decode('ascii', 'replace')!r}"
             return [(BLANK, ""), ("    !! ", "bold red"), (s, "red")]
         if isinstance(item, _records.Loss):
+            if item.kind == "flight":       # held history overwritten: by design
+                return [(BLANK, ""), ("    ~~ ", "yellow"), (f"flight: {item}", "yellow")]
             what = "ring drop" if item.kind == "ring" else "link gap"
             return [(BLANK, ""), ("    !! ", "bold red"), (f"{what}: {item}", "red")]
         if isinstance(item, _records.Hello):

@@ -45,6 +45,9 @@ def summary(stats: Stats, bytes_in: int = 0, hello: _records.Hello | None = None
     out.append(f"link gaps:       {stats.frames_lost} frame(s) lost in "
                f"{sum(s.gaps for s in stats.streams.values())} gap(s)")
     out.append(f"ring drops:      {stats.ring_lost} record(s)")
+    if stats.flight_overwritten:
+        out.append(f"flight recorder: {stats.flight_overwritten} record(s) overwritten in "
+                   f"memory before a dump (held, not streamed: not a loss of the stream)")
     if stats.bad_batches:
         out.append(f"bad batches:     {stats.bad_batches}")
     if stats.end_damaged:
