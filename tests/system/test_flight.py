@@ -11,6 +11,7 @@ import pytest
 import disk  # guest/disk.py
 from hvtools import catalog, frame, records
 from hvtools.image import Module
+from seq_gaps import unexplained_gaps
 from waits import wait_session, wait_text
 
 pytestmark = pytest.mark.emulator
@@ -34,27 +35,6 @@ def exit_sums(s, cpu=0):
             if v:
                 sums[v & 0xFFFF] = sums.get(v & 0xFFFF, 0) + (v >> 16)
     return sums
-
-
-def unexplained(s, channel, kinds):
-    """Holes in a channel's per-CPU record seqs (from -1) that no loss
-    report of these kinds covers with exactly that many records (or a
-    link loss)."""
-    seqs, losses, bad = {}, {}, []
-    for r in s.records:
-        if r.channel == channel:
-            seqs.setdefault(r.cpu, []).append(r.seq)
-    for loss in s.losses:
-        losses.setdefault((loss.cpu, loss.before_seq), []).append(loss)
-    for cpu, ss in seqs.items():
-        for a, b in zip([-1] + ss, ss):
-            if b == a + 1:
-                continue
-            cover = losses.get((cpu, b), [])
-            if not any((l.kind == "link" and l.channel == frame.type_name(channel))
-                       or (l.kind in kinds and l.count == b - a - 1) for l in cover):
-                bad.append((cpu, a, b))
-    return bad
 
 
 def command(m, op):
@@ -115,8 +95,8 @@ def test_flight_recorder_dump_and_exit_counts(boot):
     # guest's thousands of exits did not fit); the streamed trace has no
     # hole its loss reports do not cover.
     assert any(l.kind == "flight" for l in s.losses)
-    assert unexplained(s, frame.FLIGHT, ("flight",)) == []
-    assert unexplained(s, frame.TRACE, ("ring",)) == []
+    assert unexplained_gaps(s, frame.FLIGHT) == []
+    assert unexplained_gaps(s, frame.TRACE) == []
     assert not [l for l in s.losses if l.kind == "ring" and l.before_seq in
                 {r.seq for r in flight}]
 

@@ -11,6 +11,7 @@ import pytest
 
 from hvtools.image import Module
 from testpaths import ROOT
+from seq_gaps import unexplained_gaps
 from waits import wait_session
 
 sys.path.insert(0, os.path.join(ROOT, "guest", "linux"))
@@ -25,33 +26,6 @@ pytestmark = pytest.mark.emulator
 # dropped and counted).
 HV_CMDLINE = "serial=115200,8n1,0x3f8"
 DEFAULT_CMDLINE = "serial=115200,8n1,0x3f8"
-
-
-def unexplained_gaps(s, channel=None):
-    """Trace records missing from the capture that no loss report covers:
-    every hole in a CPU's TRACE sequence numbers must be a ring loss of
-    exactly that many records, or a frame lost on the link. FLIGHT (the
-    flight recorder's dump): its own seq space, whose holes are reported
-    as overwritten (kind "flight")."""
-    from hvtools import frame
-    channel = frame.TRACE if channel is None else channel
-    kind = "flight" if channel == frame.FLIGHT else "ring"
-    seqs, losses = {}, {}
-    for r in s.records:
-        if r.channel == channel:
-            seqs.setdefault(r.cpu, []).append(r.seq)
-    for loss in s.losses:
-        losses.setdefault((loss.cpu, loss.before_seq), []).append(loss)
-    bad = []
-    for cpu, ss in seqs.items():
-        for a, b in zip([-1] + ss, ss):
-            if b == a + 1:
-                continue
-            cover = losses.get((cpu, b), [])
-            if not any((l.kind == "link" and l.channel == frame.type_name(channel))
-                       or (l.kind == kind and l.count == b - a - 1) for l in cover):
-                bad.append((cpu, a, b))
-    return bad
 
 
 def guest_text(s):
