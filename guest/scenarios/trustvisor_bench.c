@@ -36,12 +36,7 @@ static u64 exits_now(void)
  * following the CODE page), a stack and a PARAM page; two integers. */
 static u32 reg(void)
 {
-	memcpy(bench_mem, tvp_template, sizeof(bench_mem));
-	secs = (struct tv_pal_sections){ .num_sections = 4 };
-	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)bench_mem };
-	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)bench_mem + PG };
-	secs.sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)bench_stack };
-	secs.sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)bench_param };
+	tvp_sections(&secs, bench_mem, bench_stack, bench_param);
 	params = (struct tv_pal_params){ .num_params = 2 };
 	params.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
 	params.params[1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };

@@ -95,12 +95,7 @@ static u64 rflags_now(void)
 /* CODE and DATA from the template, STACK, PARAM; the given parameters. */
 static u32 reg_pal(u64 entry_off, u32 nparams, const u32 *types, const u64 *sizes)
 {
-	memcpy(pal_mem, tvp_template, sizeof(pal_mem));
-	secs = (struct tv_pal_sections){ .num_sections = 4 };
-	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)pal_mem };
-	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)pal_mem + PG };
-	secs.sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)pal_stack };
-	secs.sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)pal_param };
+	tvp_sections(&secs, pal_mem, pal_stack, pal_param);
 	params = (struct tv_pal_params){ .num_params = nparams };
 	for (u32 i = 0; i < nparams; i++)
 		params.params[i] = (struct tv_pal_param){ types[i], 0, sizes[i] };

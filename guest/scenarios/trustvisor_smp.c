@@ -131,12 +131,7 @@ static void job_pal(void *arg)
 
 static void pal_calls(void)
 {
-	memcpy(pal_mem, tvp_template, sizeof(pal_mem));
-	secs = (struct tv_pal_sections){ .num_sections = 4 };
-	secs.sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)pal_mem };
-	secs.sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)pal_mem + PG };
-	secs.sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)pal_stack };
-	secs.sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)pal_param };
+	tvp_sections(&secs, pal_mem, pal_stack, pal_param);
 	params = (struct tv_pal_params){ .num_params = 3 };
 	params.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
 	params.params[1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };

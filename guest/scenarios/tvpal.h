@@ -5,6 +5,7 @@
 #ifndef GUEST_SCENARIOS_TVPAL_H
 #define GUEST_SCENARIOS_TVPAL_H
 #include "../guest.h"
+#include "tvabi.h"
 
 extern const u8 tvp_template[], tvp_add[], tvp_bad[];
 /* tvp_add(a, b, u64 io[2]): io[0] += a + b, io[1] = its own call count
@@ -19,4 +20,17 @@ extern const u8 tvp_template[], tvp_add[], tvp_bad[];
  * return tvp_regs_bad is nonzero if any of them changed. */
 u64 tvp_call(u64 entry, u64 a, u64 b, u64 c);
 extern volatile u32 tvp_regs_bad;
+
+#define TVP_PG 4096
+/* The scenarios' usual PAL: the template copied into mem (two pages, CODE
+ * then DATA), a STACK and a PARAM page of one page each. */
+static inline void tvp_sections(struct tv_pal_sections *s, u8 *mem, u8 *stack, u8 *param)
+{
+	memcpy(mem, tvp_template, 2 * TVP_PG);
+	*s = (struct tv_pal_sections){ .num_sections = 4 };
+	s->sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)mem };
+	s->sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)mem + TVP_PG };
+	s->sections[2] = (struct tv_pal_section){ TV_PAL_SECTION_STACK, 1, (u64)stack };
+	s->sections[3] = (struct tv_pal_section){ TV_PAL_SECTION_PARAM, 1, (u64)param };
+}
 #endif
