@@ -5,6 +5,7 @@
  * pages back scrubbed. Everything judged by what this guest measures. */
 #include "../guest.h"
 #include "tvabi.h"
+#include "tvutpm.h"
 
 #define PG 4096
 
@@ -79,12 +80,6 @@ static void genrand(void)
 	       TV_ERR_BAD_PARAM);
 }
 
-/* SHA-1("abc") (FIPS 180-2 A.1), and SHA-1(20 zero bytes || it), from
- * Python's hashlib: an extend of a fresh PCR must give exactly that. */
-static const u8 sha1_abc[20] = { 0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81, 0x6a, 0xba, 0x3e,
-				 0x25, 0x71, 0x78, 0x50, 0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d };
-static const u8 extended[20] = { 0xcc, 0xd5, 0xbd, 0x41, 0x45, 0x8d, 0xe6, 0x44, 0xac, 0x34,
-				 0xa2, 0x47, 0x8b, 0x58, 0xff, 0x81, 0x9b, 0xef, 0x5a, 0xcf };
 
 static void pcrs(void)
 {
@@ -95,10 +90,10 @@ static void pcrs(void)
 	int v = tv(TV_HC_UTPM_PCRREAD, 3, (u64)val, 0, 0, &eax);
 	check("pcr_fresh", v < 0 && eax == TV_OK && !memcmp(val, zero, 20),
 	      "PCRREAD(3) gave eax=0x%x, first byte 0x%x; want 0 and 20 zero bytes", eax, val[0]);
-	memcpy(meas, sha1_abc, 20);
+	memcpy(meas, tvu_sha1_abc, 20);
 	expect("pcr_extend", TV_HC_UTPM_PCREXT, 3, (u64)meas, 0, 0, TV_OK);
 	v = tv(TV_HC_UTPM_PCRREAD, 3, (u64)val, 0, 0, &eax);
-	check("pcr_value", v < 0 && eax == TV_OK && !memcmp(val, extended, 20),
+	check("pcr_value", v < 0 && eax == TV_OK && !memcmp(val, tvu_extended_abc, 20),
 	      "after extend(SHA1(abc)) PCR 3 starts %02x%02x%02x%02x, want ccd5bd41 (SHA1(0^20||m))",
 	      val[0], val[1], val[2], val[3]);
 	expect("pcr_out_of_range", TV_HC_UTPM_PCRREAD, TV_PCR_NUM, (u64)val, 0, 0,

@@ -79,11 +79,6 @@ static u32 reg(void)
 	return tvu_vmcall(TV_HC_REG, (u64)&secs, 0, (u64)&params, (u64)pal_code);
 }
 
-/* SHA-1("abc") (FIPS 180-2), and SHA1(0^20 || it) (Python's hashlib). */
-static const u8 sha1_abc[20] = { 0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81, 0x6a, 0xba, 0x3e,
-				 0x25, 0x71, 0x78, 0x50, 0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d };
-static const u8 extended[20] = { 0xcc, 0xd5, 0xbd, 0x41, 0x45, 0x8d, 0xe6, 0x44, 0xac, 0x34,
-				 0xa2, 0x47, 0x8b, 0x58, 0xff, 0x81, 0x9b, 0xef, 0x5a, 0xcf };
 
 static void pcrs(void)
 {
@@ -95,10 +90,10 @@ static void pcrs(void)
 	      rc, io.pcr[0]);
 	tvu_print_hex("pal pcr0", io.pcr, 20);
 	tvu_vmcall(TV_HC_UTPM_PCRREAD, 5, (u64)guest5, 0, 0);
-	memcpy(io.meas, sha1_abc, 20);
+	memcpy(io.meas, tvu_sha1_abc, 20);
 	rc = pal_hc(TV_HC_UTPM_PCREXT, 5, PA(meas), 0, 0);
 	u32 rc2 = pal_hc(TV_HC_UTPM_PCRREAD, 5, PA(pcr), 0, 0);
-	check("pal_pcr_extend_own", rc == TV_OK && rc2 == TV_OK && !memcmp(io.pcr, extended, 20),
+	check("pal_pcr_extend_own", rc == TV_OK && rc2 == TV_OK && !memcmp(io.pcr, tvu_extended_abc, 20),
 	      "inside the PAL PCREXT(5, SHA1(abc)) gave 0x%x, PCRREAD 0x%x starting %02x%02x; want "
 	      "ccd5bd41 (a fresh PCR of its own)", rc, rc2, io.pcr[0], io.pcr[1]);
 	tvu_vmcall(TV_HC_UTPM_PCRREAD, 5, (u64)after5, 0, 0);
@@ -168,7 +163,7 @@ static void quote(void)
 	rc = pal_hc(TV_HC_UTPM_QUOTE, 0x21, PA(sig), PA(nonce), PA(info));
 	bool ok = rc == TV_OK && io.sig.len == TV_QUOTE_SIG_SIZE &&
 		  io.info.len == TV_QUOTE_HEADER + 40 && !memcmp(io.infob + 4, io.nonce, 20) &&
-		  !memcmp(io.infob + 28, pcr0, 20) && !memcmp(io.infob + 48, extended, 20);
+		  !memcmp(io.infob + 28, pcr0, 20) && !memcmp(io.infob + 48, tvu_extended_abc, 20);
 	check("pal_quote", ok, "QUOTE(PCRs 0,5) inside the PAL gave 0x%x, sig %u, info %u bytes "
 	      "(%s)", rc, io.sig.len, io.info.len, ok ? "right" : "not its nonce and PCRs");
 	tvu_print_hex("pal pub", io.pub, TV_PUBKEY_SIZE);
