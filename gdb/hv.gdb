@@ -29,9 +29,10 @@ def _hv_root():
 _hv = _hv_root()
 if os.path.join(_hv, "gdb") not in sys.path:
     sys.path.insert(0, os.path.join(_hv, "gdb"))
-import importlib, hvgdb
+import importlib, hvgdb, hvlinux
 importlib.reload(hvgdb)
 hvgdb.setup(os.path.join(_hv, "build", "hv.elf"))
+hvlinux.setup()
 del _hv, _hv_root
 end
 

@@ -1,36 +1,11 @@
-"""A symbol file gdb can load for a Linux guest whose debug symbols are not
-at hand: the kernel's text symbols from /proc/kallsyms (sent by the guest's
-`hvtest=kallsyms` as base64 of gzip), written as a minimal ELF64 with one
-SHT_NOBITS .text section over the kernel's text and one FUNC symbol per
-kallsyms entry (its size: up to the next symbol). gdb then names guest
-addresses (`bt`, `x/i`) with no DWARF."""
+"""A symbol file gdb can load for a kernel whose debug symbols are not at
+hand: a minimal ELF64 with one SHT_NOBITS .text section over the symbols
+and one FUNC symbol per entry (its size: up to the next symbol). gdb then
+names addresses (`bt`, `x/i`) with no DWARF; `add-symbol-file F -o SLIDE`
+moves it to where a KASLR kernel runs."""
 from __future__ import annotations
 
-import base64
-import gzip
-import re
 import struct
-
-
-def kallsyms_from_console(text: str) -> list[tuple[int, str]]:
-    b64 = "".join(re.findall(r"HVTEST ksym (\S+)", text))
-    raw = gzip.decompress(base64.b64decode(b64)).decode("ascii", "replace")
-    syms = []
-    for line in raw.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[1] in "Tt":
-            syms.append((int(parts[0], 16), parts[2]))
-    return sorted(s for s in syms if s[0])
-
-
-def ranges_from_console(text: str) -> list[tuple[int, str, int]]:
-    """`hvtest=kallsyms-idle`: a few functions, each with its end."""
-    out = []
-    for start, end, name in re.findall(r"HVTEST ksym-range ([0-9a-f]+) ([0-9a-f]+) (\S+)", text):
-        s, e = int(start, 16), int(end, 16)
-        if s and e > s:
-            out.append((s, name, e - s))
-    return sorted(set(out))
 
 
 def write_symbol_elf(path: str, syms: list[tuple]) -> None:
