@@ -291,26 +291,37 @@ class RateSampler:
 
 
 # ---- gdb ---------------------------------------------------------------------
-def gdb_script(port, ctl_port, addr, elf, extra_py=""):
+def gdb_script(port, ctl_port, addr, elf, extra_py="", clock=False):
     head = ["set pagination off", "set confirm off", "set width 0", "set height 0",
             "set code-cache off", "set stack-cache off"]
     head += [f"file {elf}"] if elf else ["set architecture i386:x86-64"]
     head += ["set remotetimeout 120", f"target remote 127.0.0.1:{port}"]
     dump = tempfile.mktemp(prefix="hvbench-mem-")
     py = f"""python
-import time, os, socket
+import time, os, re, socket
 ctl = socket.create_connection(("127.0.0.1", {ctl_port}))
 ctlf = ctl.makefile("rb")
+CLOCK = {clock}
 def mark(name):
     ctl.sendall((name + "\\n").encode())
     ctlf.readline()
+def clock():
+    # The target's own time (`monitor clock`: its TSC in us), so a step's
+    # cost is measured in the emulated machine's time, on either transport.
+    return int(re.search(r"us (\\d+)", gdb.execute("monitor clock", to_string=True)).group(1))
+if CLOCK:
+    a = clock()
+    print("@@ECOST %d" % (clock() - a), flush=True)
 def timed(name, cmds):
+    c0 = clock() if CLOCK else 0
     mark(name + ".start")
     t0 = time.monotonic()
     for c in cmds:
         gdb.execute(c, to_string=True)
     t1 = time.monotonic()
     mark(name + ".end")
+    if CLOCK:
+        print("@@E %s %d" % (name, clock() - c0), flush=True)
     print("@@T %s %.6f %.6f" % (name, t0, t1), flush=True)
 timed("regs", ["maintenance flush register-cache", "info registers"])
 timed("mem", ["dump binary memory {dump} {addr:#x} {addr + MEM_LEN:#x}"])
@@ -382,6 +393,14 @@ def measure(rec, out):
                      "wire_down": w["down_wire"], "rsp": rsp_bytes,
                      "rt": packets(w["up_rsp"]),
                      "fraction": rsp_bytes / ((t1 - t0) * LINE_BPS)}
+    # Emulated time: the stub's clock read before and after each step, less
+    # one clock exchange (two back-to-back reads), which the pair adds.
+    cost = re.search(r"^@@ECOST (\d+)$", out, re.M)
+    for name, us in re.findall(r"^@@E (\w+) (\d+)$", out, re.M):
+        if name in res and cost:
+            e = max(1, int(us) - int(cost.group(1))) / 1e6
+            res[name]["emul"] = e
+            res[name]["fraction_emul"] = res[name]["rsp"] / (e * LINE_BPS)
     m = re.search(r"^@@MEMSIZE (\d+)", out, re.M)
     res["memsize"] = int(m.group(1)) if m else None
     return res
@@ -418,7 +437,7 @@ def run_bochs(framed):
         link = SerialLink(m, framed, rec)
         addr = hv_symbol("hv_start")
         gdb = start_gdb(m.workdir, gdb_script(link.port, rec.serve_marks(), addr, HV_ELF,
-                                              BREAK_PY if framed else ""))
+                                              BREAK_PY if framed else "", clock=True))
         try:
             if framed:
                 breaks, why = break_ins(m, gdb, link, rec)
@@ -540,9 +559,10 @@ def main():
           f"Bochs corei7_skylake_x {CPUS} CPUs, line 115200 8N1 = {LINE_BPS} B/s")
     print("wire = bytes on the line both ways (framed: frames and other channels included);")
     print("rsp = RSP bytes both ways; rt = '$' packets from gdb; "
-          "fraction = rsp / (elapsed * 11520)")
+          "fraction = rsp / (elapsed * 11520), in wall time (Bochs' speed) and in the "
+          "machine's own time (emul: the stub's `monitor clock` around the step)")
     hdr = f"{'transport':<10}{'step':<6}{'elapsed s':>10}{'wire B':>9}{'rsp B':>9}" \
-          f"{'rt':>5}{'fraction':>10}{'wire B/s':>10}"
+          f"{'rt':>5}{'fraction':>10}{'wire B/s':>10}{'emul s':>9}{'frac emul':>10}"
     print(hdr)
     for tr in ("framed", "raw", "qemu"):
         if tr not in results:
@@ -555,8 +575,11 @@ def main():
                 print(f"{'qemu tcp':<10}{step:<6}{'(tcp)':>10}{f['wire']:>9}{f['rsp']:>9}"
                       f"{f['rt']:>5}{'-':>10}{'-':>10}")
             else:
+                emul = (f"{f['emul']:>9.2f}{f['fraction_emul']:>10.2f}" if "emul" in f
+                        else f"{'-':>9}{'-':>10}")
                 print(f"{tr:<10}{step:<6}{f['elapsed']:>10.2f}{f['wire']:>9}{f['rsp']:>9}"
-                      f"{f['rt']:>5}{f['fraction']:>10.2f}{f['wire'] / f['elapsed']:>10.0f}")
+                      f"{f['rt']:>5}{f['fraction']:>10.2f}{f['wire'] / f['elapsed']:>10.0f}"
+                      + emul)
         tot_w = r["regs"]["wire"] + r["mem"]["wire"]
         tot_rt = r["regs"]["rt"] + r["mem"]["rt"]
         if tr == "qemu":
@@ -564,8 +587,12 @@ def main():
         else:
             el = r["regs"]["elapsed"] + r["mem"]["elapsed"]
             rsp = r["regs"]["rsp"] + r["mem"]["rsp"]
+            emul = ""
+            if "emul" in r["regs"] and "emul" in r["mem"]:
+                e = r["regs"]["emul"] + r["mem"]["emul"]
+                emul = f"{e:>9.2f}{rsp / (e * LINE_BPS):>10.2f}"
             print(f"{'':<10}{'both':<6}{el:>10.2f}{tot_w:>9}{rsp:>9}{tot_rt:>5}"
-                  f"{rsp / (el * LINE_BPS):>10.2f}{tot_w / el:>10.0f}")
+                  f"{rsp / (el * LINE_BPS):>10.2f}{tot_w / el:>10.0f}" + emul)
         if r["memsize"] != MEM_LEN:
             print(f"  !! {tr}: the dump holds {r['memsize']} bytes, not {MEM_LEN}")
     if "qemu" in results:
@@ -597,8 +624,8 @@ def main():
                   f"emulated; stub->gdb wire {f['wire_down'] / e:.0f} B/s emulated; "
                   f"fraction in emulated time {f['rsp'] / (e * LINE_BPS):.2f}")
         print("  (the ratio moves with the shared host's load: it is not applied to the "
-              "other steps; the raw transport's events stay in the rings, so its emulated "
-              "time is not measured)")
+              "other steps; the table's emul columns measure each step in the machine's "
+              "own time instead, on both transports)")
         for tr in [t for t in ("framed", "raw") if t in results]:
             f = results[tr]["mem"]
             print(f"  {tr:<6} mem: line-bound ceiling of the fraction (rsp / wire bytes) "

@@ -79,7 +79,9 @@ MAIN_SESSION = [
     "echo @@THREAD2\\n", "thread 2", "bt",
     "echo @@VMCS\\n", "thread 1", "monitor vmcs",
     "echo @@NMI\\n", "monitor nmi",
+    "echo @@CLOCK\\n", "monitor clock",
     "echo @@TRACE\\n", "monitor trace 20",
+    "echo @@CLOCK2\\n", "monitor clock",
     "echo @@GUEST\\n", "monitor guest", "maintenance flush register-cache",
     "info registers rip cs", "monitor hv", "maintenance flush register-cache",
     # In a script an error ends the script: the bad read goes through Python.
@@ -136,6 +138,11 @@ def check_session(out, cpus):
     assert re.search(r"GUEST_RIP\s+0x[0-9a-f]+", s["VMCS"]), s["VMCS"][:2000]
     assert re.search(r"^0\s+\d+", s["NMI"], re.M), s["NMI"]
     assert re.search(r"cpu0: the last \d+ of \d+ events held", s["TRACE"]), s["TRACE"]
+    # The machine's time moves on while gdb talks to it, in calibrated us.
+    clocks = [tuple(map(int, re.search(r"tsc (\d+) us (\d+)", s[k]).groups()))
+              for k in ("CLOCK", "CLOCK2")]
+    assert clocks[1][0] > clocks[0][0] and clocks[1][1] > clocks[0][1], clocks
+    assert abs(clocks[0][0] / clocks[0][1] - clocks[1][0] / clocks[1][1]) < 0.01 * clocks[0][0] / clocks[0][1]
     assert re.search(r"rip\s+0x[0-9a-f]+", s["GUEST"]) and "guest's" in s["GUEST"], s["GUEST"]
     assert "Cannot access memory at address 0xdead000000000000" in s["BAD"], s["BAD"]
     assert "$1 = 2" in s["AFTERBAD"], s["AFTERBAD"]
