@@ -133,11 +133,14 @@ def test_nmi_storm_counts_in_bare_linux(tmp_path):
     with Machine(emu="qemu", disks=[disk], cpus=2, serial="socket", qmp=True, kvm=KVM,
                  workdir=str(tmp_path / "run"), timeout=150, name="nmi-storm") as m:
         # Linux's own LINT1 setup: the BSP takes every NMI, the AP none.
-        check(nmi_round(m, 0, ["--count", str(n), "--interval", "20ms"]), [n, 0])
+        # Spaced so that each NMI is delivered before the next arrives even
+        # when the host starves QEMU's vCPU thread (at 20 ms a loaded CI
+        # host merged two: 39 of 40); the merging itself is round 2's test.
+        check(nmi_round(m, 0, ["--count", str(n), "--interval", "60ms"]), [n, 0])
         for c in range(2):
             m.wait_for(rf"HVTEST lint1 cpu {c}: \S+ -> 0x00000400", timeout=30)
         # LINT1 as NMI on every CPU: every CPU takes every NMI.
-        check(nmi_round(m, 1, ["--count", str(n), "--random", "10ms:30ms", "--seed", "1"]),
+        check(nmi_round(m, 1, ["--count", str(n), "--random", "40ms:80ms", "--seed", "1"]),
               [n, n])
         # Back-to-back: pending NMIs merge; never more than were injected.
         deltas = nmi_round(m, 2, ["--count", str(n), "--b2b"])
