@@ -66,9 +66,11 @@ def attach_problem(out: str, cpus: int) -> str | None:
     s = sections(out)
     threads = re.findall(r"^\*?\s+(\d+)\s+Thread ", s.get("THREADS", ""), re.M)
     if not threads:
-        m = re.search(r"^.*(refused|timed out|Remote communication error|"
-                      r"Ignoring packet error|not responding|Remote replied).*$", out, re.M | re.I)
-        return "gdb did not attach" + (f": {m.group(0).strip()}" if m else " (no threads listed)")
+        # gdb's last complaint is the one that ended its attempt.
+        said = [m.group(0).strip() for m in re.finditer(
+            r"^.*(refused|timed out|Remote communication error|Ignoring packet error|"
+            r"not responding|Remote replied|Remote connection closed).*$", out, re.M | re.I)]
+        return "gdb did not attach" + (f": {said[-1]}" if said else " (no threads listed)")
     if len(threads) != cpus:
         return f"gdb attached but listed {len(threads)} threads, not {cpus}"
     no_bt = [k for k, v in s.items() if k.startswith("HV_BT") and not re.search(r"^#0 ", v, re.M)]

@@ -38,7 +38,7 @@ def cell_fraction(out: str, cell, o) -> float:
 
 def last_marker(out: str) -> str:
     m = re.findall(r"^STRESS (\S.*)$", out, re.M)
-    return m[-1][:60] if m else "booting"
+    return m[-1][:30] if m else "booting"     # short: the bar must fit 80 columns
 
 
 def eta(done: list[float], elapsed: float, fraction: float, left: int) -> float | None:
@@ -106,7 +106,7 @@ class Rich(Plain):
     def __init__(self) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         super().__init__(say=lambda m: None)
-        self.p = Progress(TextColumn("{task.description:<40}"), BarColumn(),
+        self.p = Progress(TextColumn("{task.description:<32}"), BarColumn(),
                           TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                           TextColumn("{task.fields[note]}"))
         self.p.start()
@@ -117,7 +117,7 @@ class Rich(Plain):
         super().start(index, total, name, what)
         if self.matrix is None:
             self.matrix = self.p.add_task("matrix", total=total, note="")
-        self.task = self.p.add_task(f"{name} {what}"[:40], total=1.0, note="booting")
+        self.task = self.p.add_task(f"{name} {what}"[:32], total=1.0, note="booting")
 
     def update(self, fraction, note):
         if fraction is not None:
