@@ -13,6 +13,14 @@ TrustVisor has no PAL calls yet: the "PAL loop" is REG + UNREG of a PAL
 (its pages leave and return to every CPU's EPT under quiesce), the nearest
 thing that exists; the table says so.
 
+Hang: no "STRESS ..." line from the guest for Options.hang_after seconds
+(boot_after before the first; Heartbeat). Then, with the machine still
+hung, the flight recorder is dumped and stock gdb attaches through the GDB
+channel (stress_gdb: every CPU's backtrace, monitor nmi, the guest view).
+Every cell also gets hvlog's Perfetto JSON and sequence table around the
+verdict's moment (stress_report), and the matrix a table in text and HTML.
+Options.hang_cpu plants a hang: the guest parks that CPU with interrupts off.
+
 Storm backends: "host" (the hypervisor's NMI_STORM command over the serial
 line; Bochs, or anything else) and "qmp" (QEMU's inject-nmi through
 qmp/qmpclient.py, a thread at the interval; QEMU only, so KVM with nested
@@ -35,7 +43,8 @@ VERDICTS = ("pass", "hang", "guest-panic", "hv-fatal", "vmentry-fail", "nmi-mism
             "loop-fail", "emulator-died", "timeout")
 # vmx: the per-exit events, held in the flight recorder (never streamed), so
 # DUMP_EVENTS at a cell's end shows each CPU's last exits; gdb=on: the stub,
-# for gdb on a hang (it costs nothing until gdb talks to it).
+# for gdb on a hang (the exits then also look for gdb's break-in on the
+# line; T1-T5 pass with it on, measured 2026-12-02).
 HV_CMDLINE = "serial=115200,8n1,0x3f8 trace=vmx,exc,quiesce,hypercall,boot,meta gdb=on"
 # Counts are exact only when no two NMIs can meet: a long interval, and no
 # quiesce NMIs (REG/UNREG quiesce) that a storm NMI could merge with.
