@@ -15,6 +15,11 @@
  *                           NMI before the loops (stress_wait_ms, 120000),
  *                           and after them until no NMI came for
  *                           stress_quiet_ms (3000)
+ *   stress_hang_cpu=N       planted hang (the runner's hang test): CPU N parks
+ *                           with interrupts off (cli; pause loop, forever) at
+ *                           iteration stress_hang_round (rounds / 2) of its
+ *                           loop, after printing "STRESS HANG cpuN". Only a CPU
+ *                           that runs a loop can park; nothing else changes.
  *
  * Lines for the host: "STRESS READY", "STRESS PROGRESS ..." (at least once
  * a second of guest time while anything runs: the hang detector's
@@ -37,6 +42,7 @@ struct loop_cpu {
 static struct loop_cpu loops[GUEST_MAX_CPUS];
 static struct smp_barrier bar;
 static u32 rounds, test_mask, pal_mask;
+static u32 hang_cpu = ~0u, hang_round;
 static u64 base_nmi[GUEST_MAX_CPUS];
 static struct hv_nmi_stats hv_before[GUEST_MAX_CPUS], hv_after[GUEST_MAX_CPUS];
 static int hv_vec[GUEST_MAX_CPUS];
@@ -74,6 +80,18 @@ static void pal_once(u32 me, struct loop_cpu *l)
 		bad_step(l, 2, rc);
 }
 
+/* The planted hang: this CPU stops making progress for good, with
+ * interrupts off so nothing in the guest can bring it back (NMIs still
+ * reach its handler, and the hypervisor still gets its exits: that is
+ * what lets gdb stop it and show where it is). */
+static void __attribute__((noinline, noreturn)) stress_park(u32 me, u32 i)
+{
+	printf("STRESS HANG cpu%u: parked at iteration %u with interrupts off (planted)\n", me, i);
+	asm volatile("cli" ::: "memory");
+	for (;;)
+		cpu_relax();
+}
+
 static void job_loop(void *arg)
 {
 	u32 me = this_cpu()->index;
@@ -83,6 +101,8 @@ static void job_loop(void *arg)
 		return;
 	u64 next = tsc_deadline_ms(PROGRESS_MS);
 	for (u32 i = 0; i < rounds; i++) {
+		if (me == hang_cpu && i == hang_round)
+			stress_park(me, i);
 		if (pal) {
 			pal_once(me, l);
 		} else {
@@ -187,6 +207,8 @@ static void run(void)
 	test_mask = (u32)cmdline_u64("stress_test_cpus", 0) & all;
 	pal_mask = (u32)cmdline_u64("stress_pal_cpus", 0) & all & ~test_mask;
 	bool storm = cmdline_u64("stress_storm", 0);
+	hang_cpu = (u32)cmdline_u64("stress_hang_cpu", ~0u);
+	hang_round = (u32)cmdline_u64("stress_hang_round", rounds / 2);
 	for (u32 c = 0; c < smp_ncpus; c++)
 		base_nmi[c] = smp_cpus[c].nmi_received;
 	smp_run(all, job_hv_stats, NULL);

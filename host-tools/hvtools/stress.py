@@ -13,6 +13,14 @@ TrustVisor has no PAL calls yet: the "PAL loop" is REG + UNREG of a PAL
 (its pages leave and return to every CPU's EPT under quiesce), the nearest
 thing that exists; the table says so.
 
+Hang: no "STRESS ..." line from the guest for Options.hang_after seconds
+(boot_after before the first; Heartbeat). Then, with the machine still
+hung, the flight recorder is dumped and stock gdb attaches through the GDB
+channel (stress_gdb: every CPU's backtrace, monitor nmi, the guest view).
+Every cell also gets hvlog's Perfetto JSON and sequence table around the
+verdict's moment (stress_report), and the matrix a table in text and HTML.
+Options.hang_cpu plants a hang: the guest parks that CPU with interrupts off.
+
 Storm backends: "host" (the hypervisor's NMI_STORM command over the serial
 line; Bochs, or anything else) and "qmp" (QEMU's inject-nmi through
 qmp/qmpclient.py, a thread at the interval; QEMU only, so KVM with nested
@@ -26,14 +34,18 @@ import re
 import threading
 import time
 
-from . import commands, frame
+from . import commands, frame, stress_gdb, stress_progress, stress_report
 from .emu import BOCHS3, Machine
 from .image import ROOT, Module, build_iso
 from .session import Session
 
 VERDICTS = ("pass", "hang", "guest-panic", "hv-fatal", "vmentry-fail", "nmi-mismatch",
             "loop-fail", "emulator-died", "timeout")
-HV_CMDLINE = "serial=115200,8n1,0x3f8 trace=exc,quiesce,hypercall,boot,meta"
+# vmx: the per-exit events, held in the flight recorder (never streamed), so
+# DUMP_EVENTS at a cell's end shows each CPU's last exits; gdb=on: the stub,
+# for gdb on a hang (the exits then also look for gdb's break-in on the
+# line; T1-T5 pass with it on, measured 2026-12-02).
+HV_CMDLINE = "serial=115200,8n1,0x3f8 trace=vmx,exc,quiesce,hypercall,boot,meta gdb=on"
 # Counts are exact only when no two NMIs can meet: a long interval, and no
 # quiesce NMIs (REG/UNREG quiesce) that a storm NMI could merge with.
 EXACT_INTERVAL_US = 5000
@@ -71,6 +83,9 @@ class Options:
     storm_interval_us: int = 1000
     storm_rounds: int = 200
     hang_after: float = 120.0       # seconds without a progress marker
+    boot_after: float = 300.0       # the same before the first one (booting)
+    hang_cpu: int | None = None     # planted hang: this CPU parks in its loop
+    hang_round: int | None = None   # at this iteration (None: rounds / 2)
     timeout: float = 1800.0         # per cell
     results: str = os.path.join(ROOT, "results")
     label: str = "stress"
@@ -85,6 +100,8 @@ class Result:
     seconds: float
     folder: str
     nmi: dict = dataclasses.field(default_factory=dict)
+    gdb: str = ""                   # on a hang: "attached", or why not
+    moment: int = 0                 # capture offset of the verdict's moment
 
 
 def guest_text(s: Session) -> str:
@@ -124,7 +141,39 @@ def guest_args(cell: Cell, o: Options) -> str:
     all_cpus = (1 << o.cpus) - 1
     return (f"stress_test_cpus={cell.test_cpus & all_cpus} "
             f"stress_pal_cpus={cell.pal_cpus & all_cpus} stress_rounds={o.rounds} "
-            f"stress_storm={int(cell.storm)} stress_quiet_ms=3000 smp_timeout_ms=600000")
+            f"stress_storm={int(cell.storm)} stress_quiet_ms=3000 smp_timeout_ms=600000"
+            + (f" stress_hang_cpu={o.hang_cpu}" if o.hang_cpu is not None else "")
+            + (f" stress_hang_round={o.hang_round}" if o.hang_round is not None else ""))
+
+
+class Heartbeat:
+    """The hang detector. Progress markers are the guest's "STRESS ..."
+    lines: the stress scenario prints one at least every second of guest
+    time while anything runs. A cell hangs when none came for `after`
+    seconds; before the first one the guest is still booting (GRUB, its AP
+    start-up), so `boot_after` applies. `pos` is where the capture was when
+    the last marker was seen: the verdict's moment for a hang."""
+    MARK = re.compile(r"^STRESS ", re.M)
+
+    def __init__(self, after: float, boot_after: float, now: float) -> None:
+        self.after, self.boot_after = after, max(after, boot_after)
+        self.count, self.last, self.pos = 0, now, 0
+
+    def see(self, guest: str, now: float, pos: int) -> None:
+        n = len(self.MARK.findall(guest))
+        if n != self.count:
+            self.count, self.last, self.pos = n, now, pos
+
+    def limit(self) -> float:
+        return self.after if self.count else self.boot_after
+
+    def hung(self, now: float) -> bool:
+        return now - self.last > self.limit()
+
+    def why(self) -> str:
+        if not self.count:
+            return f"no progress marker within {self.boot_after:.0f} s of boot"
+        return f"no progress marker for {self.after:.0f} s"
 
 
 def boot_cell(cell: Cell, o: Options, workdir: str) -> Machine:
@@ -176,12 +225,14 @@ def hv_sent(text: str) -> dict[int, int]:
 class CellRun:
     """One boot, watched until a verdict."""
 
-    def __init__(self, cell: Cell, o: Options, folder: str, say=print) -> None:
+    def __init__(self, cell: Cell, o: Options, folder: str, say=print, progress=None) -> None:
         self.cell, self.o, self.folder, self.say = cell, o, folder, say
+        self.progress = progress or stress_progress.Quiet()
         self.interval = cell.interval_us if cell.interval_us is not None \
             else o.storm_interval_us
         self.storm_sent = False
         self.qmp: QmpStorm | None = None
+        self.moment = 0
 
     def start_storm(self, m: Machine) -> None:
         targets = list(range(self.o.cpus))
@@ -193,23 +244,26 @@ class CellRun:
                 targets, self.interval, self.o.storm_rounds)))
         self.storm_sent = True
 
-    def watch(self, m: Machine) -> tuple[str, str, Session]:
-        t0 = last_t = time.monotonic()
-        last_len = -1
+    def watch(self, m: Machine) -> tuple[str, str]:
+        t0 = time.monotonic()
+        beat = Heartbeat(self.o.hang_after, self.o.boot_after, t0)
         while True:
             time.sleep(1.0)
-            s = Session.decode(m.output)
+            raw = m.output
+            self.moment = len(raw)          # unless a hang says otherwise
+            s = Session.decode(raw)
             out = guest_text(s)
             text = "\n".join(line for _, line in s.lines())    # the hypervisor's consoles
-            beats = out.count("STRESS PROGRESS") + out.count("\n")
-            if beats != last_len:
-                last_len, last_t = beats, time.monotonic()
+            now = time.monotonic()
+            beat.see(out, now, len(raw))
+            self.progress.update(stress_progress.cell_fraction(out, self.cell, self.o),
+                                 stress_progress.last_marker(out))
             if re.search(r"^FATAL .*VM entry failed", text, re.M):
-                return "vmentry-fail", re.search(r"^FATAL .*$", text, re.M).group(0), s
+                return "vmentry-fail", re.search(r"^FATAL .*$", text, re.M).group(0)
             if re.search(r"^FATAL ", text, re.M):
-                return "hv-fatal", re.search(r"^FATAL .*$", text, re.M).group(0), s
+                return "hv-fatal", re.search(r"^FATAL .*$", text, re.M).group(0)
             if "GUEST FAULT" in out:
-                return "guest-panic", re.search(r"GUEST FAULT.*", out).group(0), s
+                return "guest-panic", re.search(r"GUEST FAULT.*", out).group(0)
             if self.cell.storm and not self.storm_sent and "STRESS READY" in out:
                 self.start_storm(m)
             if "STRESS END" in out and (not self.cell.storm or storm_backend(self.o) == "qmp"
@@ -217,33 +271,55 @@ class CellRun:
                 sent = ({c: self.qmp.sent for c in range(self.o.cpus)} if self.qmp
                         else hv_sent(text))
                 v, why, self.nmi = judge_end(out, text, self.cell, self.interval, sent)
-                return v, why, s
+                return v, why
             if not m.alive:
-                return "emulator-died", f"exit status {m.poll()}", s
-            if time.monotonic() - last_t > self.o.hang_after:
-                return "hang", f"no progress marker for {self.o.hang_after:.0f} s", s
-            if time.monotonic() - t0 > self.o.timeout:
-                return "timeout", f"no verdict within {self.o.timeout:.0f} s", s
+                return "emulator-died", f"exit status {m.poll()}"
+            if beat.hung(now):
+                self.moment = beat.pos
+                return "hang", beat.why()
+            if now - t0 > self.o.timeout:
+                return "timeout", f"no verdict within {self.o.timeout:.0f} s"
+
+    def flight_dump(self, m: Machine, verdict: str) -> None:
+        """Always the flight recorder before the machine goes; when the
+        verdict is not a pass, wait for the dump to leave the line (until it
+        is quiet for 2 s, 30 s at most: 64 KiB a CPU at 115200 baud)."""
+        try:
+            m.write(frame.encode(frame.CONTROL, 0, 1, bytes([0x10])))
+        except Exception:   # noqa: BLE001 -- the machine may be gone
+            return
+        if verdict == "pass":
+            time.sleep(1)
+            return
+        end, n, quiet = time.monotonic() + 30, -1, 0
+        while time.monotonic() < end and quiet < 4 and m.alive:
+            time.sleep(0.5)
+            quiet = quiet + 1 if len(m.output) == n else 0
+            n = len(m.output)
 
     def run(self) -> Result:
         os.makedirs(self.folder, exist_ok=True)
         self.nmi: dict = {}
         t0 = time.monotonic()
+        gdb = ""
         m = boot_cell(self.cell, self.o, os.path.join(self.folder, "emu"))
         try:
-            verdict, why, s = self.watch(m)
-            # Always the flight recorder before the machine goes.
-            try:
-                m.write(frame.encode(frame.CONTROL, 0, 1, bytes([0x10])))
-                time.sleep(3 if verdict != "pass" else 1)
-            except Exception:   # noqa: BLE001 -- the machine may be gone
-                pass
+            verdict, why = self.watch(m)
+            self.progress.update(None, "flight recorder")
+            self.flight_dump(m, verdict)
+            if verdict == "hang":
+                # The machine is still hung: gdb sees every CPU where it is.
+                self.progress.update(None, "gdb")
+                gdb = stress_gdb.collect(m, self.o.elf, self.o.cpus,
+                                         os.path.join(self.folder, "gdb.txt")) or "attached"
         finally:
             if self.qmp:
                 self.qmp.stop.set()
             m.stop()
         raw = m.output
-        res = Result(self.cell.name, verdict, why, time.monotonic() - t0, self.folder, self.nmi)
+        res = Result(self.cell.name, verdict, why, time.monotonic() - t0, self.folder, self.nmi,
+                     gdb, min(self.moment, len(raw)))
+        self.progress.update(None, "exports")
         self.save(raw, res)
         return res
 
@@ -257,6 +333,7 @@ class CellRun:
             f.write(f"{res.verdict}\n{res.why}\n")
         with open(os.path.join(self.folder, "summary.txt"), "w") as f:
             f.write(summary_line(res, self.cell, self.o) + "\n")
+        stress_report.exports(raw, res.moment, self.folder, self.o.elf)
 
 
 def summary_line(r: Result, cell: Cell, o: Options) -> str:
@@ -265,37 +342,59 @@ def summary_line(r: Result, cell: Cell, o: Options) -> str:
         nmi = " nmi " + ",".join(f"cpu{c}={r.nmi['received'].get(c, 0)}/{n}"
                                  for c, n in sorted(r.nmi["sent"].items()))
     note = f" [{PAL_NOTE}]" if cell.pal_cpus else ""
+    gdb = f" [gdb: {r.gdb}]" if r.gdb else ""
     return (f"{r.cell} {r.verdict} {r.seconds:.0f}s {o.emu}/{o.model}/{o.cpus}cpu "
-            f"{cell.what}{nmi}{note}" + (f" -- {r.why}" if r.why else ""))
+            f"{cell.what}{nmi}{note}{gdb}" + (f" -- {r.why}" if r.why else ""))
+
+
+def title(o: Options) -> str:
+    return (f"stress matrix: {o.emu} {o.model}{' (Bochs 3.0)' if o.bochs3 else ''}, "
+            f"{o.cpus} CPUs, guest {o.guest}, {o.rounds} rounds, storm "
+            f"{storm_backend(o)} {o.storm_interval_us} us x {o.storm_rounds}"
+            + (f", planted hang on cpu{o.hang_cpu}" if o.hang_cpu is not None else ""))
+
+
+def what_why(r: Result) -> str:
+    c = CELLS[r.cell]
+    return c.what + (" *" if c.pal_cpus else "") + (f" -- {r.why}" if r.why else "") \
+        + (f" [gdb: {r.gdb}]" if r.gdb else "")
 
 
 def table(results: list[Result], o: Options) -> str:
-    rows = [f"stress matrix: {o.emu} {o.model}{' (Bochs 3.0)' if o.bochs3 else ''}, "
-            f"{o.cpus} CPUs, guest {o.guest}, {o.rounds} rounds, storm "
-            f"{storm_backend(o)} {o.storm_interval_us} us x {o.storm_rounds}", "",
-            f"{'cell':5} {'verdict':14} {'time':>6}  what / why"]
+    rows = [title(o), "", f"{'cell':5} {'verdict':14} {'time':>6}  what / why"]
     for r in results:
-        c = CELLS[r.cell]
-        what = c.what + (" *" if c.pal_cpus else "")
-        rows.append(f"{r.cell:5} {r.verdict:14} {r.seconds:5.0f}s  {what}"
-                    + (f" -- {r.why}" if r.why else ""))
+        rows.append(f"{r.cell:5} {r.verdict:14} {r.seconds:5.0f}s  {what_why(r)}")
     if any(CELLS[r.cell].pal_cpus for r in results):
         rows += ["", f"* {PAL_NOTE}"]
     return "\n".join(rows) + "\n"
 
 
-def run_matrix(names: list[str], o: Options, say=print) -> tuple[str, list[Result]]:
+def table_html(results: list[Result], o: Options, top: str) -> str:
+    note = f"* {PAL_NOTE}" if any(CELLS[r.cell].pal_cpus for r in results) else ""
+    return stress_report.html_table(title(o), [(r.cell, r.verdict, r.seconds, what_why(r),
+                                                r.folder) for r in results], top, note)
+
+
+def run_matrix(names: list[str], o: Options, say=print,
+               progress=None) -> tuple[str, list[Result]]:
+    """progress: a stress_progress display (default: plain lines to say)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     top = os.path.join(o.results, f"{stamp}-{o.label}")
     os.makedirs(top, exist_ok=True)
+    progress = progress or stress_progress.Plain(say)
     results = []
-    for i, n in enumerate(names):
-        cell = CELLS[n]
-        say(f"hvstress: [{i + 1}/{len(names)}] {n}: {cell.what} ...")
-        r = CellRun(cell, o, os.path.join(top, n), say).run()
-        say(f"hvstress: {summary_line(r, cell, o)}")
-        results.append(r)
-    tab = table(results, o)
-    with open(os.path.join(top, "table.txt"), "w") as f:
-        f.write(tab)
+    try:
+        for i, n in enumerate(names):
+            cell = CELLS[n]
+            progress.start(i, len(names), n, cell.what)
+            r = CellRun(cell, o, os.path.join(top, n), say, progress).run()
+            progress.end(summary_line(r, cell, o))
+            results.append(r)
+            # Written after every cell: a matrix cut short keeps its table.
+            with open(os.path.join(top, "table.txt"), "w") as f:
+                f.write(table(results, o))
+            with open(os.path.join(top, "table.html"), "w") as f:
+                f.write(table_html(results, o, top))
+    finally:
+        progress.close()
     return top, results

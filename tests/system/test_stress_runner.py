@@ -1,9 +1,14 @@
 """The stress runner (host-tools/hvstress, hvtools/stress.py): one cell in
 make test (T4, the hypervisor's NMI storm at interval 0 against the test
 guest, ~15 s in Bochs), the short T1-T5 matrix in make stress on both
-Bochs CPU models. Each cell's verdict comes from the decoded stream and the
-guest's own NMI counters; its evidence lands in the results folder."""
+Bochs CPU models; and the planted hang (T5 with cpu1 parked, interrupts off,
+~80 s): the runner must call it a hang from the silent stream and save
+gdb's view of every CPU, the Perfetto JSON and the sequence table. Each
+cell's verdict comes from the decoded stream and the guest's own NMI
+counters; its evidence lands in the results folder."""
+import json
 import os
+import re
 
 import pytest
 
@@ -14,7 +19,8 @@ pytestmark = pytest.mark.emulator
 
 def run(tmp_path, names, **kw):
     o = stress.Options(results=str(tmp_path), label="t", rounds=kw.pop("rounds", 20),
-                       storm_rounds=kw.pop("storm_rounds", 100), hang_after=180,
+                       storm_rounds=kw.pop("storm_rounds", 100),
+                       hang_after=kw.pop("hang_after", 180),
                        timeout=900, **kw)
     top, results = stress.run_matrix(names, o, say=lambda m: None)
     return top, results
@@ -30,6 +36,37 @@ def test_stress_cell_t4_storm_at_interval_0_passes_with_evidence(tmp_path):
         assert os.path.getsize(os.path.join(r.folder, f)) > 0, f
     assert open(os.path.join(r.folder, "verdict.txt")).readline().strip() == "pass"
     assert "T4" in open(os.path.join(top, "table.txt")).read()
+
+
+def test_planted_hang_is_a_hang_with_every_cpus_evidence(tmp_path):
+    # cpu1 parks (cli; spin) at iteration 5 of 20; cpu0 ends its loop and
+    # waits for it: the guest falls silent.
+    top, [r] = run(tmp_path, ["T5"], hang_cpu=1, hang_round=5, hang_after=20)
+    assert r.verdict == "hang", (r.why, r.folder)
+    assert r.gdb == "attached", r.gdb
+    gdb = open(os.path.join(r.folder, "gdb.txt")).read()
+    from hvtools.stress_gdb import sections
+    s = sections(gdb)
+    assert len(re.findall(r"^\*?\s+\d+\s+Thread \d+ \(cpu\d", s["THREADS"], re.M)) == 2, gdb
+    for cpu in (0, 1):
+        # A hypervisor backtrace: frame 0 and the VM-exit path under it.
+        bt = s[f"HV_BT cpu{cpu}"]
+        assert re.search(r"^#0 ", bt, re.M) and re.search(r"^#\d+ .*vmx_exit", bt, re.M), bt
+        # monitor nmi: a counter row per CPU (nmis injected coalesced ...).
+        assert re.search(rf"^{cpu}\s+\d+\s+\d+\s+\d+\s+\d+", s["NMI"], re.M), s["NMI"]
+        assert re.search(r"^rip\s+0x[0-9a-f]+", s[f"GUEST cpu{cpu}"], re.M), s[f"GUEST cpu{cpu}"]
+    # The guest view finds the parked CPU where the planted hang put it.
+    assert re.search(r"^rip\s+\S+\s+\S+ <stress_park\+\d+>", s["GUEST cpu1"], re.M), \
+        s["GUEST cpu1"]
+    doc = json.load(open(os.path.join(r.folder, "perfetto.json")))
+    inst = [e for e in doc["traceEvents"] if e["ph"] == "i"]
+    # The flight recorder's per-exit events from both CPUs are in it.
+    assert {e["tid"] for e in inst if e["name"] == "VMEXIT"} == {0, 1}, len(inst)
+    seq = open(os.path.join(r.folder, "sequence.md")).read()
+    rows = [ln for ln in seq.splitlines() if re.match(r"\| \d+ ", ln)]
+    assert "CPU 0" in seq and "CPU 1" in seq and len(rows) >= 20, seq[:2000]
+    assert open(os.path.join(r.folder, "verdict.txt")).readline().strip() == "hang"
+    assert "T5/gdb.txt" in open(os.path.join(top, "table.html")).read()
 
 
 @pytest.mark.stress
