@@ -223,7 +223,7 @@ static bool is_call(struct pal *p, uint64_t gpa)
         if (p->page[i].gva == (p->entry & ~(uint64_t)(PAGE_SIZE - 1)))
             pg = &p->page[i];
     return p->used && pg && pg->gpa == (gpa & ~(uint64_t)(PAGE_SIZE - 1)) &&
-           vmcs_read(GUEST_RIP) == p->entry && vmcs_read(GUEST_CR3) == p->cr3 &&
+           vmcs_read(GUEST_RIP) == p->entry && pal_process(vmcs_read(GUEST_CR3)) == p->cr3 &&
            !(vmcs_read(IDT_VECTORING_INFO) & INTR_INFO_VALID);
 }
 
@@ -245,7 +245,8 @@ static bool call(struct vcpu *v, struct pal *p, uint64_t gpa)
         __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
         return false;
     }
-    *c = (struct pal_call){ .p = p, .regs = v->regs, .rsp = rsp, .ret = ret, .cr3 = p->cr3,
+    *c = (struct pal_call){ .p = p, .regs = v->regs, .rsp = rsp, .ret = ret,
+                            .cr3 = vmcs_read(GUEST_CR3),   /* with this CPU's PCID */
                             .rflags = vmcs_read(GUEST_RFLAGS) };
     uint64_t prsp;
     if (!marshal_in(c, args) || !build_stack(c, args, &prsp)) {
