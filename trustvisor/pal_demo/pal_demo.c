@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -67,13 +68,13 @@ int barrier(const char *cmd)
         return -1;
     }
     fclose(f);
-    for (int ms = 0; entries(dir) < atoi(colon + 1); ms++) {
-        if (ms > 120000) {
+    /* Spinning (each process has its CPU): a sleep's wake-up comes late
+     * by a timer tick or more, longer than a short loop takes. */
+    for (uint64_t t = now_ns(); entries(dir) < atoi(colon + 1); sched_yield())
+        if (now_ns() - t > 120000000000ull) {
             fail(cmd, "barrier %s: the others never came", b);
             return -1;
         }
-        usleep(1000);
-    }
     return 0;
 }
 
@@ -146,16 +147,16 @@ int scrubbed_then_restore(void)
 
 /* One round: REG, two calls (the second sees the first's count in DATA),
  * UNREG, scrubbed. */
-static int main_round(uint64_t a, int *cpu)
+static int main_round(word a, int *cpu)
 {
-    static const struct tv_pal_params pm = { 2, 0, { { TV_PAL_PM_INTEGER, 0, 8 },
+    static const struct tv_pal_params pm = { 2, 0, { { TV_PAL_PM_INTEGER, 0, sizeof(word) },
                                                      { TV_PAL_PM_POINTER, 0, 8 * MAIN_N } } };
     uint32_t rc = reg((void *)pal_main, &pm);
     if (rc != TV_OK)
         return fail("main", "REG error %#x", rc);
     uint64_t v[MAIN_N], want[MAIN_N];
     for (int c = 1; c <= 2; c++) {
-        uint64_t sum = 0, got;
+        word sum = 0, got;
         for (unsigned i = 0; i < MAIN_N; i++) {
             v[i] = a + i * 1000 + c;
             want[i] = v[i] * a + i + c;
@@ -164,7 +165,8 @@ static int main_round(uint64_t a, int *cpu)
         if ((got = pal_main(a, v)) != sum || memcmp(v, want, sizeof(v))) {
             unreg((void *)pal_main);
             scrubbed_then_restore();
-            return fail("main", "call %d: result %#lx, want %#lx (or v[] wrong)", c, got, sum);
+            return fail("main", "call %d: result %#lx, want %#lx (or v[] wrong)", c,
+                        (unsigned long)got, (unsigned long)sum);
         }
     }
     *cpu = sched_getcpu();
@@ -186,8 +188,8 @@ static int cmd_main(int argc, char **argv)
             return 1;
         cpus |= 1 << cpu;
     }
-    printf("PALDEMO main ok rounds=%d calls=%d cpus=%#x t0=%lu t1=%lu\n", rounds, 2 * rounds,
-           cpus, t0, now_ns());
+    printf("PALDEMO main ok rounds=%d calls=%d cpus=%#x t0=%" PRIu64 " t1=%" PRIu64 "\n",
+           rounds, 2 * rounds, cpus, t0, now_ns());
     return 0;
 }
 
@@ -205,7 +207,8 @@ static int cmd_test(int argc, char **argv)
             return fail("test", "TEST %d: error %#x", i, rc);
         cpus |= 1 << sched_getcpu();
     }
-    printf("PALDEMO test ok n=%d cpus=%#x t0=%lu t1=%lu\n", n, cpus, t0, now_ns());
+    printf("PALDEMO test ok n=%d cpus=%#x t0=%" PRIu64 " t1=%" PRIu64 "\n", n, cpus, t0,
+           now_ns());
     return 0;
 }
 

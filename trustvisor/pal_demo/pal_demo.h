@@ -19,7 +19,7 @@ uint64_t now_ns(void);
 /* With PALDEMO_BARRIER=DIR:N: wait until N processes got here (files in
  * DIR), so that loops on two CPUs run at the same time. 0 or -1. */
 int barrier(const char *cmd);
-int fail(const char *cmd, const char *fmt, ...);
+int fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int cmd_seal(int argc, char **argv);
 int cmd_peek(int argc, char **argv);

@@ -14,9 +14,9 @@ uint8_t pal_param_area[4096] __attribute__((section(".pal_param"), aligned(4096)
 uint8_t pal_stack_area[2 * 4096] __attribute__((section(".pal_stack"), aligned(4096)));
 static PAL_DATA uint64_t calls = 0;
 
-PAL_CODE uint64_t pal_main(uint64_t a, uint64_t *v)
+PAL_CODE word pal_main(word a, uint64_t *v)
 {
-    uint64_t sum = 0;
+    word sum = 0;
     calls++;
     for (unsigned i = 0; i < MAIN_N; i++) {
         v[i] = v[i] * a + i + calls;
@@ -25,7 +25,7 @@ PAL_CODE uint64_t pal_main(uint64_t a, uint64_t *v)
     return sum;
 }
 
-PAL_CODE uint64_t pal_args(uint64_t d, ...)
+PAL_CODE word pal_args(word d, ...)
 {
     va_list ap;
     uint64_t h = mix(0, d);
@@ -33,12 +33,12 @@ PAL_CODE uint64_t pal_args(uint64_t d, ...)
     va_start(ap, d);
     for (unsigned i = 0; i < n; i++) {
         unsigned t = (d >> (4 + 4 * i)) & 15;
-        uint64_t x = va_arg(ap, uint64_t);
+        word x = va_arg(ap, word);
         if (!(t & 8)) {
             h = mix(h, x);
             continue;
         }
-        uint64_t *w = (uint64_t *)x;
+        uint64_t *w = (uint64_t *)(uintptr_t)x;
         if (!w) {
             h = mix(h, 0xdead);
             continue;
@@ -49,13 +49,13 @@ PAL_CODE uint64_t pal_args(uint64_t d, ...)
         }
     }
     va_end(ap);
-    return h;
+    return (word)h;
 }
 
 /* The micro-TPM this PAL talks to is its own (PCR 0 its measurement);
  * every pointer is to its own pages (here: the copy of io in PARAM and
  * the tv_bufs on its stack). */
-PAL_CODE uint64_t pal_seal(struct seal_io *io)
+PAL_CODE word pal_seal(struct seal_io *io)
 {
     struct tv_buf in, out, info;
     uint32_t rc;

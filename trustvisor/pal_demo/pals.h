@@ -11,16 +11,21 @@
 extern uint8_t pal_code_start[], pal_code_end[], pal_data_start[], pal_data_end[];
 extern uint8_t pal_param_start[], pal_param_end[], pal_stack_start[], pal_stack_end[];
 
+/* Parameters and results are machine words (unsigned long): one stack
+ * slot each for a 32-bit caller (cdecl), one register or slot in 64-bit. */
+typedef unsigned long word;
+
 /* main: v[i] = v[i] * a + i + calls, returns the sum of the new v[] (calls:
  * how often it ran since REG, kept in its DATA section). */
 #define MAIN_N 8
-uint64_t pal_main(uint64_t a, uint64_t *v);
+word pal_main(word a, uint64_t *v);
 
 /* test_args: d describes the other parameters (count in bits 0-3, then 4
  * bits each: bit 3 a pointer, bits 0-2 its size / 8 - 1); integers are
  * mixed into the result, pointed-to words too, each word then replaced
- * by ~word ^ h. */
-uint64_t pal_args(uint64_t d, ...);
+ * by ~word ^ h. At most (bits in a word - 4) / 4 of them. */
+#define ARGS_MAX ((int)(sizeof(word) * 8 - 4) / 4 < 9 ? (int)(sizeof(word) * 8 - 4) / 4 : 9)
+word pal_args(word d, ...);
 
 /* seal: one micro-TPM operation from inside the PAL, on io. */
 enum { SEAL_OP_SEAL = 1, SEAL_OP_UNSEAL, SEAL_OP_QUOTE };
@@ -28,5 +33,5 @@ struct seal_io {
     uint32_t op, len_a, len_b, len_c;
     uint8_t a[512], b[512], c[512];
 };
-uint64_t pal_seal(struct seal_io *io);
+word pal_seal(struct seal_io *io);
 #endif

@@ -124,7 +124,7 @@ static int on_cpu(int cpu)
 
 int cmd_peek(int argc, char **argv)
 {
-    static const struct tv_pal_params pm = { 2, 0, { { TV_PAL_PM_INTEGER, 0, 8 },
+    static const struct tv_pal_params pm = { 2, 0, { { TV_PAL_PM_INTEGER, 0, sizeof(word) },
                                                      { TV_PAL_PM_POINTER, 0, 8 * MAIN_N } } };
     uint64_t v[MAIN_N] = { 0 };
     uint32_t rc;
@@ -145,7 +145,7 @@ int cmd_peek(int argc, char **argv)
         n += faults(pal_stack_start, 0), sig |= 1 << last_sig;
     /* The PAL itself still works, called from the other CPU, and UNREG
      * from there too (same process, another CPU). */
-    uint64_t got = ok && on_cpu(1) ? pal_main(1, v) : 0;
+    word got = ok && on_cpu(1) ? pal_main(1, v) : 0;
     rc = unreg((void *)pal_main);
     if (!ok)
         return fail("peek", "cannot switch CPUs");

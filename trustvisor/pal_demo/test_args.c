@@ -1,9 +1,10 @@
 /* pal_demo test_args FUNCS ITERS SEED: FUNCS registrations of pal_args,
- * each with a random parameter list (1-10 parameters: the descriptor, then
- * integers of 1-8 bytes and pointers to 8-64 bytes), ITERS calls each with
+ * each with a random parameter list (the descriptor, then up to ARGS_MAX
+ * integers of 1 byte to a word and pointers to 8-64 bytes), ITERS calls with
  * random values (now and then a null pointer). Every result and every
  * pointed-to word the PAL changed is checked against the same computation
  * done here; integers reach the PAL cut to their registered size. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "pals.h"
 #include "tvcall.h"
 
-#define MAXP (TV_MAX_PARAMS - 1)   /* besides the descriptor */
+#define MAXP 9      /* room for the most parameters besides the descriptor */
 static uint64_t rng;
 
 static uint64_t rnd(void)
@@ -20,7 +21,7 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static uint64_t reference(uint64_t d, const uint64_t *x, uint64_t (*buf)[8])
+static word reference(word d, const word *x, uint64_t (*buf)[8])
 {
     uint64_t h = mix(0, d);
     for (unsigned i = 0; i < (d & 15); i++) {
@@ -35,21 +36,22 @@ static uint64_t reference(uint64_t d, const uint64_t *x, uint64_t (*buf)[8])
                 buf[i][k] = ~buf[i][k] ^ h;
             }
     }
-    return h;
+    return (word)h;
 }
 
 struct counts { unsigned calls, ints, ptrs, nulls; };
 
-static int one_call(uint64_t d, const struct tv_pal_params *pm, struct counts *n)
+static int one_call(word d, const struct tv_pal_params *pm, struct counts *n)
 {
-    uint64_t x[MAXP] = { 0 }, cut[MAXP] = { 0 }, buf[MAXP][8], want[MAXP][8];
+    word x[MAXP] = { 0 }, cut[MAXP] = { 0 };
+    uint64_t buf[MAXP][8], want[MAXP][8];
     for (unsigned i = 0; i < (d & 15); i++) {
         const struct tv_pal_param *p = &pm->params[i + 1];
         for (int k = 0; k < 8; k++)
             buf[i][k] = rnd();
         if (p->type == TV_PAL_PM_INTEGER) {
             x[i] = rnd();
-            cut[i] = p->size < 8 ? x[i] & ((1ull << (8 * p->size)) - 1) : x[i];
+            cut[i] = p->size < sizeof(word) ? x[i] & ((1ull << (8 * p->size)) - 1) : x[i];
             n->ints++;
         } else {
             x[i] = cut[i] = rnd() % 8 ? (uintptr_t)buf[i] : 0;
@@ -57,8 +59,8 @@ static int one_call(uint64_t d, const struct tv_pal_params *pm, struct counts *n
         }
     }
     memcpy(want, buf, sizeof(buf));
-    uint64_t h = reference(d, cut, want);
-    uint64_t got = pal_args(d, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8]);
+    word h = reference(d, cut, want);
+    word got = pal_args(d, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8]);
     n->calls++;
     if (got != h)
         return fail("test_args", "d=%#lx: result %#lx, want %#lx", d, got, h);
@@ -70,17 +72,18 @@ static int one_call(uint64_t d, const struct tv_pal_params *pm, struct counts *n
 static int one_func(unsigned iters, struct counts *n)
 {
     struct tv_pal_params pm = { 0 };
-    unsigned np = rnd() % (MAXP + 1);
-    uint64_t d = np;
+    unsigned np = rnd() % (ARGS_MAX + 1);
+    word d = np;
     pm.num_params = np + 1;
-    pm.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
+    pm.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, sizeof(word) };
     for (unsigned i = 0; i < np; i++) {
         unsigned words = rnd() % 8;
         if (rnd() % 2) {
             pm.params[i + 1] = (struct tv_pal_param){ TV_PAL_PM_POINTER, 0, 8 * (words + 1) };
-            d |= (uint64_t)(8 | words) << (4 + 4 * i);
+            d |= (word)(8 | words) << (4 + 4 * i);
         } else {
-            pm.params[i + 1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, words + 1 };
+            pm.params[i + 1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0,
+                                                      1 + rnd() % sizeof(word) };
         }
     }
     uint32_t rc = reg((void *)pal_args, &pm);
@@ -113,7 +116,7 @@ int cmd_test_args(int argc, char **argv)
         if (one_func(iters, &n))
             return 1;
     printf("PALDEMO test_args ok funcs=%u iters=%u seed=%s calls=%u ints=%u ptrs=%u nulls=%u "
-           "t0=%lu t1=%lu\n", funcs, iters, argv[4], n.calls, n.ints, n.ptrs, n.nulls, t0,
-           now_ns());
+           "t0=%" PRIu64 " t1=%" PRIu64 "\n", funcs, iters, argv[4], n.calls, n.ints, n.ptrs,
+           n.nulls, t0, now_ns());
     return 0;
 }
