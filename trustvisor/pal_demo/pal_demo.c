@@ -1,5 +1,6 @@
 /* pal_demo: TrustVisor's demo PALs in a Linux process (trustvisor/README.md).
  *   pal_demo main [ROUNDS]            REG, call pal_main twice, UNREG; ROUNDS times
+ *                                     (with PALDEMO_UNTIL=FILE: and on until FILE exists)
  *   pal_demo test [N]                 N TEST hypercalls (each quiesces the machine)
  *   pal_demo test_args FUNCS ITERS SEED
  *   pal_demo seal                     (seal_peek.c)
@@ -53,29 +54,43 @@ static int entries(const char *dir)
     return n;
 }
 
-int barrier(const char *cmd)
+/* PALDEMO_BARRIER=DIR:N: this process's mark in DIR<suffix> (made if
+ * need be). N, 0 without the variable, -1 if the mark cannot be made. */
+int barrier_mark(const char *cmd, const char *suffix, char *dir, size_t room)
 {
     const char *b = getenv("PALDEMO_BARRIER"), *colon = b ? strrchr(b, ':') : NULL;
-    char dir[200], me[240];
+    char me[300];
     if (!colon)
         return 0;
-    snprintf(dir, sizeof(dir), "%.*s", (int)(colon - b), b);
+    snprintf(dir, room, "%.*s%s", (int)(colon - b), b, suffix);
     snprintf(me, sizeof(me), "%s/%d", dir, (int)getpid());
     mkdir(dir, 0755);
     FILE *f = fopen(me, "w");
     if (!f) {
-        fail(cmd, "barrier %s: %m", b);
+        fail(cmd, "barrier %s: %m", dir);
         return -1;
     }
     fclose(f);
+    return atoi(colon + 1);
+}
+
+int barrier_count(const char *dir)
+{
+    return entries(dir);
+}
+
+int barrier(const char *cmd)
+{
+    char dir[200];
+    int n = barrier_mark(cmd, "", dir, sizeof(dir));
     /* Spinning (each process has its CPU): a sleep's wake-up comes late
      * by a timer tick or more, longer than a short loop takes. */
-    for (uint64_t t = now_ns(); entries(dir) < atoi(colon + 1); sched_yield())
+    for (uint64_t t = now_ns(); n > 0 && entries(dir) < n; sched_yield())
         if (now_ns() - t > 120000000000ull) {
-            fail(cmd, "barrier %s: the others never came", b);
+            fail(cmd, "barrier %s: the others never came", dir);
             return -1;
         }
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 static size_t len(uint8_t *s, uint8_t *e) { return (size_t)(e - s); }
@@ -183,11 +198,16 @@ static int cmd_main(int argc, char **argv)
     if (setup("main") || barrier("main"))
         return 1;
     uint64_t t0 = now_ns();
-    for (int r = 0; r < rounds; r++) {
+    const char *until = getenv("PALDEMO_UNTIL");
+    int r;
+    for (r = 0; r < rounds || (until && access(until, F_OK) != 0); r++) {
         if (main_round(0x1234567 + r, &cpu))
             return 1;
         cpus |= 1 << cpu;
+        if (now_ns() - t0 > 300000000000ull)
+            return fail("main", "%s never came", until);
     }
+    rounds = r;
     printf("PALDEMO main ok rounds=%d calls=%d cpus=%#x t0=%" PRIu64 " t1=%" PRIu64 "\n",
            rounds, 2 * rounds, cpus, t0, now_ns());
     return 0;
@@ -201,14 +221,24 @@ static int cmd_test(int argc, char **argv)
     if (barrier("test"))
         return 1;
     uint64_t t0 = now_ns();
-    for (int i = 0; i < n; i++) {
+    char done[200];
+    int parties = 0, extra = 0;
+    /* After its n calls, with a barrier, it goes on calling until every
+     * loop has done its n: so the loops surely ran at the same time, however
+     * late one of them got its CPU (extra counts the calls past n). */
+    for (int i = 0; i < n || (parties > 0 && barrier_count(done) < parties); i++) {
         uint32_t rc = tv_vmcall(TV_HC_TEST, 0, 0, 0, 0);
         if (rc != TV_OK)
             return fail("test", "TEST %d: error %#x", i, rc);
         cpus |= 1 << sched_getcpu();
+        if (i == n - 1 && (parties = barrier_mark("test", ".done", done, sizeof(done))) < 0)
+            return 1;
+        extra += i >= n;
+        if (now_ns() - t0 > 300000000000ull)
+            return fail("test", "the other loops never finished");
     }
-    printf("PALDEMO test ok n=%d cpus=%#x t0=%" PRIu64 " t1=%" PRIu64 "\n", n, cpus, t0,
-           now_ns());
+    printf("PALDEMO test ok n=%d extra=%d cpus=%#x t0=%" PRIu64 " t1=%" PRIu64 "\n", n, extra,
+           cpus, t0, now_ns());
     return 0;
 }
 

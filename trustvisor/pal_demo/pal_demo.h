@@ -3,6 +3,7 @@
  * line per run: "PALDEMO <cmd> ok ..." or "PALDEMO <cmd> FAIL <why>". */
 #ifndef PAL_DEMO_H
 #define PAL_DEMO_H
+#include <stddef.h>
 #include <stdint.h>
 #include <tvabi.h>
 
@@ -19,6 +20,8 @@ uint64_t now_ns(void);
 /* With PALDEMO_BARRIER=DIR:N: wait until N processes got here (files in
  * DIR), so that loops on two CPUs run at the same time. 0 or -1. */
 int barrier(const char *cmd);
+int barrier_mark(const char *cmd, const char *suffix, char *dir, size_t room);
+int barrier_count(const char *dir);
 int fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int cmd_seal(int argc, char **argv);
