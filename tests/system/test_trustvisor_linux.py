@@ -5,8 +5,9 @@ here with tv-verify-quote, PCR 0 against the PAL's code in the binary),
 peek (a registered PAL's pages read and written from both CPUs: refused
 by the hypervisor, a fault for the program, Linux runs on), each as a
 64-bit and as a 32-bit process (pal_demo64, pal_demo32), then the seed's
-T2 (main and test_args loops on both CPUs at once) and T5 (TEST loops on
-both CPUs at once). Everything checked is what the programs computed and
+T2 (main and test_args loops on both CPUs at once), NMI backtraces
+(sysrq-l) to both CPUs while main loops run on both, and T5 (TEST loops
+on both CPUs at once). Everything checked is what the programs computed and
 compared themselves, the faults they counted, and the hypervisor's own
 refusals."""
 import hashlib
@@ -114,6 +115,32 @@ def check_loops(tags):
     assert overlap(t2[0], t2[1]) and overlap(t5[0], t5[1]), (t2, t5)
 
 
+NMI_RE = re.compile(r"^([\d.]+) NMI: *([\d ]+?) *Non-maskable")
+
+
+def check_nmi_rounds(tags):
+    """NMIs while PALs run: two sysrq-l rounds (NMI backtraces) while main
+    loops ran on both CPUs. Each round's CPU c sends the other one an NMI
+    (its count up by exactly one; a PAL running there holds it until it
+    returns), both loops went on to their ok lines, and each round lay
+    inside both loops' time (the uptime around it against their
+    CLOCK_MONOTONIC start and end)."""
+    loops = {c: result(tags, f"nmi cpu{c}", "main") for c in (0, 1)}
+    for i in (0, 1):
+        c = i % 2
+        got = {}
+        for when in ("before", "after"):
+            lines = tags.get(f"nmi round {i} cpu {c} {when}", [])
+            m = NMI_RE.match(lines[0]) if lines else None
+            assert m, (i, when, lines)
+            got[when] = (float(m.group(1)), [int(x) for x in m.group(2).split()])
+        rises = [a - b for a, b in zip(got["after"][1], got["before"][1])]
+        assert rises == [0 if cpu == c else 1 for cpu in (0, 1)], (i, c, got)
+        for loop in loops.values():
+            assert int(loop["t0"]) <= got["before"][0] * 1e9 and \
+                got["after"][0] * 1e9 <= int(loop["t1"]), (i, got, loops)
+
+
 def test_pal_demo_in_linux(boot):
     img = linux_guest.build_linux_disk(extra_args=f"nmi_watchdog=0 hvtest=paldemo:{ROUNDS}")
     m = boot(cmdline=HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)], disks=[img],
@@ -138,6 +165,7 @@ def test_pal_demo_in_linux(boot):
         check_seal(tags, bits)
     check_peek(tags, s)
     check_loops(tags)
+    check_nmi_rounds(tags)
     assert "HVTEST paldemo done" in out, out[-3000:]
     assert not re.search(r"DMESG:.*(BUG|panic)", out), out[-3000:]
     assert not s.find(r"^FATAL"), s.text()[-3000:]
