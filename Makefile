@@ -80,11 +80,13 @@ ifneq ($(HV_BUGS),)
 # A planted build is the hypervisor alone (the drills bring the rest).
 all: deps $(BUILD)/hv.elf
 else
-all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest
+all: deps $(BUILD)/hv.elf $(BUILD)/hv.iso host guest pal-demo
 endif
 
 # The project's own test guest (guest/): build/guest/guest.elf.
 include guest/guest.mk
+# TrustVisor's pal_demo for the Linux guest (static Linux programs).
+include mk/pal_demo.mk
 # Debian's kernel + busybox as a real guest (make linux-guest; tests call it).
 include mk/linux-guest.mk
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages the project needs, only those missing.
 # Idempotent: a machine that has everything runs no apt-get at all.
 set -e
-PKGS="gcc g++ make binutils curl clang libclang-rt-14-dev grub-pc-bin grub-common
+PKGS="gcc g++ gcc-multilib make binutils curl clang libclang-rt-14-dev grub-pc-bin grub-common
 xorriso mtools bochs bochsbios vgabios qemu-system-x86 gdb spin
 python3-serial python3-pytest python3-pytest-xdist python3-pyelftools
 python3-rich python3-tabulate python3-cryptography"

@@ -15,6 +15,8 @@ LINUX_GUEST_PREV_GOAL := $(.DEFAULT_GOAL)
 
 PY          ?= /usr/bin/python3
 LINUX_GUEST := build/linux-guest
+# pal_demo goes into the initramfs (/bin/pal_demo64).
+include mk/pal_demo.mk
 
 .PHONY: linux-guest linux-guest-clean
 linux-guest: $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/initrd.gz
@@ -25,7 +27,8 @@ $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/busybox: guest/linux/fetch.sh
 	sh guest/linux/fetch.sh $(LINUX_GUEST)/debs $(LINUX_GUEST)
 	@touch $(LINUX_GUEST)/vmlinuz $(LINUX_GUEST)/busybox
 
-$(LINUX_GUEST)/initrd.gz: $(LINUX_GUEST)/busybox guest/linux/init guest/linux/linux_guest.py
+$(LINUX_GUEST)/initrd.gz: $(LINUX_GUEST)/busybox guest/linux/init guest/linux/linux_guest.py \
+		$(PAL_DEMO_BINS)
 	$(PY) guest/linux/linux_guest.py initramfs -o $@
 
 # Removes the extracted files, keeps the downloaded .debs.

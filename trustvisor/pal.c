@@ -233,7 +233,7 @@ uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uin
         return TV_ERR_NO_ROOM;
     }
     p->entry = entry;
-    p->cr3 = vmcs_read(GUEST_CR3);
+    p->cr3 = pal_process(vmcs_read(GUEST_CR3));
     uint32_t rc = do_register(v, p, sections, params);
     if (rc != TV_OK) {
         p->npages = 0;
@@ -262,7 +262,7 @@ static void give_back(struct pal *p)
 
 uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
 {
-    uint64_t cr3 = vmcs_read(GUEST_CR3);
+    uint64_t cr3 = pal_process(vmcs_read(GUEST_CR3));
     struct pal *p = NULL;
     hypapp_quiesce(v);
     for (unsigned i = 0; i < MAX_PALS && !p; i++)

@@ -30,7 +30,7 @@ struct pal_tables {
 struct pal {
     bool claimed;               /* a REG is filling it in, or it is registered */
     bool used;                  /* registered: its pages are withheld */
-    uint64_t entry, cr3;        /* entry point and the registering process */
+    uint64_t entry, cr3;        /* entry point and the registering process (pal_process) */
     uint32_t npages;            /* its sections' pages, then SHARE's (type SHARED) */
     uint32_t nsections;         /* REG's sections and SHARE's ranges (<= TV_MAX_SECTIONS) */
     bool user;                  /* registered at CPL 3: user pages in its page tables */
@@ -46,6 +46,14 @@ struct pal {
 };
 
 extern struct pal tv_pals[MAX_PALS];
+
+/* A process is its page tables' frame: CR3 bits 11:0 are the PCID with
+ * CR4.PCIDE (SDM Vol. 3A, 4.10.1), and Linux gives a process a different
+ * PCID on each CPU and over time, so they do not name the process. */
+static inline uint64_t pal_process(uint64_t cr3)
+{
+    return cr3 & 0x000ffffffffff000ull;
+}
 
 /* pal_view.c: the PAL's EPT view and page tables (false: out of tables) */
 bool pal_view_build(struct pal *p, bool user);

@@ -1,7 +1,10 @@
 /* Calling a registered PAL, and coming back.
  *
- * The call: the registering process (same CR3) jumps to the entry point
- * (a `call`, its return address on top of its stack). In the normal view
+ * The call: the registering process (same CR3 frame) jumps to the entry
+ * point (a `call`, its return address on top of its stack), from 64-bit
+ * code (SysV AMD64) or from 32-bit code under a 64-bit kernel (cdecl: a
+ * 4-byte return address, every argument in a 4-byte stack slot; the
+ * PAL's view keeps the IA-32e paging it runs under). In the normal view
  * the PAL's pages are not present, so the fetch is an EPT violation (SDM
  * Vol. 3C, 28.3.3.2; exit qualification bit 2: a fetch, Table 28-7 of
  * 27.2.1). This CPU then switches into the PAL's view (pal_view.c): its
@@ -26,8 +29,9 @@
  * 25.5.1). The PAL is then abandoned: the caller gets TV_ERR_PAL_FAULT,
  * the machine runs on. Either way the caller resumes at its return
  * address with its stack popped, its callee-saved registers (RBX, RBP,
- * R12-R15) as they were, RAX the result and the other scratch registers
- * zero (nothing of the PAL leaks out in them). */
+ * R12-R15; for 32-bit code EBX, ESI, EDI, EBP and R8-R15, which it cannot
+ * see) as they were, RAX the result and the other scratch registers zero
+ * (nothing of the PAL leaks out in them). */
 #include <string.h>
 #include <x86.h>
 #include <percpu.h>
@@ -36,6 +40,7 @@
 #include "trace/trace.h"
 #include "trustvisor/pal.h"
 #include "trustvisor/tv.h"
+#include "vmx/controls.h"
 #include "vmx/ept.h"
 #include "vmx/intr_info.h"
 #include "vmx/refuse.h"
@@ -44,6 +49,7 @@
 #define RFLAGS_TF   (1ull << 8)
 #define RFLAGS_IF   (1ull << 9)
 #define CS_AR_L     (1u << 13)      /* 64-bit code (SDM Vol. 3C, 24.4.1) */
+#define CS_AR_DB    (1u << 14)      /* with L clear: 32-bit code */
 #define CR4_LA57    (1ull << 12)    /* 5-level paging (Vol. 3A, 4.1) */
 #define PAL_TICKS   10              /* time limit: preemption-timer exits */
 #define NREGARGS    6               /* SysV AMD64: RDI, RSI, RDX, RCX, R8, R9 */
@@ -52,6 +58,7 @@ struct pal_call {
     struct pal *p;
     struct guest_regs regs;             /* the caller's, at the call */
     uint64_t rsp, rflags, cr3, ret;
+    unsigned w;                         /* the caller's stack slot: 8, or 4 (cdecl) */
     uint32_t exc_bitmap, pf_mask, pf_match;
     uint64_t ptr[TV_MAX_PARAMS], off[TV_MAX_PARAMS];   /* pointer params */
     uint32_t ticks;
@@ -94,14 +101,15 @@ static bool marshal_in(struct pal_call *c, uint64_t *args)
     uint64_t off = 0;
     for (uint32_t i = 0; i < p->params.num_params; i++) {
         const struct tv_pal_param *pm = &p->params.params[i];
-        uint64_t val;
-        if (i < NREGARGS)
+        uint64_t val = 0;
+        if (c->w == 8 && i < NREGARGS)
             val = *reg_arg(&c->regs, i);
-        else if (!tv_copy_from_guest(&val, c->rsp + 8 * (i - NREGARGS + 1), 8))
+        else if (!tv_copy_from_guest(&val, c->rsp + c->w * (c->w == 8 ? i - NREGARGS + 1 : i + 1),
+                                     c->w))
             return false;
         c->ptr[i] = 0;
         if (pm->type == TV_PAL_PM_INTEGER) {
-            if (pm->size && pm->size < 8)
+            if (pm->size && pm->size < c->w)
                 val &= (1ull << (8 * pm->size)) - 1;
             uint64_t *slot = pal_ptr(p, p->param_gva + off, 8, TV_PAL_SECTION_PARAM);
             if (!slot)
@@ -130,18 +138,22 @@ static bool marshal_out(struct pal_call *c)
     return ok;
 }
 
-/* The PAL's stack: the return address, then the arguments past the sixth;
- * RSP + 8 16-byte aligned at the entry (SysV AMD64, 3.2.2). */
+/* The PAL's stack: the return address, then the arguments past the sixth
+ * (64-bit) or all of them in 4-byte slots (32-bit, cdecl); the stack
+ * pointer + the slot 16-byte aligned at the entry (SysV AMD64 3.2.2, and
+ * the i386 psABI's 2.2.2). */
 static bool build_stack(struct pal_call *c, const uint64_t *args, uint64_t *rsp)
 {
     struct pal *p = c->p;
-    uint32_t n = p->params.num_params > NREGARGS ? p->params.num_params - NREGARGS : 0;
-    uint64_t top = ((p->stack_top - 8 * n) & ~0xfull) - 8;
+    uint32_t np = p->params.num_params, skip = c->w == 8 ? NREGARGS : 0;
+    uint32_t n = np > skip ? np - skip : 0;
+    uint64_t top = ((p->stack_top - c->w * n) & ~0xfull) - c->w;
     for (uint32_t k = 0; k <= n; k++) {
-        uint64_t *slot = pal_ptr(p, top + 8 * k, 8, TV_PAL_SECTION_STACK);
+        void *slot = pal_ptr(p, top + c->w * k, c->w, TV_PAL_SECTION_STACK);
+        uint64_t val = k ? args[skip + k - 1] : c->ret;
         if (!slot)
             return false;
-        *slot = k ? args[NREGARGS + k - 1] : c->ret;
+        memcpy(slot, &val, c->w);       /* little-endian: the low bytes */
     }
     *rsp = top;
     return true;
@@ -151,7 +163,7 @@ static bool build_stack(struct pal_call *c, const uint64_t *args, uint64_t *rsp)
 static void switch_in(struct vcpu *v, struct pal_call *c, const uint64_t *args, uint64_t rsp)
 {
     struct pal *p = c->p;
-    for (uint32_t i = 0; i < p->params.num_params && i < NREGARGS; i++)
+    for (uint32_t i = 0; c->w == 8 && i < p->params.num_params && i < NREGARGS; i++)
         *reg_arg(&v->regs, i) = args[i];
     c->exc_bitmap = vmcs_read(EXCEPTION_BITMAP);
     c->pf_mask = vmcs_read(PF_ERROR_MASK);
@@ -189,14 +201,20 @@ static void leave(struct vcpu *v, struct pal_call *c, bool ok)
     vmcs_write(GUEST_PENDING_DBG, 0);
     vmcs_write(ENTRY_INTR_INFO, 0);         /* nothing of the PAL's is delivered */
     vmcs_write(GUEST_RIP, c->ret);
-    vmcs_write(GUEST_RSP, c->rsp + 8);
+    vmcs_write(GUEST_RSP, c->rsp + c->w);
     if (ok && !marshal_out(c)) {
         guest_refused(v, REFUSE_PAL_CALL, c->ret, "the PAL at %#lx returned, but a pointer "
                       "parameter is no longer writable: error %#x", p->entry, TV_ERR_BAD_PARAM);
         rax = TV_ERR_BAD_PARAM;
     }
+    /* Callee-saved: SysV AMD64's; for 32-bit code the i386 ones (EBX, ESI,
+     * EDI, EBP) and R8-R15, which compatibility mode cannot see. */
     v->regs = (struct guest_regs){ .rax = rax, .rbx = r.rbx, .rbp = r.rbp, .r12 = r.r12,
                                    .r13 = r.r13, .r14 = r.r14, .r15 = r.r15 };
+    if (c->w == 4) {
+        v->regs.rsi = r.rsi, v->regs.rdi = r.rdi, v->regs.r8 = r.r8, v->regs.r9 = r.r9;
+        v->regs.r10 = r.r10, v->regs.r11 = r.r11;
+    }
     v->nmi_hold = false;
     c->p = NULL;
     __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
@@ -205,12 +223,13 @@ static void leave(struct vcpu *v, struct pal_call *c, bool ok)
 
 /* A call refused before the switch: the caller gets `rc` at its return
  * address, as if the PAL had returned it. */
-static bool refuse_call(struct vcpu *v, struct pal *p, uint64_t ret, uint32_t rc, const char *why)
+static bool refuse_call(struct vcpu *v, struct pal *p, uint64_t ret, unsigned w, uint32_t rc,
+                        const char *why)
 {
     guest_refused(v, REFUSE_PAL_CALL, rc, "call of the PAL at %#lx refused: %s; error %#x",
                   p->entry, why, rc);
     vmcs_write(GUEST_RIP, ret);
-    vmcs_write(GUEST_RSP, vmcs_read(GUEST_RSP) + 8);
+    vmcs_write(GUEST_RSP, vmcs_read(GUEST_RSP) + w);
     v->regs.rax = rc;
     return true;
 }
@@ -223,35 +242,49 @@ static bool is_call(struct pal *p, uint64_t gpa)
         if (p->page[i].gva == (p->entry & ~(uint64_t)(PAGE_SIZE - 1)))
             pg = &p->page[i];
     return p->used && pg && pg->gpa == (gpa & ~(uint64_t)(PAGE_SIZE - 1)) &&
-           vmcs_read(GUEST_RIP) == p->entry && vmcs_read(GUEST_CR3) == p->cr3 &&
+           vmcs_read(GUEST_RIP) == p->entry && pal_process(vmcs_read(GUEST_CR3)) == p->cr3 &&
            !(vmcs_read(IDT_VECTORING_INFO) & INTR_INFO_VALID);
+}
+
+/* The caller's stack slot: 8 in 64-bit code, 4 in 32-bit code under a
+ * 64-bit kernel (compatibility mode: IA-32e paging, which the PAL's view
+ * uses too); 0 for anything else (16-bit code, no IA-32e mode). */
+static unsigned caller_width(void)
+{
+    uint32_t ar = vmcs_read(GUEST_CS_AR);
+    if (!(vmcs_read(ENTRY_CONTROLS) & ENTRY_IA32E_GUEST) || (vmcs_read(GUEST_CR4) & CR4_LA57))
+        return 0;
+    return (ar & CS_AR_L) ? 8 : (ar & CS_AR_DB) ? 4 : 0;
 }
 
 static bool call(struct vcpu *v, struct pal *p, uint64_t gpa)
 {
     struct pal_call *c = &calls[v->index];
-    uint64_t rsp = vmcs_read(GUEST_RSP), ret, args[TV_MAX_PARAMS] = { 0 };
-    if (!is_call(p, gpa) || !tv_copy_from_guest(&ret, rsp, 8))
+    uint64_t rsp = vmcs_read(GUEST_RSP), ret = 0, args[TV_MAX_PARAMS] = { 0 };
+    unsigned w = caller_width();
+    if (!is_call(p, gpa) || !tv_copy_from_guest(&ret, rsp, w ? w : 8))
         return false;       /* no call: refused like any access (#GP) */
-    if (!(vmcs_read(GUEST_CS_AR) & CS_AR_L) || (vmcs_read(GUEST_CR4) & CR4_LA57))
-        return refuse_call(v, p, ret, TV_ERR_PAL_MODE, "not 64-bit code with 4-level paging");
+    if (!w)
+        return refuse_call(v, p, ret, 8, TV_ERR_PAL_MODE,
+                           "not 64- or 32-bit code with 4-level IA-32e paging");
     if (!p->stack_top)
-        return refuse_call(v, p, ret, TV_ERR_PAL_MODE, "the PAL has no STACK section");
+        return refuse_call(v, p, ret, w, TV_ERR_PAL_MODE, "the PAL has no STACK section");
     uint32_t idle = 0;
     if (!__atomic_compare_exchange_n(&p->running, &idle, v->index + 1, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return refuse_call(v, p, ret, TV_ERR_PAL_BUSY, "it runs on another CPU");
+        return refuse_call(v, p, ret, w, TV_ERR_PAL_BUSY, "it runs on another CPU");
     if (!is_call(p, gpa)) {         /* UNREG'd and reused meanwhile */
         __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
         return false;
     }
-    *c = (struct pal_call){ .p = p, .regs = v->regs, .rsp = rsp, .ret = ret, .cr3 = p->cr3,
+    *c = (struct pal_call){ .p = p, .regs = v->regs, .rsp = rsp, .ret = ret, .w = w,
+                            .cr3 = vmcs_read(GUEST_CR3),   /* with this CPU's PCID */
                             .rflags = vmcs_read(GUEST_RFLAGS) };
     uint64_t prsp;
     if (!marshal_in(c, args) || !build_stack(c, args, &prsp)) {
         c->p = NULL;
         __atomic_store_n(&p->running, 0, __ATOMIC_RELEASE);
-        return refuse_call(v, p, ret, TV_ERR_BAD_PARAM, "a parameter cannot be read");
+        return refuse_call(v, p, ret, w, TV_ERR_BAD_PARAM, "a parameter cannot be read");
     }
     switch_in(v, c, args, prsp);
     return true;

@@ -149,7 +149,7 @@ uint32_t tv_pal_share(struct vcpu *v, uint64_t entry, uint64_t addrs, uint64_t l
     if (rc != TV_OK)
         goto out;
     hypapp_quiesce(v);
-    p = find_pal(entry, vmcs_read(GUEST_CR3));
+    p = find_pal(entry, pal_process(vmcs_read(GUEST_CR3)));
     if (!p)
         rc = TV_ERR_ENTRY;
     else if (!__atomic_compare_exchange_n(&p->running, &idle, ~0u, false, __ATOMIC_ACQ_REL,

@@ -8,6 +8,8 @@ Pieces (all under build/linux-guest/):
     busybox            busybox-static's /bin/busybox         }
     packages.txt       package names and versions used       }
     initrd.gz          newc cpio + gzip: busybox, its applet links, /init,
+                       /bin/pal_demo64 and pal_demo32 (build/pal_demo/,
+                       mk/pal_demo.mk),
                        /dev/console (built here, reproducibly: fixed mtimes,
                        owners and order, so the same inputs give the same bytes)
 
@@ -55,6 +57,8 @@ BUSYBOX = os.path.join(OUT_DIR, "busybox")
 INITRD = os.path.join(OUT_DIR, "initrd.gz")
 PACKAGES = os.path.join(OUT_DIR, "packages.txt")
 INIT_SCRIPT = os.path.join(HERE, "init")
+# TrustVisor's pal_demo (mk/pal_demo.mk), /bin/<name> in the initramfs.
+PAL_DEMO = [os.path.join(ROOT, "build", "pal_demo", n) for n in ("pal_demo64", "pal_demo32")]
 FETCH_SH = os.path.join(HERE, "fetch.sh")
 MK_FILE = os.path.join(ROOT, "mk", "linux-guest.mk")
 
@@ -175,6 +179,10 @@ def make_initramfs(out=INITRD, busybox=BUSYBOX, init=INIT_SCRIPT):
         c.symlink(a, rel)
     with open(init, "rb") as f:
         c.file("init", f.read(), 0o755)
+    for path in PAL_DEMO:
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                c.file("bin/" + os.path.basename(path), f.read(), 0o755)
     data = c.finish()
     tmp = f"{out}.tmp{os.getpid()}"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -205,7 +213,8 @@ def ensure_artifacts():
     """Make build/linux-guest/{vmlinuz,initrd.gz} if missing or stale: through
     make (mk/linux-guest.mk) when available, else directly."""
     if not _stale(VMLINUZ, FETCH_SH) and not _stale(INITRD, VMLINUZ, BUSYBOX,
-                                                    INIT_SCRIPT, __file__):
+                                                    INIT_SCRIPT, __file__, *PAL_DEMO) \
+            and all(os.path.isfile(p) for p in PAL_DEMO):
         return VMLINUZ, INITRD
     if os.path.isfile(MK_FILE):
         proc = subprocess.run(["make", "-s", "-C", ROOT, "-f", MK_FILE, "linux-guest"])

@@ -9,7 +9,10 @@
  * called again and unregistered. SHARE: every bad input refused with its
  * code and nothing changed; a page lent to a PAL is refused to the guest,
  * the PAL reads it and writes it, and after UNREG the caller finds what
- * the PAL wrote (not scrubbed). Judged by what this guest measures. */
+ * the PAL wrote (not scrubbed). With PCIDs (CR4.PCIDE), the adding PAL
+ * is registered under PCID 1, called under 2 and unregistered under 3, as
+ * Linux's per-CPU PCIDs do to a process. Judged by what this guest
+ * measures. */
 #include "tvpal.h"
 #include "tvabi.h"
 
@@ -102,15 +105,52 @@ static u32 reg_pal(u64 entry_off, u32 nparams, const u32 *types, const u64 *size
 	return tv_call(TV_HC_REG, (u64)&secs, (u64)&params, (u64)pal_mem + entry_off);
 }
 
+/* CR3's PCID (bits 11:0 with CR4.PCIDE): Linux gives a process another one
+ * on each CPU; TrustVisor must know the process by CR3's frame. */
+static bool pcid_on;
+
+static void set_pcid(u64 id)
+{
+	u64 cr3;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	if (pcid_on || !id)
+		__asm__ volatile("mov %0, %%cr3" : : "r"((cr3 & ~0xfffull) | id) : "memory");
+}
+
+static void pcid_enable(bool on)
+{
+	u32 a, b, c, d;
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!(c & (1u << 17))) {
+		info("trustvisor_pal: the CPU has no PCID: the PAL's CR3 stays PCID-free");
+		return;
+	}
+	if (!on) {
+		set_pcid(0);
+		safe_write_cr4(read_cr4() & ~(1ull << 17));
+		pcid_on = false;
+		return;
+	}
+	set_pcid(0);
+	int v = safe_write_cr4(read_cr4() | (1ull << 17));
+	pcid_on = v < 0;
+	check("pcid_on", pcid_on, "setting CR4.PCIDE raised vector %d", v);
+}
+
 static void good_pal(void)
 {
 	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER, TV_PAL_PM_POINTER };
 	static const u64 sizes[] = { 8, 8, 16 };
 	u64 entry = (u64)pal_mem + TVP_OFF(tvp_add);
+	pcid_enable(true);
+	set_pcid(1);
 	u32 rc = reg_pal(TVP_OFF(tvp_add), 3, types, sizes);
 	check("reg_add", rc == TV_OK, "REG of the adding PAL gave eax=0x%x", rc);
-	if (rc != TV_OK)
+	if (rc != TV_OK) {
+		pcid_enable(false);
 		return;
+	}
+	set_pcid(2);
 	static u64 io[2];
 	io[0] = 100, io[1] = 0;
 	u64 if_before = rflags_now() & 0x200;
@@ -130,8 +170,10 @@ static void good_pal(void)
 	int v = safe_read64((u64)pal_mem + PG, &val);
 	check("pal_data_still_refused", v == 13, "after calls a read of its DATA gave vector %d, "
 	      "want #GP", v);
+	set_pcid(3);
 	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
 	check("unreg_add", rc == TV_OK, "UNREG gave eax=0x%x", rc);
+	pcid_enable(false);
 }
 
 static void bad_pal(void)
