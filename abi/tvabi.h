@@ -53,8 +53,9 @@
 #define TV_ERR_PAL_FAULT            0x1a    /* the PAL faulted, touched memory outside its
                                                sections or ran too long: abandoned */
 #define TV_ERR_PAL_BUSY             0x1b    /* the PAL runs on another CPU (call, UNREG) */
-#define TV_ERR_PAL_MODE             0x1c    /* not callable from this mode (not 64-bit code
-                                               with 4-level paging), or no STACK section */
+#define TV_ERR_PAL_MODE             0x1c    /* not callable from this mode (not 64- or 32-bit code
+                                               with 4-level paging), or no STACK section;
+                                               REG/UNREG/SHARE from inside a PAL */
 #define TV_ERR_NOT_IMPLEMENTED      0x1f    /* no command returns it now (SHARE did) */
 /* The micro-TPM's keys (ours) */
 #define TV_ERR_SEAL_AUTH            0x20    /* UNSEAL: not a blob of this boot's key, altered or cut */

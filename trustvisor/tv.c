@@ -19,10 +19,25 @@ static uint32_t tv_test(struct vcpu *v)
     return TV_OK;
 }
 
+/* A PAL may use its micro-TPM and TEST, not change what is registered:
+ * REG, UNREG or SHARE would take or give back pages (its own among them)
+ * under a quiesce while this CPU runs in the PAL's view. */
+static bool lifecycle_from_pal(struct vcpu *v, uint32_t fn)
+{
+    if ((fn != TV_HC_REG && fn != TV_HC_UNREG && fn != TV_HC_SHARE) || !pal_running_here(v))
+        return false;
+    guest_refused(v, REFUSE_VMCALL, fn, "TrustVisor %s from inside a PAL: error %#x",
+                  fn == TV_HC_REG ? "REG" : fn == TV_HC_UNREG ? "UNREG" : "SHARE",
+                  TV_ERR_PAL_MODE);
+    return true;
+}
+
 static uint32_t dispatch(struct vcpu *v, uint32_t fn)
 {
     uint64_t rcx = tv_arg(v->regs.rcx), rdx = tv_arg(v->regs.rdx);
     uint64_t rsi = tv_arg(v->regs.rsi), rdi = tv_arg(v->regs.rdi);
+    if (lifecycle_from_pal(v, fn))
+        return TV_ERR_PAL_MODE;
     switch (fn) {
     case TV_HC_TEST:
         return tv_test(v);

@@ -171,6 +171,22 @@ static void quote(void)
 	tvu_print_hex("pal sig", io.sigb, io.sig.len);
 }
 
+/* What is registered is the guest's to change, not a PAL's: REG, UNREG
+ * and SHARE from inside it are refused, and it stays registered. */
+static void lifecycle(void)
+{
+	static u64 addr, len = PG;
+	u32 r1 = pal_hc(TV_HC_REG, PA(pcr), 0, 0, (u64)pal_code);
+	u32 r2 = pal_hc(TV_HC_UNREG, (u64)pal_code, 0, 0, 0);
+	addr = (u64)&outside & ~(u64)(PG - 1);
+	u32 r3 = pal_hc(TV_HC_SHARE, (u64)pal_code, (u64)&addr, (u64)&len, 1);
+	u32 r4 = pal_hc(TV_HC_UTPM_PCRREAD, 0, PA(pcr), 0, 0);
+	check("pal_lifecycle_refused", r1 == TV_ERR_PAL_MODE && r2 == TV_ERR_PAL_MODE &&
+	      r3 == TV_ERR_PAL_MODE && r4 == TV_OK, "inside the PAL: REG 0x%x, UNREG 0x%x, SHARE "
+	      "0x%x (want 0x%x each), then a call 0x%x (want 0: still registered)", r1, r2, r3,
+	      TV_ERR_PAL_MODE, r4);
+}
+
 static void run(void)
 {
 	if (check_need_hv("reg"))
@@ -179,6 +195,7 @@ static void run(void)
 	check("reg", rc == TV_OK, "REG of the micro-TPM PAL gave 0x%x", rc);
 	if (rc != TV_OK)
 		return;
+	lifecycle();
 	pcrs();
 	seal();
 	quote();

@@ -140,7 +140,7 @@ def test_utpm_scenarios_and_their_quotes_verify_on_the_host(boot):
         "unseal_unbound_pcr_changed", "seal_out_too_small", "seal_too_big", "seal_unmapped_data",
         "getpub", "quote", "quote_pcr_out_of_range", "quote_unmapped_nonce"]}
     want |= {("trustvisor_utpm_pal", c) for c in [
-        "reg", "pal_pcr0_measured", "pal_pcr_extend_own", "guest_pcr_untouched",
+        "reg", "pal_lifecycle_refused", "pal_pcr0_measured", "pal_pcr_extend_own", "guest_pcr_untouched",
         "pal_pointer_outside_refused", "pal_pointer_code_refused", "pal_seal", "pal_unseal",
         "guest_unseal_pal_blob_refused", "pal_unseal_guest_blob_refused", "pal_getpub",
         "pal_quote", "unreg", "reg_again_fresh_utpm"]}
@@ -168,5 +168,7 @@ def test_utpm_scenarios_and_their_quotes_verify_on_the_host(boot):
     # of the PAL's micro-TPM under its entry (pal field nonzero).
     assert s.find(r"TrustVisor UNSEAL refused: not a blob of this boot's key, or altered"), s.text()
     assert s.find(r"TrustVisor UNSEAL refused: the PCRs it is bound to differ now"), s.text()
+    for cmd in ("REG", "UNREG", "SHARE"):
+        assert s.find(rf"TrustVisor {cmd} from inside a PAL: error 0x1c"), s.text()
     ops = s.events("TV_UTPM_OP")
     assert any(r.args[1] == 0 for r in ops) and any(r.args[1] for r in ops), ops[:5]
