@@ -3,7 +3,8 @@
  * translations must have been flushed); and TEST loops on every CPU at once
  * (each one quiesces all the others) all answer 0 and finish (the seed
  * notes' T5); a PAL called over and over on one CPU while the other keeps
- * running, each way round. Explicit: needs the APs started (smp_ensure_up). */
+ * running, each way round; a PAL's call, UNREG and SHARE refused from one
+ * CPU while it runs on the other. Explicit: needs the APs started (smp_ensure_up). */
 #include "../smp.h"
 #include "tvabi.h"
 #include "tvpal.h"
@@ -154,6 +155,58 @@ static void pal_calls(void)
 	check("pal_unreg", rc == TV_OK, "UNREG gave eax=0x%x", rc);
 }
 
+/* While a PAL runs on cpu 0 (tvp_bad's endless loop, abandoned at its time
+ * limit, ~10 preemption-timer ticks), cpu 1's call of it, UNREG and SHARE
+ * are refused with TV_ERR_PAL_BUSY, and nothing changes: once cpu 0's call
+ * has ended, the same UNREG works. */
+static u8 lend[PG] __attribute__((aligned(PG)));
+static struct busy { volatile u32 calling; u32 own, call, unreg, share; } bz;
+
+static void job_busy(void *arg)
+{
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_bad);
+	if (!smp_barrier_wait(&bar, smp_deadline()))
+		return;
+	if (this_cpu()->index == 0) {
+		bz.calling = 1;
+		bz.own = (u32)tvp_call(entry, 3, 0, 0);
+		return;
+	}
+	while (!bz.calling)
+		cpu_relax();
+	udelay(20000);          /* cpu 0 is inside its PAL by now, for ~0.5 s */
+	bz.call = (u32)tvp_call(entry, 4, 0, 0);
+	bz.unreg = tv_call(TV_HC_UNREG, entry, 0, 0);
+	static u64 addr, len = PG;
+	addr = (u64)lend;
+	struct vmcall_regs r = { .rax = TV_HC_SHARE, .rcx = entry, .rdx = (u64)&addr,
+				 .rsi = (u64)&len, .rdi = 1 };
+	bz.share = vmcall_regs(&r) < 0 ? (u32)r.rax : 0xdeadbeef;
+}
+
+static void busy(void)
+{
+	tvp_sections(&secs, pal_mem, pal_stack, pal_param);
+	params = (struct tv_pal_params){ .num_params = 2 };
+	params.params[0] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
+	params.params[1] = (struct tv_pal_param){ TV_PAL_PM_INTEGER, 0, 8 };
+	u64 entry = (u64)pal_mem + TVP_OFF(tvp_bad);
+	u32 rc = tv_call(TV_HC_REG, (u64)&secs, (u64)&params, entry);
+	check("busy_reg", rc == TV_OK, "REG gave eax=0x%x", rc);
+	if (rc != TV_OK)
+		return;
+	bz = (struct busy){ 0 };
+	smp_barrier_init(&bar, 2);
+	u32 late = smp_run(3, job_busy, &bz);
+	check("busy_refused", !late && bz.own == TV_ERR_PAL_FAULT && bz.call == TV_ERR_PAL_BUSY &&
+	      bz.unreg == TV_ERR_PAL_BUSY && bz.share == TV_ERR_PAL_BUSY,
+	      "late mask 0x%x; cpu0's endless PAL gave 0x%x (want 0x%x), meanwhile cpu1's call "
+	      "0x%x, UNREG 0x%x, SHARE 0x%x (want 0x%x each)", late, bz.own, TV_ERR_PAL_FAULT,
+	      bz.call, bz.unreg, bz.share, TV_ERR_PAL_BUSY);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
+	check("busy_unreg_after", rc == TV_OK, "UNREG after the call ended gave eax=0x%x", rc);
+}
+
 static void run(void)
 {
 	if (check_need_hv("reg"))
@@ -165,8 +218,9 @@ static void run(void)
 	isolation_on_other_cpu();
 	test_loops();
 	pal_calls();
+	busy();
 }
 
 SCENARIO_EXPLICIT(66, trustvisor_smp, run, "TrustVisor on 2+ CPUs: a PAL's pages refused to "
 		  "another CPU that had just used them; TEST loops on every CPU at once; PAL calls "
-		  "on one CPU while the other runs");
+		  "on one CPU while the other runs; a running PAL busy for the other CPU");

@@ -91,9 +91,16 @@ def test_trustvisor_pal_refused_on_the_other_cpu_and_test_loops(boot):
                    re.findall(r"^CHECK (\w+)\.(\w+): (PASS|FAIL.*)$", out, re.M)))
     want = ["ap_reads_before", "reg", "ap_read_refused", "ap_code_read_refused", "unreg",
             "ap_reads_scrubbed", "test_loops", "pal_reg", "pal_calls_cpu0_cpu1_runs",
-            "pal_calls_cpu1_cpu0_runs", "pal_unreg"]
+            "pal_calls_cpu1_cpu0_runs", "pal_unreg", "busy_reg", "busy_refused",
+            "busy_unreg_after"]
     assert all(checks.get(c) == "PASS" for c in want), out
     assert s.find(r"guest cpu1: refused PAL_MEMORY: read of a registered PAL's page"), s.text()
     assert not s.find(r"^FATAL"), s.text()
+    # 40 calls of the adding PAL, then cpu0's endless one (cpu1's call of it
+    # is refused before any switch); the hypervisor said what it refused.
     enters = s.events("TV_PAL_ENTER")
-    assert len(enters) == 40 and len(s.events("TV_PAL_EXIT")) == 40, len(enters)
+    assert len(enters) == 41 and len(s.events("TV_PAL_EXIT")) == 41, len(enters)
+    assert s.find(r"guest cpu1: refused PAL_CALL: call of the PAL at 0x[0-9a-f]+ refused: it runs "
+                  r"on another CPU"), s.text()
+    assert s.find(r"TrustVisor UNREG of 0x[0-9a-f]+: the PAL runs on cpu0"), s.text()
+    assert s.find(r"TrustVisor SHARE with the PAL at 0x[0-9a-f]+ refused"), s.text()
