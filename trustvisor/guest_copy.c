@@ -30,12 +30,12 @@ static bool copy(uint64_t gva, void *buf, size_t len, bool write)
             n = len;
         if (guest_linear_to_phys(gva, write, &gpa, &pf) != WALK_OK || !guest_ram_ok(gpa, n))
             return false;
-        if (write)
+        if (b && write)
             memcpy(phys_ptr(gpa), b, n);
-        else
+        else if (b)
             memcpy(b, phys_ptr(gpa), n);
         gva += n;
-        b += n;
+        b = b ? b + n : NULL;
         len -= n;
     }
     return true;
@@ -61,11 +61,11 @@ static bool pal_copy(struct pal *p, uint64_t gva, void *buf, size_t len, bool wr
         void *h = pal_ptr_rw(p, gva, n, write);
         if (!h)
             return false;
-        if (write)
+        if (b && write)
             memcpy(h, b, n);
-        else
+        else if (b)
             memcpy(b, h, n);
-        gva += n, b += n, len -= n;
+        gva += n, b = b ? b + n : NULL, len -= n;
     }
     return true;
 }
@@ -80,4 +80,14 @@ bool tv_write(struct vcpu *v, uint64_t gva, const void *src, size_t len)
 {
     struct pal *p = pal_running_here(v);
     return p ? pal_copy(p, gva, (void *)src, len, true) : copy(gva, (void *)src, len, true);
+}
+
+/* Whether tv_write() of len bytes at gva would succeed, writing nothing (a
+ * NULL buffer walks the same pages): a command checks its whole output
+ * before it makes the output, so a refused one leaves the caller's memory
+ * as it was. */
+bool tv_writable(struct vcpu *v, uint64_t gva, size_t len)
+{
+    struct pal *p = pal_running_here(v);
+    return p ? pal_copy(p, gva, NULL, len, true) : copy(gva, NULL, len, true);
 }

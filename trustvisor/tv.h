@@ -21,6 +21,7 @@ bool tv_copy_to_guest(uint64_t gva, const void *src, size_t len);
  * (writes only into DATA, PARAM and STACK), nothing else. */
 bool tv_read(struct vcpu *v, void *dst, uint64_t gva, size_t len);
 bool tv_write(struct vcpu *v, uint64_t gva, const void *src, size_t len);
+bool tv_writable(struct vcpu *v, uint64_t gva, size_t len);
 
 /* pal.c: registration and isolation */
 uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uint64_t entry);

@@ -84,7 +84,11 @@ uint32_t tv_utpm_genrand(struct vcpu *v, uint64_t out, uint64_t len_ptr)
     uint32_t len;
     uint8_t buf[256];
     uint32_t rc = TV_OK;
-    if (!tv_read(v, &len, len_ptr, sizeof(len)) || len > TV_MAX_RAND) {
+    /* The output checked first: a bad pointer is the caller's error whether
+     * or not the CPU has entropy, and no bytes land in a buffer that turns
+     * out to be cut short. */
+    if (!tv_read(v, &len, len_ptr, sizeof(len)) || len > TV_MAX_RAND ||
+        !tv_writable(v, out, len) || !tv_writable(v, len_ptr, sizeof(len))) {
         rc = TV_ERR_BAD_PARAM;
         goto out;
     }

@@ -58,6 +58,7 @@ static void genrand(void)
 	bool rdrand = c & (1u << 30);
 	cpuid(7, 0, &a, &b, &c, &d);
 	bool rdseed = b & (1u << 18);
+	info("trustvisor: the CPU has rdrand=%d rdseed=%d", rdrand, rdseed);
 	static u32 len;
 	memset(scratch, 0, 64);
 	len = 64;

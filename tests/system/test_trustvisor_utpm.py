@@ -172,3 +172,20 @@ def test_utpm_scenarios_and_their_quotes_verify_on_the_host(boot):
         assert s.find(rf"TrustVisor {cmd} from inside a PAL: error 0x1c"), s.text()
     ops = s.events("TV_UTPM_OP")
     assert any(r.args[1] == 0 for r in ops) and any(r.args[1] for r in ops), ops[:5]
+
+
+def test_genrand_refused_on_a_cpu_without_rdrand(boot):
+    """Bochs' Sandy Bridge model has VMX with EPT but neither RDRAND nor
+    RDSEED: GENRAND is refused (TV_ERR_INSUFFICIENT_ENTROPY), never answered
+    from a DRBG with no entropy, and the rest of TrustVisor works on."""
+    img = disk.build_guest_disk(scenarios="trustvisor", poweroff=False)
+    m = boot(modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
+             model="corei7_sandy_bridge_2600k")
+    s = wait_session(m, lambda s: "GUEST DONE" in guest_text(s) or "GUEST FAULT" in guest_text(s),
+                     "the guest's summary", timeout=300)
+    out = guest_text(s)
+    assert re.search(r"^CHECK trustvisor\.genrand: PASS$", out, re.M), out
+    checks = re.findall(r"^CHECK trustvisor\.(\w+): (PASS|FAIL.*)$", out, re.M)
+    assert len(checks) > 10 and all(r == "PASS" for _, r in checks), checks
+    # The CPU really has neither (else the scenario checks the other branch).
+    assert re.search(r"rdrand=0 rdseed=0", out), out
