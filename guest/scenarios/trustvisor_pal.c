@@ -137,6 +137,50 @@ static void pcid_enable(bool on)
 	check("pcid_on", pcid_on, "setting CR4.PCIDE raised vector %d", v);
 }
 
+/* Another process: the same memory through page tables of its own (this
+ * PML4 copied to another frame, so CR3 differs). Its call of the PAL's
+ * entry is refused like any access to PAL memory (#GP at the entry; the
+ * hook below returns from the call instead), and for it there is no such
+ * PAL to UNREG or SHARE with (TV_ERR_ENTRY); nothing changes for the
+ * registering process. */
+static u64 other_pml4[512] __attribute__((aligned(PG)));
+static u8 other_lend[PG] __attribute__((aligned(PG)));
+static volatile u64 gp_expect, gp_seen;
+
+static bool gp_returns(struct trap_frame *f)
+{
+	if (f->rip != gp_expect)
+		return false;
+	gp_seen = f->rip;
+	f->rip = *(u64 *)f->rsp;        /* the call's return address */
+	f->rsp += 8;
+	f->rax = 0xbad;
+	return true;
+}
+
+static void other_process(u64 entry)
+{
+	u64 cr3, io[2] = { 0, 0 };
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	memcpy(other_pml4, (void *)(cr3 & ~0xfffull), PG);
+	gp_expect = entry, gp_seen = 0;
+	trap_set_hook(13, gp_returns);
+	__asm__ volatile("mov %0, %%cr3" : : "r"((u64)other_pml4 | (pcid_on ? 4 : 0)) : "memory");
+	u64 r = tvp_call(entry, 1, 1, (u64)io);
+	u32 unreg = tv_call(TV_HC_UNREG, entry, 0, 0);
+	static u64 addr, len = PG;
+	addr = (u64)other_lend;
+	struct vmcall_regs sr = { .rax = TV_HC_SHARE, .rcx = entry, .rdx = (u64)&addr,
+				  .rsi = (u64)&len, .rdi = 1 };
+	u32 sh = vmcall_regs(&sr) < 0 ? (u32)sr.rax : 0xdeadbeef;
+	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+	trap_set_hook(13, NULL);
+	check("other_process_refused", r == 0xbad && gp_seen == entry && io[0] == 0 &&
+	      unreg == TV_ERR_ENTRY && sh == TV_ERR_ENTRY, "from another CR3: the call returned "
+	      "0x%lx with #GP seen at 0x%lx (want 0xbad at 0x%lx), UNREG 0x%x, SHARE 0x%x (want "
+	      "0x%x)", r, gp_seen, entry, unreg, sh, TV_ERR_ENTRY);
+}
+
 static void good_pal(void)
 {
 	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER, TV_PAL_PM_POINTER };
@@ -170,6 +214,12 @@ static void good_pal(void)
 	int v = safe_read64((u64)pal_mem + PG, &val);
 	check("pal_data_still_refused", v == 13, "after calls a read of its DATA gave vector %d, "
 	      "want #GP", v);
+	other_process(entry);
+	io[0] = 0, io[1] = 0;
+	r = tvp_call(entry, 1, 1, (u64)io);
+	check("call_after_other_process", r == 2 && io[0] == 2 && io[1] == 3,
+	      "PAL(1, 1, {0, 0}) back in its process returned %lu, io {%lu, %lu}; want 2, {2, 3}",
+	      r, io[0], io[1]);
 	set_pcid(3);
 	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
 	check("unreg_add", rc == TV_OK, "UNREG gave eax=0x%x", rc);

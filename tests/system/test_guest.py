@@ -47,11 +47,13 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     # TrustVisor: a PAL's life and the refused accesses to it, as events
     # (trustvisor 2 REG/UNREG, trustvisor_pal 4 (2 for SHARE), trustvisor_utpm_pal 2).
     assert len(s.events("TV_PAL_REGISTER")) == 8 and len(s.events("TV_PAL_UNREGISTER")) == 8
-    # Calling PALs (trustvisor_pal): 2 good calls, 5 abandoned, 1 after them;
+    # Calling PALs (trustvisor_pal): 3 good calls (one after another
+    # process's call was refused), 5 abandoned, 1 after them;
     # the good PAL registered, called and unregistered under three PCIDs
     # (Bochs' skylake model has them: pcid_on).
     pal = {b for a, b, r in checks if a == "trustvisor_pal"}
-    assert pal >= {"pcid_on", "call_add", "call_add_again", "call_regs_kept", "fault_read_outside",
+    assert pal >= {"pcid_on", "call_add", "call_add_again", "call_regs_kept",
+                   "other_process_refused", "call_after_other_process", "fault_read_outside",
                    "fault_write_code", "fault_ud", "fault_time_limit", "fault_exec_data", "call_after_faults",
                    "unreg_bad"}, sorted(pal)
     # SHARE (trustvisor_pal): refused bad input, a page lent, read and written.
@@ -67,7 +69,8 @@ def test_test_guest_scenarios_pass_under_the_hypervisor(boot):
     # and trustvisor_utpm_pal's 16 calls, each one VMCALL from inside the PAL
     # (4 of them REG, UNREG, SHARE refused and a PCRREAD after them),
     # and SHARE's 2 (one before the page is lent: abandoned).
-    assert len(s.events("TV_PAL_ENTER")) == 26 and len(s.events("TV_PAL_EXIT")) == 26
+    assert len(s.events("TV_PAL_ENTER")) == 27 and len(s.events("TV_PAL_EXIT")) == 27
+    assert s.find(r"refused PAL_MEMORY: fetch of a registered PAL's page"), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ raised vector 6 "), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+ ran past its time limit"), s.text()
     assert s.find(r"refused PAL_CALL: the PAL at 0x[0-9a-f]+: fetch of 0x[0-9a-f]+ against its "
