@@ -8,9 +8,9 @@ boot(...) builds (or reuses) a GRUB image for build/hv.elf with that command
 line and returns a started hvtools.emu.Machine; every machine is stopped at
 teardown. Run directories live in build/runs/<test>-<pid>-<n>/ (bochsrc,
 serial.raw, bochs.log, bochs.stdout with port 0xE9 output). They are deleted
-when the test passes and kept when it fails; the failure report names them
-in an "emulator runs" section, and every EmuTimeout/EmuDied message already
-names its run directory.
+when the test passes (unless HV_KEEP_RUNS=1 is set) and kept when it
+fails; the failure report names them in an "emulator runs" section, and
+every EmuTimeout/EmuDied message already names its run directory.
 """
 import os
 import re
@@ -69,5 +69,5 @@ def boot(request):
                  for w in ("setup", "call"))
     for m in machines:
         m.stop()
-        if passed:
+        if passed and os.environ.get("HV_KEEP_RUNS") != "1":
             m.remove_workdir()
