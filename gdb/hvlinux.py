@@ -35,7 +35,7 @@ class Kernel:
     """One image: its code symbols and ORC table, at link addresses."""
 
     def __init__(self, path):
-        vm = vmlinux.Vmlinux(bzimage.read_vmlinux(path))
+        vm = vmlinux.load(path)
         self.path = path
         self.symbols = kallsyms.read_kallsyms(vm)
         self.by_name = {n: a for a, _, n in self.symbols}

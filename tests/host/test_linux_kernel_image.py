@@ -24,7 +24,7 @@ from testpaths import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "host-tools"))
 sys.path.insert(0, os.path.join(ROOT, "guest", "linux"))
-from hvtools.kernel import bzimage, kallsyms, orc, vmlinux  # noqa: E402
+from hvtools.kernel import kallsyms, orc, vmlinux  # noqa: E402
 import linux_guest  # noqa: E402
 
 GDB = shutil.which("gdb")
@@ -36,7 +36,7 @@ STACK_LEN = 0x4000
 @pytest.fixture(scope="module")
 def kernel():
     linux_guest.ensure_artifacts()
-    vm = vmlinux.Vmlinux(bzimage.read_vmlinux(os.path.join(ROOT, "build", "linux-guest", "vmlinuz")))
+    vm = vmlinux.load(os.path.join(ROOT, "build", "linux-guest", "vmlinuz"))
     syms = kallsyms.read_kallsyms(vm)
     return vm, syms, {n: a for a, _, n in syms}, orc.OrcTable(vm)
 

@@ -19,7 +19,7 @@ import pytest
 from gdblink import GdbLink
 from hvtools import frame
 from hvtools.image import Module
-from hvtools.kernel import bzimage, kallsyms, vmlinux
+from hvtools.kernel import kallsyms, vmlinux
 from test_gdbstub import gdb_output, sections, start_gdb, wait_file
 from testpaths import ROOT
 from waits import wait_session
@@ -78,8 +78,7 @@ def test_gdb_backtraces_a_running_linux_guest(boot):
     slide = re.search(r"KASLR slide (0x[0-9a-f]+)", sec["LINUX"])
     assert slide, sec["LINUX"]
     slide = int(slide.group(1), 16)
-    table = {n: a for a, _, n in kallsyms.read_kallsyms(
-        vmlinux.Vmlinux(bzimage.read_vmlinux(IMAGE)))}
+    table = {n: a for a, _, n in kallsyms.read_kallsyms(vmlinux.load(IMAGE))}
     theirs = guest_ksyms(guest_text(s))
     assert {"do_idle", "default_idle", "cpuidle_enter_state"} <= set(theirs), sorted(theirs)
     assert {n: table[n] + slide for n in theirs} == theirs

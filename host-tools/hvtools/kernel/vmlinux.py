@@ -4,6 +4,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from . import bzimage
+
 
 @dataclass(frozen=True)
 class Section:
@@ -39,3 +41,8 @@ class Vmlinux:
     def bytes_of(self, name: str) -> bytes:
         s = self.section(name)
         return b"" if s.nobits else self.data[s.offset:s.offset + s.size]
+
+
+def load(path: str) -> Vmlinux:
+    """The vmlinux of a bzImage (vmlinuz) or of an uncompressed ELF file."""
+    return Vmlinux(bzimage.read_vmlinux(path))
