@@ -24,7 +24,8 @@ verdict with "not reached" as the reason.
 Evidence per cell, results/<timestamp>-<label>/<cell>/: raw.bin (the slice
 of the capture from the previous cell's END, or the machine's start, to
 this cell's END; cut at frame delimiters), decoded.log, verdict.txt,
-summary.txt, perfetto.json and sequence.md (stress_report, on the slice).
+summary.txt (its time too runs from the previous cell's END: the first
+cell's includes the boot), perfetto.json and sequence.md (stress_report, on the slice).
 The flight recorder is dumped once, at the end of the boot (or at the
 verdict that ended it), into the last judged cell's slice; on a hang,
 gdb.txt as for the test guest. The whole capture is in the matrix folder
@@ -58,7 +59,6 @@ BOOT_AFTER = 900.0
 PANIC = re.compile(r"Kernel panic|^BUG: |Oops: |general protection fault|"
                    r"LINUX-GUEST-DONE", re.M)
 PRINTK = re.compile(r"^\[ *\d+\.\d+\] ", re.M)
-ENDS_BOOT = ("hang", "hv-fatal", "vmentry-fail", "guest-panic", "emulator-died", "timeout")
 
 
 def guest_lines(s: Session) -> str:
