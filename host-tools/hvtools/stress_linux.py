@@ -53,7 +53,7 @@ from .session import Session
 #                    CPUs, which would be counted as storm NMIs (an
 #                    nmi-mismatch that is Linux's, not the hypervisor's).
 KERNEL_ARGS = "nmi_watchdog=0 rcupdate.rcu_cpu_stall_suppress=1"
-# Linux in Bochs: GRUB, the kernel and the initrd took 5-8 minutes before
+# Linux in Bochs: GRUB, the kernel and the initrd took 4-8 minutes before
 # the first cell's READY.
 BOOT_AFTER = 900.0
 PANIC = re.compile(r"Kernel panic|^BUG: |Oops: |general protection fault|"

@@ -1,7 +1,7 @@
 """The stress runner (host-tools/hvstress, hvtools/stress.py): one cell in
 make test (T4, the hypervisor's NMI storm at interval 0 against the test
 guest, ~15 s in Bochs), the short T1-T5 matrix in make stress on both
-Bochs CPU models and on the Linux guest (T1-T5 in one boot, ~7 min);
+Bochs CPU models and on the Linux guest (T1-T5 in one boot, 5-7 min);
 and the planted hang (T5 with cpu1 parked, interrupts off,
 ~80 s): the runner must call it a hang from the silent stream and save
 gdb's view of every CPU, the Perfetto JSON and the sequence table. Each
