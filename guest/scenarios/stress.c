@@ -7,9 +7,10 @@
  * counts (DIAG_NMI_STATS). Command line:
  *
  *   stress_test_cpus=MASK   CPUs running TEST-hypercall loops (T5)
- *   stress_pal_cpus=MASK    CPUs running PAL loops: REG + UNREG of a PAL of
- *                           their own (TrustVisor has no PAL calls yet, so
- *                           this is the stand-in for the seed's pal_demo)
+ *   stress_pal_cpus=MASK    CPUs running PAL loops: each iteration REG of a
+ *                           PAL of their own (trustvisor_pal.c's adding PAL),
+ *                           a call of it (result, pointer parameter and its
+ *                           DATA page's call count checked), UNREG
  *   stress_rounds=N         iterations of each loop (100)
  *   stress_storm=1          an external storm is coming: wait for its first
  *                           NMI before the loops (stress_wait_ms, 120000),
@@ -21,17 +22,23 @@
  *                           loop, after printing "STRESS HANG cpuN". Only a CPU
  *                           that runs a loop can park; nothing else changes.
  *
+ * A failed iteration is reported by its step: 0 TEST, 1 REG, 2 the PAL call,
+ * 3 UNREG (and the eax it gave; for the call, its result).
+ *
  * Lines for the host: "STRESS READY", "STRESS PROGRESS ..." (at least once
  * a second of guest time while anything runs: the hang detector's
  * heartbeat), "STRESS NMI cpuN received=R injected=I merged=M", CHECK
  * lines, "STRESS END". */
 #include "../smp.h"
 #include "tvabi.h"
+#include "tvpal.h"
 
 #define PG 4096
 #define PROGRESS_MS 1000
 
-static u8 pal_pages[GUEST_MAX_CPUS][2][PG] __attribute__((aligned(PG)));
+/* Per CPU: the PAL's CODE and DATA (the template), its STACK, its PARAM. */
+static u8 pal_pages[GUEST_MAX_CPUS][4][PG] __attribute__((aligned(PG)));
+static u64 pal_io[GUEST_MAX_CPUS][2];
 static struct tv_pal_sections secs[GUEST_MAX_CPUS];
 static struct tv_pal_params params[GUEST_MAX_CPUS];
 static char why[256];
@@ -61,23 +68,33 @@ static void bad_step(struct loop_cpu *l, u32 step, u32 rc)
 	}
 }
 
-/* One PAL's life: REG (its pages leave every CPU's EPT under quiesce),
- * UNREG (back, scrubbed). */
-static void pal_once(u32 me, struct loop_cpu *l)
+/* One PAL's life: REG (its pages leave every CPU's EPT under quiesce), a
+ * call of it (tvp_add, trustvisor_pal.c's adding PAL: its result, the
+ * pointer parameter marshalled back, its call count in its own DATA page),
+ * UNREG (its pages back, scrubbed). */
+static void pal_once(u32 me, u32 i, struct loop_cpu *l)
 {
-	u8 *code = pal_pages[me][0], *data = pal_pages[me][1];
-	memset(code, 0xc3, PG);
-	secs[me] = (struct tv_pal_sections){ .num_sections = 2 };
-	secs[me].sections[0] = (struct tv_pal_section){ TV_PAL_SECTION_CODE, 1, (u64)code };
-	secs[me].sections[1] = (struct tv_pal_section){ TV_PAL_SECTION_DATA, 1, (u64)data };
-	u32 rc = tv_call(TV_HC_REG, (u64)&secs[me], (u64)&params[me], (u64)code);
+	static const u32 types[] = { TV_PAL_PM_INTEGER, TV_PAL_PM_INTEGER, TV_PAL_PM_POINTER };
+	static const u64 sizes[] = { 8, 8, 16 };
+	u8 *mem = pal_pages[me][0];
+	u64 entry = (u64)mem + TVP_OFF(tvp_add);
+	tvp_sections(&secs[me], mem, pal_pages[me][2], pal_pages[me][3]);
+	params[me] = (struct tv_pal_params){ .num_params = 3 };
+	for (u32 k = 0; k < 3; k++)
+		params[me].params[k] = (struct tv_pal_param){ types[k], 0, sizes[k] };
+	u32 rc = tv_call(TV_HC_REG, (u64)&secs[me], (u64)&params[me], entry);
 	if (rc != TV_OK) {
 		bad_step(l, 1, rc);
 		return;
 	}
-	rc = tv_call(TV_HC_UNREG, (u64)code, 0, 0);
+	u64 *io = pal_io[me];
+	io[0] = 1000 * me, io[1] = 0;
+	u64 r = tvp_call(entry, i, me + 1, (u64)io);
+	if (r != i + me + 1 || io[0] != 1000 * me + i + me + 1 || io[1] != 1)
+		bad_step(l, 2, (u32)r);
+	rc = tv_call(TV_HC_UNREG, entry, 0, 0);
 	if (rc != TV_OK)
-		bad_step(l, 2, rc);
+		bad_step(l, 3, rc);
 }
 
 /* The planted hang: this CPU stops making progress for good, with
@@ -104,7 +121,7 @@ static void job_loop(void *arg)
 		if (me == hang_cpu && i == hang_round)
 			stress_park(me, i);
 		if (pal) {
-			pal_once(me, l);
+			pal_once(me, i, l);
 		} else {
 			u32 rc = tv_call(TV_HC_TEST, i, 0, 0);
 			if (rc != TV_OK)

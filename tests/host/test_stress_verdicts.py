@@ -253,3 +253,64 @@ def test_a_hang_stays_a_hang_when_gdb_cannot_attach(monkeypatch, tmp_path):
     assert "[gdb: gdb did not attach" in (tmp_path / "T5" / "summary.txt").read_text()
     for f in ("perfetto.json", "sequence.md", "raw.bin", "decoded.log"):
         assert (tmp_path / "T5" / f).stat().st_size > 0, f
+
+
+# ---- the Linux guest's cells (stress_linux) ---------------------------------
+def linux_cell(name, loops, nmi=(0, 0), extra=""):
+    """A cell's lines as guest/linux/init prints them (printk prefix and all)."""
+    lines = [f"STRESS READY cell={name} cpus=2 pal=0 test= rounds=3 n=3 storm=1",
+             f"STRESS PROGRESS cell={name} up=1.0 NMI: 0 0"]
+    lines += [f"STRESS LOOP cell={name} {ln}" for ln in loops]
+    lines += [f"STRESS NMI cpu{c} received={n} before=5 after={5 + n}" for c, n in enumerate(nmi)]
+    lines += [extra] if extra else []
+    return "".join(f"[  12.{i:06d}] {ln}\n" for i, ln in enumerate(lines + [
+        f"STRESS END cell={name}"]))
+
+
+def test_linux_cells_are_cut_from_one_stream_and_judged_each_on_its_own():
+    from hvtools import stress_linux
+    main = ("cpu{c} main: PALDEMO main ok rounds={r} calls={k} cpus={m} t0={t0} t1={t1}")
+    t1 = linux_cell("T1", [main.format(c=0, r=5, k=10, m="0x1", t0=1, t1=9)], (7, 3))
+    t2 = linux_cell("T2", [main.format(c=0, r=3, k=6, m="0x1", t0=10, t1=20),
+                           main.format(c=1, r=3, k=6, m="0x2", t0=12, t1=22)])
+    out = stress_linux.PRINTK.sub("", t1 + t2)
+    o = stress.Options(cpus=2, rounds=3)
+    seg1, seg2 = stress_linux.segment(out, "T1"), stress_linux.segment(out, "T2")
+    assert "cell=T2" not in seg1 and "cell=T1" not in seg2
+    # T1: the storm's counts (at most sent, at least one), its loop's rounds.
+    v, _, nmi = stress.judge_end(seg1, "", T1, 1000, {0: 50, 1: 50})
+    assert v == "pass" and nmi["received"] == {0: 7, 1: 3}
+    assert stress_linux.check_loops(seg1, T1, o) is None
+    assert stress.judge_end(seg1, "", T1, 1000, {0: 5, 1: 50})[0] == "nmi-mismatch"
+    # T2: both loops, overlapping in time; a loop on the wrong CPU, too few
+    # rounds or loops one after the other are loop failures.
+    T2 = stress.CELLS["T2"]
+    assert stress.judge_end(seg2, "", T2, 1000, {})[0] == "pass"
+    assert stress_linux.check_loops(seg2, T2, o) is None
+    for loops in ([main.format(c=0, r=3, k=6, m="0x3", t0=10, t1=20),
+                   main.format(c=1, r=3, k=6, m="0x2", t0=12, t1=22)],
+                  [main.format(c=0, r=2, k=4, m="0x1", t0=10, t1=20),
+                   main.format(c=1, r=3, k=6, m="0x2", t0=12, t1=22)],
+                  [main.format(c=0, r=3, k=6, m="0x1", t0=10, t1=11),
+                   main.format(c=1, r=3, k=6, m="0x2", t0=12, t1=22)],
+                  [main.format(c=0, r=3, k=6, m="0x1", t0=10, t1=20)]):
+        seg = stress_linux.segment(stress_linux.PRINTK.sub("", linux_cell("T2", loops)), "T2")
+        assert stress_linux.check_loops(seg, T2, o), loops
+    # A loop's own failure (its CHECK line) and stray NMIs without a storm.
+    bad = linux_cell("T2", [], extra="CHECK stress.loops: FAIL cell T2 cpu1 main: REG error")
+    assert stress.judge_end(stress_linux.PRINTK.sub("", bad), "", T2, 1000, {})[0] == "loop-fail"
+    stray = stress_linux.PRINTK.sub("", linux_cell("T2", [], (0, 1)))
+    assert stress.judge_end(stray, "", T2, 1000, {})[0] == "nmi-mismatch"
+
+
+def test_linux_storms_are_told_apart_by_their_end_lines():
+    from hvtools import stress_linux
+    hv = ["boot", "nmi storm: sent cpu0 50", "nmi storm: sent cpu1 50", "nmi storm: end",
+          "x", "nmi storm: sent cpu0 7", "nmi storm: sent cpu1 8", "nmi storm: end", "y"]
+    s = stress_linux.storm_slices(hv)
+    assert len(s) == 3 and s[2] == ["y"]
+    assert stress.hv_sent("\n".join(s[0])) == {0: 50, 1: 50}
+    assert stress.hv_sent("\n".join(s[1])) == {0: 7, 1: 8}
+    raw = b"abc\0def\0gh"
+    assert stress_linux.cut(raw, 9) == 8 and stress_linux.cut(raw, 5) == 4
+    assert stress_linux.cut(raw, len(raw)) == len(raw)
