@@ -20,19 +20,11 @@ bool percpu_on_stack(const struct percpu *p, uint64_t addr, uint64_t len)
         end <= (uint64_t)p->stack_base + STACK_SIZE)
         return true;
     if (p->exit_stack_base && addr >= (uint64_t)p->exit_stack_base &&
-        end <= (uint64_t)p->exit_stack_base + EXIT_STACK_SIZE)
+        end <= (uint64_t)p->exit_stack_base + 16 * 1024)
         return true;
     for (int i = 1; i < 4; i++)
         if (p->ist_base[i] && addr >= (uint64_t)p->ist_base[i] &&
             end <= (uint64_t)p->ist_base[i] + IST_STACK_SIZE)
             return true;
     return false;
-}
-
-bool percpu_in_vm_exit(void)
-{
-    const struct percpu *p = this_cpu();
-    uint64_t sp = (uint64_t)__builtin_frame_address(0);
-    return p->exit_stack_base && sp >= (uint64_t)p->exit_stack_base &&
-           sp < (uint64_t)p->exit_stack_base + EXIT_STACK_SIZE;
 }

@@ -22,8 +22,6 @@ struct tss64 {
     uint16_t iomap_base;
 } __attribute__((packed));
 
-#define EXIT_STACK_SIZE (16 * 1024)
-
 struct percpu {
     struct percpu *self;            /* gs:0, see this_cpu() */
     uint32_t index;                 /* 0 = BSP, dense */
@@ -32,7 +30,7 @@ struct percpu {
     volatile bool parked;           /* stopped on a fatal path */
     uint8_t *stack_base;            /* main stack [base, base+STACK_SIZE) */
     uint8_t *ist_base[4];           /* IST stacks, index enum ist_index */
-    uint8_t *exit_stack_base;       /* VM exits run here (EXIT_STACK_SIZE) */
+    uint8_t *exit_stack_base;       /* VM exits run here (16 KiB) */
     uint32_t exc_depth;             /* nesting of exceptions/NMIs now */
     uint64_t nmi_count;
     uint64_t gdt[7] __attribute__((aligned(16)));
@@ -57,8 +55,5 @@ void percpu_bind(struct percpu *p);
 void cpu_tables_init(struct percpu *p);
 /* Is [addr, addr+len) inside one of this CPU's stacks? (backtrace guard) */
 bool percpu_on_stack(const struct percpu *p, uint64_t addr, uint64_t len);
-/* Is this CPU handling a VM exit now (running on its exit stack)? Then a
- * guest CPU is waiting for it to finish. */
-bool percpu_in_vm_exit(void);
 
 #endif

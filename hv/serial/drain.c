@@ -239,21 +239,6 @@ static void dump_start(void)
     dumping = true;
 }
 
-/* How far a drain of this ring goes. A waiting drain (blocking) waits
- * only for what was recorded before it began: other CPUs printing faster
- * than the line drains kept the owner chasing their records for as long
- * as they went on (23 s of a guest CPU's REG hypercall, once its
- * neighbour's PAL loop no longer waited for the line); what comes later
- * goes at later kicks. The fatal path takes everything. */
-static uint64_t drain_limit(uint32_t cpu, int which, bool force)
-{
-    struct ring_stats st;
-    if (force || !blocking)
-        return UINT64_MAX;
-    ring_stats(trace_ring_of(cpu, which), &st);
-    return st.attempts;
-}
-
 /* force: the fatal path (everything, now). */
 static void drain_all(bool force)
 {
@@ -266,10 +251,10 @@ static void drain_all(bool force)
     for (uint32_t cpu = 0; cpu < MAX_CPUS; cpu++) {
         if (!trace_ring_of(cpu, RING_TEXT))
             continue;
-        drain_ring(cpu, RING_TEXT, force, drain_limit(cpu, RING_TEXT, force));
-        drain_ring(cpu, RING_CHANNEL, force, drain_limit(cpu, RING_CHANNEL, force));
+        drain_ring(cpu, RING_TEXT, force, UINT64_MAX);
+        drain_ring(cpu, RING_CHANNEL, force, UINT64_MAX);
         if (events)
-            drain_ring(cpu, RING_EVENTS, force, drain_limit(cpu, RING_EVENTS, force));
+            drain_ring(cpu, RING_EVENTS, force, UINT64_MAX);
         if (events && dumping)
             dumped &= drain_ring(cpu, RING_FLIGHT, force, dump_until[cpu]);
     }
@@ -294,9 +279,9 @@ static bool anything_pending(void)
 }
 
 /* wait: everything this kick drains leaves before it returns (console
- * text outside VM exits, the idle loop, start-up: the context is the
- * hypervisor's own). Otherwise (a VM exit: the guest is waiting) only
- * what the UART's FIFO takes now goes; the rest of the frames wait in the queue and the
+ * text, the idle loop, start-up: the context is the hypervisor's own).
+ * Otherwise (a VM exit: the guest is waiting) only what the UART's FIFO
+ * takes now goes; the rest of the frames wait in the queue and the
  * records in their rings until the next kick (the next exit, the idle
  * loop, or the preemption timer, shortened while bytes wait:
  * serial_tx_pump_period), unless a guest line asked for a flush. */
@@ -329,27 +314,9 @@ static void kick(bool wait, bool wait_for_owner)
     }
 }
 
-/* Has this CPU's console ring used half its room? Its text is then
- * worth a wait: a full ring would drop what comes next. */
-static bool text_ring_filling(void)
-{
-    const struct trace_ring *r = trace_ring_of(this_cpu_index(), RING_TEXT);
-    struct ring_stats st;
-    if (!r)
-        return false;
-    ring_stats(r, &st);
-    return st.pending_bytes > (r->mask + 1ull) / 2;
-}
-
 void serial_kick(void)
 {
-    /* Console text from a VM exit (a hypapp's report, a refusal): the
-     * guest waits for this exit, and while the line is busy with other
-     * CPUs' output, waiting for it held the guest for seconds (a PAL
-     * registration's line in a saturated stream: 4.7 s, with a guest NMI
-     * pending all that time). The text goes as the exit's own records do,
-     * at this and later kicks, unless its ring is filling up. */
-    kick(!percpu_in_vm_exit() || text_ring_filling(), false);
+    kick(true, false);
 }
 
 void serial_kick_exit(void)

@@ -25,8 +25,7 @@
 void serial_start(void);
 /* (Re)sends the HELLO control frame: catalogue CRC, CPU count, TSC rate. */
 void serial_announce(void);
-/* Drains if this context may and nobody else is draining; waits for the
- * line only outside VM exits (or when this CPU's console ring fills). */
+/* Drains if this context may and nobody else is draining. */
 void serial_kick(void);
 /* The VM-exit path's kick: never waits for the line (the guest is
  * waiting); what does not fit the UART's FIFO now goes at later kicks. */

@@ -22,6 +22,7 @@
 #include "vmx/handlers.h"
 #include "vmx/mtrr.h"
 
+#define EXIT_STACK_SIZE     (16 * 1024)
 
 struct vcpu vcpus[MAX_CPUS];
 #define controls vmx_controls

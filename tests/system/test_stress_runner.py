@@ -71,10 +71,11 @@ def test_planted_hang_is_a_hang_with_every_cpus_evidence(tmp_path):
 
 
 @pytest.mark.stress
+@pytest.mark.parametrize("cpus", [2, 4])
 @pytest.mark.parametrize("model,bochs3", [("corei7_skylake_x", False),
                                           ("corei7_icelake_u", True)])
-def test_stress_matrix_t1_t5(tmp_path, model, bochs3):
-    top, results = run(tmp_path, list(stress.CELLS), model=model, bochs3=bochs3,
+def test_stress_matrix_t1_t5(tmp_path, model, bochs3, cpus):
+    top, results = run(tmp_path, list(stress.CELLS), model=model, bochs3=bochs3, cpus=cpus,
                        rounds=50, storm_rounds=200)
     bad = [f"{r.cell}: {r.verdict} {r.why} ({r.folder})" for r in results if r.verdict != "pass"]
     assert not bad, "\n".join(bad)
