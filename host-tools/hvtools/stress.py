@@ -280,23 +280,6 @@ class CellRun:
             if now - t0 > self.o.timeout:
                 return "timeout", f"no verdict within {self.o.timeout:.0f} s"
 
-    def flight_dump(self, m: Machine, verdict: str) -> None:
-        """Always the flight recorder before the machine goes; when the
-        verdict is not a pass, wait for the dump to leave the line (until it
-        is quiet for 2 s, 30 s at most: 64 KiB a CPU at 115200 baud)."""
-        try:
-            m.write(frame.encode(frame.CONTROL, 0, 1, bytes([0x10])))
-        except Exception:   # noqa: BLE001 -- the machine may be gone
-            return
-        if verdict == "pass":
-            time.sleep(1)
-            return
-        end, n, quiet = time.monotonic() + 30, -1, 0
-        while time.monotonic() < end and quiet < 4 and m.alive:
-            time.sleep(0.5)
-            quiet = quiet + 1 if len(m.output) == n else 0
-            n = len(m.output)
-
     def run(self) -> Result:
         os.makedirs(self.folder, exist_ok=True)
         self.nmi: dict = {}
@@ -306,7 +289,7 @@ class CellRun:
         try:
             verdict, why = self.watch(m)
             self.progress.update(None, "flight recorder")
-            self.flight_dump(m, verdict)
+            flight_dump(m, verdict)
             if verdict == "hang":
                 # The machine is still hung: gdb sees every CPU where it is.
                 self.progress.update(None, "gdb")
@@ -320,20 +303,49 @@ class CellRun:
         res = Result(self.cell.name, verdict, why, time.monotonic() - t0, self.folder, self.nmi,
                      gdb, min(self.moment, len(raw)))
         self.progress.update(None, "exports")
-        self.save(raw, res)
+        save_evidence(self.folder, raw, res, self.cell, self.o)
         return res
 
-    def save(self, raw: bytes, res: Result) -> None:
-        with open(os.path.join(self.folder, "raw.bin"), "wb") as f:
-            f.write(raw)
-        s = Session.decode(raw)
-        with open(os.path.join(self.folder, "decoded.log"), "w") as f:
-            f.write(s.text() + "\n---- guest ----\n" + guest_text(s))
-        with open(os.path.join(self.folder, "verdict.txt"), "w") as f:
-            f.write(f"{res.verdict}\n{res.why}\n")
-        with open(os.path.join(self.folder, "summary.txt"), "w") as f:
-            f.write(summary_line(res, self.cell, self.o) + "\n")
-        stress_report.exports(raw, res.moment, self.folder, self.o.elf)
+
+
+def flight_dump(m: Machine, verdict: str) -> None:
+    """Always the flight recorder before the machine goes; when the
+    verdict is not a pass, wait for the dump to leave the line (until it
+    is quiet for 2 s, 30 s at most: 64 KiB a CPU at 115200 baud)."""
+    try:
+        m.write(frame.encode(frame.CONTROL, 0, 1, bytes([0x10])))
+    except Exception:   # noqa: BLE001 -- the machine may be gone
+        return
+    if verdict == "pass":
+        time.sleep(1)
+        return
+    end, n, quiet = time.monotonic() + 30, -1, 0
+    while time.monotonic() < end and quiet < 4 and m.alive:
+        time.sleep(0.5)
+        quiet = quiet + 1 if len(m.output) == n else 0
+        n = len(m.output)
+
+
+def save_capture(folder: str, raw: bytes, final: bool = False) -> None:
+    """raw.bin and decoded.log (hypervisor consoles, then the guest's)."""
+    with open(os.path.join(folder, "raw.bin"), "wb") as f:
+        f.write(raw)
+    s = Session.decode(raw, final=final)
+    with open(os.path.join(folder, "decoded.log"), "w") as f:
+        f.write(s.text() + "\n---- guest ----\n" + guest_text(s))
+
+
+def save_evidence(folder: str, raw: bytes, res: Result, cell: Cell, o: Options,
+                  final: bool = False, exports: bool = True) -> None:
+    """A cell's folder: the capture, verdict.txt, summary.txt and (exports)
+    hvlog's Perfetto JSON and sequence table."""
+    save_capture(folder, raw, final)
+    with open(os.path.join(folder, "verdict.txt"), "w") as f:
+        f.write(f"{res.verdict}\n{res.why}\n")
+    with open(os.path.join(folder, "summary.txt"), "w") as f:
+        f.write(summary_line(res, cell, o) + "\n")
+    if exports:
+        stress_report.exports(raw, res.moment, folder, o.elf)
 
 
 def summary_line(r: Result, cell: Cell, o: Options) -> str:

@@ -38,7 +38,7 @@ import re
 import sys
 import time
 
-from . import commands, frame, stress, stress_gdb, stress_progress, stress_report
+from . import commands, frame, stress, stress_gdb, stress_progress
 from .emu import BOCHS3, Machine
 from .image import ROOT, Module, build_iso
 from .session import Session
@@ -214,7 +214,7 @@ class LinuxRun:
                     last = idx == len(self.names) - 1
                     if last:
                         self.progress.update(None, "flight recorder")
-                        stress.CellRun.flight_dump(self, m, v)
+                        stress.flight_dump(m, v)
                         raw = m.output
                     end = len(raw) if last else cut(raw, len(raw))
                     self.judged(idx, v, why, nmi, raw[start_pos:end], end - start_pos,
@@ -237,7 +237,7 @@ class LinuxRun:
             gdb = ""
             if ended:
                 self.progress.update(None, "flight recorder")
-                stress.CellRun.flight_dump(self, m, ended[0])
+                stress.flight_dump(m, ended[0])
                 if ended[0] == "hang":
                     self.progress.update(None, "gdb")
                     folder = os.path.join(self.top, self.names[idx])
@@ -256,11 +256,7 @@ class LinuxRun:
                                     stress.CELLS[self.names[j]].what)
                 self.judged(j, v, f"not reached: the boot ended in {self.names[idx]}", {}, b"",
                             0, 0.0, on_result)
-        with open(os.path.join(bootdir, "raw.bin"), "wb") as f:
-            f.write(raw)
-        s = Session.decode(raw, final=True)
-        with open(os.path.join(bootdir, "decoded.log"), "w") as f:
-            f.write(s.text() + "\n---- guest ----\n" + stress.guest_text(s))
+        stress.save_capture(bootdir, raw, final=True)
         return self.results
 
     def judged(self, idx: int, v: str, why: str, nmi: dict, raw: bytes, moment: int,
@@ -271,17 +267,8 @@ class LinuxRun:
         os.makedirs(folder, exist_ok=True)
         r = stress.Result(name, v, why, secs, folder, nmi, gdb, max(0, min(moment, len(raw))))
         self.progress.update(None, "exports")
-        with open(os.path.join(folder, "raw.bin"), "wb") as f:
-            f.write(raw)
-        s = Session.decode(raw, final=True)
-        with open(os.path.join(folder, "decoded.log"), "w") as f:
-            f.write(s.text() + "\n---- guest ----\n" + stress.guest_text(s))
-        with open(os.path.join(folder, "verdict.txt"), "w") as f:
-            f.write(f"{v}\n{why}\n")
-        with open(os.path.join(folder, "summary.txt"), "w") as f:
-            f.write(stress.summary_line(r, cell, self.o) + "\n")
-        if raw:
-            stress_report.exports(raw, r.moment, folder, self.o.elf)
+        stress.save_evidence(folder, raw, r, cell, self.o, final=True,
+                             exports=bool(raw))
         self.results.append(r)
         self.progress.end(stress.summary_line(r, cell, self.o))
         on_result(self.results)
