@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from waits import wait_events, wait_text as wait
+from waits import wait_events, wait_session, wait_text as wait
 
 pytestmark = pytest.mark.emulator
 
@@ -55,13 +55,19 @@ def test_guest_e820_hides_the_hypervisor(boot):
 def test_vm_entry_failure_names_field_and_error(boot, field, expect):
     m = boot(cmdline=f"vmx_corrupt={field}", cpus=1)
     wait(m, r"HOST_RIP\s+0x[0-9a-f]+")
-    s = wait_events(m, "CPU_PARKED")
+    # VMENTRY_FAIL is a per-exit (vmx) event: it waits in the flight
+    # recorder, which the fatal path sends after the streamed events, so
+    # CPU_PARKED can arrive first.
+    s = wait_session(m, lambda s: s.events("CPU_PARKED") and s.events("VMENTRY_FAIL"),
+                     "the parked CPU and the flight recorder's dump", fatal_ok=True)
     assert s.find(expect), s.text()
     bad = "0x0" if field == "GUEST_RFLAGS" else "0xffffffffffffffff"
     assert s.find(rf"^\s+{field}\s+{bad}$"), f"dump does not show {field} = {bad}"
     for group in ("CTRL", "RO", "GUEST", "HOST"):
         assert s.find(rf"-- {group} fields --"), group
-    assert s.events("VMENTRY_FAIL") and s.events("CPU_PARKED")
+    fail = s.events("VMENTRY_FAIL")[-1]
+    # insn_error, reason: error 8 for bad host state, exit reason 33 for guest state
+    assert (fail.args[0], fail.args[1]) == ((0, 33) if field == "GUEST_RFLAGS" else (8, 0)), fail
 
 
 def test_unknown_vmx_corrupt_field_is_reported_not_fatal(boot):
