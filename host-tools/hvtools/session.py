@@ -100,6 +100,34 @@ class Session:
         return None
 
 
+class Follower:
+    """A Session kept up to date with a capture that is still growing: each
+    update() decodes only the bytes added since the last one. Watchers that
+    poll a capture every second for hours (hvstress) would otherwise decode
+    it all again each time, quadratic in the run's length. update() returns
+    the same Session object, grown; it equals Session.decode(data) of the
+    whole capture, but for a plain-mode capture's last line without its
+    newline, which waits for the newline here."""
+
+    def __init__(self, cat: _catalog.Catalog | None = None, native: bool | None = None) -> None:
+        self.session = Session()
+        self._dec = StreamDecoder(cat, force_catalog=True, native=native)
+        self.session.native = self._dec.native
+        self._dec.on_guest = self.session.guest.extend
+        self._dec.on_gdb = self.session.gdb.extend
+        self.fed = 0                    # bytes of the capture decoded so far
+
+    def update(self, data: bytes) -> Session:
+        """data: the whole capture so far (a prefix of what comes next)."""
+        if len(data) < self.fed:
+            raise ValueError(f"the capture shrank from {self.fed} to {len(data)} bytes")
+        for it in self._dec.feed(bytes(data[self.fed:])):
+            self.session._add(it)
+        self.fed = len(data)
+        self.session.plain = bool(data) and not self._dec.framed
+        return self.session
+
+
 def _items(s: Session, data: bytes, cat, final: bool, native: bool | None):
     dec = StreamDecoder(cat, force_catalog=True, native=native)
     s.native = dec.native

@@ -39,7 +39,7 @@ import time
 from . import commands, frame, stress_gdb, stress_progress, stress_report
 from .emu import BOCHS3, Machine
 from .image import ROOT, Module, build_iso
-from .session import Session
+from .session import Follower, Session
 
 VERDICTS = ("pass", "hang", "guest-panic", "hv-fatal", "vmentry-fail", "nmi-mismatch",
             "loop-fail", "emulator-died", "timeout")
@@ -247,11 +247,12 @@ class CellRun:
     def watch(self, m: Machine) -> tuple[str, str]:
         t0 = time.monotonic()
         beat = Heartbeat(self.o.hang_after, self.o.boot_after, t0)
+        follow = Follower()     # decodes only what arrived since the last second
         while True:
             time.sleep(1.0)
             raw = m.output
             self.moment = len(raw)          # unless a hang says otherwise
-            s = Session.decode(raw)
+            s = follow.update(raw)
             out = guest_text(s)
             text = "\n".join(line for _, line in s.lines())    # the hypervisor's consoles
             now = time.monotonic()

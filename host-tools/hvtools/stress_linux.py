@@ -41,7 +41,7 @@ import time
 from . import commands, frame, stress, stress_gdb, stress_progress
 from .emu import BOCHS3, Machine
 from .image import ROOT, Module, build_iso
-from .session import Session
+from .session import Follower, Session
 
 # Kernel arguments of the stress boot:
 #   nmi_watchdog=0   no perf NMIs of the kernel's own: every NMI counted in
@@ -172,10 +172,11 @@ class LinuxRun:
         ended = None                # (verdict, why, moment) of a boot-ending verdict
         self.progress.start(0, len(self.names), self.names[0], stress.CELLS[self.names[0]].what)
         try:
+            follow = Follower()     # decodes only what arrived since the last second
             while idx < len(self.names):
                 time.sleep(1.0)
                 raw = m.output
-                s = Session.decode(raw)
+                s = follow.update(raw)
                 out = guest_lines(s)
                 hv = [line for _, line in s.lines()]
                 text = "\n".join(hv)
