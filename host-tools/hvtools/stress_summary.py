@@ -16,13 +16,13 @@ STAMPED = re.compile(r"^(\d{8}-\d{6})-(.+)$")
 
 
 def newest_matrices(results: str, prefix: str = "stress-") -> dict[str, str]:
-    """label -> folder of its newest run holding a table.txt."""
+    """label -> folder of its newest run (with or without a table.txt: a
+    run that died before its first cell wrote none, and is no pass)."""
     best: dict[str, tuple[str, str]] = {}
     for name in sorted(os.listdir(results)) if os.path.isdir(results) else []:
         m = STAMPED.match(name)
         folder = os.path.join(results, name)
-        if not m or not m.group(2).startswith(prefix) or \
-                not os.path.isfile(os.path.join(folder, "table.txt")):
+        if not m or not m.group(2).startswith(prefix) or not os.path.isdir(folder):
             continue
         stamp, label = m.groups()
         if label not in best or stamp > best[label][0]:
@@ -48,7 +48,9 @@ def markdown(results: str, prefix: str = "stress-") -> tuple[str, bool]:
     there is no matrix at all: nothing ran is not a pass)."""
     rows, all_pass, any_cell = [], True, False
     for label, folder in newest_matrices(results, prefix).items():
-        title = open(os.path.join(folder, "table.txt")).readline().strip()
+        tpath = os.path.join(folder, "table.txt")
+        title = (open(tpath).readline().strip() if os.path.exists(tpath)
+                 else "(no table.txt: the run ended before its first cell)")
         cells = cell_verdicts(folder)
         any_cell |= bool(cells)
         all_pass &= bool(cells) and all(v == "pass" for _, v, _ in cells)

@@ -27,7 +27,6 @@ def test_newest_run_per_label_decides(tmp_path):
     matrix(tmp_path, "20261202-100000-stress-test-skylake-2cpu", {"T1": "pass", "T2": "pass"})
     matrix(tmp_path, "20261202-110000-stress-test-icelake-4cpu", {"T1": "pass"})
     matrix(tmp_path, "20261202-120000-drills", {"T1": "hv-fatal"})     # not a stress matrix
-    (tmp_path / "20261202-130000-stress-empty").mkdir()                 # no table.txt
     found = stress_summary.newest_matrices(str(tmp_path))
     assert found == {
         "stress-test-icelake-4cpu": str(tmp_path / "20261202-110000-stress-test-icelake-4cpu"),
@@ -46,6 +45,13 @@ def test_a_failed_or_unfinished_cell_is_not_a_pass(tmp_path):
     matrix(tmp_path, "20261203-100000-stress-test-skylake-2cpu", {"T1": "pass", "T2": None})
     text, ok = stress_summary.markdown(str(tmp_path))
     assert not ok and "T2 no-verdict" in text
+
+
+def test_a_run_that_wrote_no_table_is_not_a_pass(tmp_path):
+    matrix(tmp_path, "20261202-100000-stress-test-skylake-2cpu", {"T1": "pass"})
+    (tmp_path / "20261202-130000-stress-linux-skylake-2cpu").mkdir()    # died at boot
+    text, ok = stress_summary.markdown(str(tmp_path))
+    assert not ok and "no table.txt" in text and "no cells" in text
 
 
 def test_nothing_run_is_not_a_pass(tmp_path):
