@@ -8,7 +8,8 @@ command does not stop the rest): `info threads`; for every CPU (thread N is
 cpu N-1) `bt` in the hypervisor's view; `monitor nmi` (the per-CPU NMI
 counters); then `monitor guest` and, per CPU, the guest's `info registers
 rip` and `bt` (the test guest's symbols are loaded too, so a parked CPU's
-RIP has a name); `monitor hv`; `detach` (the machine runs on, so the flight
+RIP has a name; for the Linux guest `hv-linux` (gdb/hvlinux.py) names and
+unwinds the kernel's frames from its boot image instead); `monitor hv`; `detach` (the machine runs on, so the flight
 recorder can still be dumped). Each part is preceded by an "@@NAME" line.
 """
 from __future__ import annotations
@@ -24,32 +25,45 @@ from .hvlog.gdbbridge import GdbBridge
 from .image import ROOT
 
 GUEST_ELF = os.path.join(ROOT, "build", "guest", "guest.elf")
+LINUX_IMAGE = os.path.join(ROOT, "build", "linux-guest", "vmlinuz")
+# gdb-Python for the Linux guest's frames (the hv-linux command).
+LOAD_HVLINUX = (f"python import sys; sys.path.insert(0, {os.path.join(ROOT, 'gdb')!r}); "
+                "import hvlinux; hvlinux.setup()")
 
 
-def gdb_commands(cpus: int, guest_elf: str | None = GUEST_ELF) -> list[str]:
+def gdb_commands(cpus: int, guest_elf: str | None = GUEST_ELF, linux: bool = False) -> list[str]:
     """The session after `target remote` (see the module's docstring)."""
     cmds = ["echo @@THREADS\\n", "info threads"]
     for n in range(1, cpus + 1):
         cmds += [f"echo @@HV_BT cpu{n - 1}\\n", f"thread {n}", "bt"]
     cmds += ["echo @@NMI\\n", "monitor nmi", "monitor guest",
              "maintenance flush register-cache"]
+    if linux:
+        # The KASLR slide from the guest's IDT (on thread 1, in the guest view).
+        cmds += ["echo @@LINUX\\n", "thread 1", "hv-linux"]
     for n in range(1, cpus + 1):
         cmds += [f"echo @@GUEST cpu{n - 1}\\n", f"thread {n}", "info registers rip"]
-        if guest_elf:
+        if guest_elf or linux:
             cmds.append("bt 8")
     return cmds + ["echo @@END\\n", "monitor hv", "maintenance flush register-cache", "detach"]
 
 
-def gdb_argv(elf: str, port: int, cpus: int, guest_elf: str | None = GUEST_ELF) -> list[str]:
+def gdb_argv(elf: str, port: int, cpus: int, guest_elf: str | None = GUEST_ELF,
+             guest: str = "test") -> list[str]:
+    """guest: "test" (the test guest's ELF symbols) or "linux" (hv-linux)."""
     argv = ["gdb", "-nx", "-batch"]
     pre = ["set pagination off", "set confirm off", "set width 0", f"file {elf}"]
-    if guest_elf and os.path.exists(guest_elf):
+    linux = guest == "linux" and os.path.exists(LINUX_IMAGE)
+    if linux:
+        pre.append(LOAD_HVLINUX)
+        guest_elf = None
+    elif guest == "test" and guest_elf and os.path.exists(guest_elf):
         # Identity-mapped at 2 MiB, far from the hypervisor's 64 MiB: no overlap.
         pre.append(f"add-symbol-file {guest_elf}")
     else:
         guest_elf = None
     pre += ["set remotetimeout 30", f"target remote 127.0.0.1:{port}"]
-    for c in pre + gdb_commands(cpus, guest_elf):
+    for c in pre + gdb_commands(cpus, guest_elf, linux):
         argv += ["-ex", c]
     return argv
 
@@ -112,7 +126,8 @@ class GdbLink:
         self.bridge.close()
 
 
-def collect(machine, elf: str, cpus: int, path: str, timeout: float = 240.0) -> str | None:
+def collect(machine, elf: str, cpus: int, path: str, timeout: float = 240.0,
+            guest: str = "test") -> str | None:
     """Run the session against the hung machine; gdb.txt gets the command,
     gdb's output and a last line saying whether it attached (and if not, why).
     Returns the problem, or None."""
@@ -122,7 +137,7 @@ def collect(machine, elf: str, cpus: int, path: str, timeout: float = 240.0) -> 
     except Exception as e:      # noqa: BLE001 -- said in gdb.txt; the verdict stands
         problem = f"no GDB bridge: {e}"
     else:
-        argv = gdb_argv(elf, link.port, cpus)
+        argv = gdb_argv(elf, link.port, cpus, guest=guest)
         try:
             # One stream: monitor output (stderr) in its place among the sections.
             p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

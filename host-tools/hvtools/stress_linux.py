@@ -243,8 +243,8 @@ class LinuxRun:
                     self.progress.update(None, "gdb")
                     folder = os.path.join(self.top, self.names[idx])
                     os.makedirs(folder, exist_ok=True)
-                    gdb = stress_gdb.collect(m, o.elf, o.cpus,
-                                             os.path.join(folder, "gdb.txt")) or "attached"
+                    gdb = stress_gdb.collect(m, o.elf, o.cpus, os.path.join(folder, "gdb.txt"),
+                                             guest="linux") or "attached"
         finally:
             m.stop()
         raw = m.output

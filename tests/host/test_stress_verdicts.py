@@ -233,6 +233,20 @@ def test_gdb_session_judged_by_what_it_shows():
     assert cmds.count("bt") == 4 and "monitor nmi" in cmds and cmds[-1] == "detach"
 
 
+def test_the_linux_guests_gdb_session_names_kernel_frames(monkeypatch):
+    """--guest linux: no test-guest symbols; gdb/hvlinux.py is loaded and
+    hv-linux runs in the guest view before the guest backtraces."""
+    monkeypatch.setattr(stress_gdb, "LINUX_IMAGE", __file__)   # built or not
+    argv = stress_gdb.gdb_argv("hv.elf", 1234, 2, guest="linux")
+    ex = argv[argv.index("-ex"):][1::2]
+    assert stress_gdb.LOAD_HVLINUX in ex and not any("add-symbol-file" in c for c in ex)
+    at = ex.index("hv-linux")
+    assert ex.index("monitor guest") < at < ex.index("echo @@GUEST cpu0\\n")
+    assert ex[at + 1:].count("bt 8") == 2
+    test = stress_gdb.gdb_argv("hv.elf", 1234, 2)
+    assert "hv-linux" not in test and stress_gdb.LOAD_HVLINUX not in test
+
+
 def test_a_hang_stays_a_hang_when_gdb_cannot_attach(monkeypatch, tmp_path):
     """CellRun.run end to end on a fake machine that falls silent, with a
     gdb that shows nothing: the verdict is the stream's, gdb.txt says why
