@@ -242,9 +242,12 @@ uint32_t tv_pal_register(struct vcpu *v, uint64_t sections, uint64_t params, uin
                       entry, rc);
         return rc;
     }
+    /* An event, not a console line: PAL loops register and unregister
+     * back to back, and console text from a VM exit waits for the line
+     * (~8 ms a line at 115200 baud), which held this CPU and, with the
+     * line saturated, starved the other CPU's guest of it (the Linux
+     * guest's T3 stress cell stalled for minutes). */
     trace_event(TEV_TV_PAL_REGISTER, entry, p->page[0].gpa, (uint64_t)p->npages * PAGE_SIZE);
-    printf("trustvisor: cpu%u registered a PAL: entry %#lx, %u pages withheld from the guest\n",
-           v->index, entry, p->npages);
     return TV_OK;
 }
 
@@ -293,9 +296,7 @@ uint32_t tv_pal_unregister(struct vcpu *v, uint64_t entry)
                       "this process", entry);
         return TV_ERR_ENTRY;
     }
-    trace_event(TEV_TV_PAL_UNREGISTER, entry);
-    printf("trustvisor: cpu%u unregistered the PAL at %#lx: %u pages scrubbed and given back\n",
-           v->index, entry, p->npages);
+    trace_event(TEV_TV_PAL_UNREGISTER, entry);     /* no console line: see REG */
     memset(p->pcr, 0, sizeof(p->pcr));
     pal_view_free(p);
     p->npages = 0;
