@@ -34,7 +34,8 @@ def cell_verdicts(folder: str) -> list[tuple[str, str, str]]:
     """(cell, verdict, summary line) of every cell folder, in cell order.
     A cell without verdict.txt (the matrix was cut short in it) says so."""
     out = []
-    for cell in sorted(d for d in os.listdir(folder) if re.fullmatch(r"T\d+", d)):
+    cells = [d for d in os.listdir(folder) if re.fullmatch(r"T\d+", d)]
+    for cell in sorted(cells, key=lambda d: int(d[1:])):
         vpath = os.path.join(folder, cell, "verdict.txt")
         spath = os.path.join(folder, cell, "summary.txt")
         verdict = open(vpath).readline().strip() if os.path.exists(vpath) else "no-verdict"
@@ -46,28 +47,25 @@ def cell_verdicts(folder: str) -> list[tuple[str, str, str]]:
 def markdown(results: str, prefix: str = "stress-") -> tuple[str, bool]:
     """The page and whether every cell of every matrix passed (False when
     there is no matrix at all: nothing ran is not a pass)."""
-    rows, all_pass, any_cell = [], True, False
+    rows, details, ok = [], [], True
     for label, folder in newest_matrices(results, prefix).items():
         tpath = os.path.join(folder, "table.txt")
         title = (open(tpath).readline().strip() if os.path.exists(tpath)
                  else "(no table.txt: the run ended before its first cell)")
         cells = cell_verdicts(folder)
-        any_cell |= bool(cells)
-        all_pass &= bool(cells) and all(v == "pass" for _, v, _ in cells)
+        ok &= bool(cells) and all(v == "pass" for _, v, _ in cells)
+        name = os.path.basename(folder)
         verdicts = ", ".join(f"{c} {v}" for c, v, _ in cells) or "no cells"
-        rows.append(f"| `{label}` | {title} | {verdicts} | "
-                    f"[{os.path.basename(folder)}]({os.path.basename(folder)}/table.html) |")
-    ok = all_pass and any_cell
+        rows.append(f"| `{label}` | {title} | {verdicts} | [{name}]({name}/table.html) |")
+        details += ["", f"## `{label}` ({name})", "", "```"]
+        details += [line or f"{c} {v}" for c, v, line in cells] + ["```"]
+    ok = ok and bool(rows)
+    verdict = ("Every cell passed." if ok else "NOT every cell passed." if rows
+               else "No matrix has run.")
     head = ["# Stress matrices", "",
             "The newest run of every stress matrix in this folder (`make stress`, "
-            "`host-tools/hvstress --summary`).", "",
-            f"**{'Every cell passed.' if ok else 'NOT every cell passed.' if rows else 'No matrix has run.'}**",
+            "`host-tools/hvstress --summary`).", "", f"**{verdict}**",
             "", "| matrix | machine and load | verdicts | run |", "|---|---|---|---|"]
-    details = []
-    for label, folder in newest_matrices(results, prefix).items():
-        details += ["", f"## `{label}` ({os.path.basename(folder)})", "", "```"]
-        details += [line or f"{c} {v}" for c, v, line in cell_verdicts(folder)]
-        details += ["```"]
     return "\n".join(head + rows + details) + "\n", ok
 
 
