@@ -9,8 +9,9 @@ cpu N-1) `bt` in the hypervisor's view; `monitor nmi` (the per-CPU NMI
 counters); then `monitor guest` and, per CPU, the guest's `info registers
 rip` and `bt` (the test guest's symbols are loaded too, so a parked CPU's
 RIP has a name; for the Linux guest `hv-linux` (gdb/hvlinux.py) names and
-unwinds the kernel's frames from its boot image instead); `monitor hv`; `detach` (the machine runs on, so the flight
-recorder can still be dumped). Each part is preceded by an "@@NAME" line.
+unwinds the kernel's frames from its boot image instead); `monitor hv`;
+`detach` (the machine runs on, so the flight recorder can still be
+dumped). Each part is preceded by an "@@NAME" line.
 """
 from __future__ import annotations
 
