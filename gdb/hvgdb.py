@@ -219,7 +219,7 @@ class VcpuPrinter:
 
 
 def ring_positions(resv, seq_hint, tail):
-    """(head, next seq) from the packed word (ring.h note 1; ring.c resv_head
+    """(head, next seq) from the packed word (ring.h note 1; ring_layout.h resv_head
     and resv_seq): resv = seq_lo32 << 32 | head in 8-byte units mod 2^32."""
     d = ((resv & 0xffffffff) - ((tail >> 3) & 0xffffffff)) & 0xffffffff
     head = tail + (d << 3)

@@ -1,4 +1,4 @@
-/* CPU-local atomics for the trace ring (hv/trace/ring.c). Freestanding. */
+/* CPU-local atomics for the trace ring (hv/trace/ring.c, ring_read.c). Freestanding. */
 #ifndef HV_TRACE_LOCAL_ATOMIC_H
 #define HV_TRACE_LOCAL_ATOMIC_H
 

@@ -1,7 +1,8 @@
 /* Per-CPU, lock-free, NMI-safe trace ring of variable-length records.
  *
- * Portable core: the same ring.c builds freestanding into the hypervisor and
- * hosted (-DHOSTED) into unit tests and benchmarks. Records are opaque bytes.
+ * Portable core: the same ring.c (producer) and ring_read.c (consumer)
+ * build freestanding into the hypervisor and hosted (-DHOSTED) into unit
+ * tests and benchmarks. Records are opaque bytes.
  *
  * ---------------------------------------------------------------------------
  * Who touches a ring
@@ -28,8 +29,9 @@
  *    our reservation). Every writer that runs ends with a successful CAS that
  *    bumps the seq (reserve or drop), so the word never repeats: no ABA.
  *    The full 64-bit values are rebuilt from the low halves: the position
- *    from `tail` (head - tail <= size < 2^31), the seq from `seq_hint`, the
- *    last full seq a writer saw (stale by at most what nested writers did).
+ *    from `tail` (head - tail <= size < 2^31), the seq from `seq_hint`, a
+ *    full seq a writer stored (every 2^16th seq: stale by less than 2^17,
+ *    far inside the 2^31 the extension allows; one store saved per record).
  *    Only the owning CPU writes `resv` (the consumer only reads it), so the
  *    CAS is a CPU-local one: cmpxchg without the lock prefix, atomic against
  *    interrupts on this CPU because they land between instructions, and
@@ -52,8 +54,10 @@
  *    short window publishes (a per-ring nesting count, safe without locked
  *    ops because nesting is LIFO), and it loops until `vis` equals the head,
  *    which also publishes the records of writers that nested inside it.
- *    The window is a handful of instructions; payload encoding is outside it,
- *    so a nested writer that interrupts encoding publishes at once.
+ *    The window is a handful of instructions. ring_reserve's caller encodes
+ *    outside it, so a nested writer that interrupts encoding publishes at
+ *    once; ring_write copies its (short) payload inside it and writes the
+ *    header committed, which saves the separate commit (note 4) per record.
  *
  * 4. A record is committed by a release store of its header (COMMIT flag).
  *    A visible but uncommitted record BLOCKS the consumer there: ring_read

@@ -283,7 +283,7 @@ static void test_die_in_window(enum ring_hook_point pt)
     die_at = pt;
     ring_test_hook = die_hook;
     if (setjmp(die_jmp) == 0) {
-        ring_write(&r, rec, 40);               /* seq 1 dies in the window */
+        ring_reserve(&r, 40, 0);              /* seq 1 dies in the window, uncommitted */
         CHECK(0, "hook did not fire");
     }
     /* The CPU keeps running handlers that write (they look nested). */
