@@ -32,6 +32,7 @@ struct percpu {
     uint8_t *ist_base[4];           /* IST stacks, index enum ist_index */
     uint8_t *exit_stack_base;       /* VM exits run here (16 KiB) */
     uint32_t exc_depth;             /* nesting of exceptions/NMIs now */
+    bool in_exit;                   /* handling a VM exit: the guest waits */
     uint64_t nmi_count;
     uint64_t gdt[7] __attribute__((aligned(16)));
     struct tss64 tss __attribute__((aligned(16)));

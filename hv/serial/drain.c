@@ -57,54 +57,57 @@ static bool line_wait(int me)
     return true;
 }
 
-/* Set while the owner must get everything out before it lets go (the
- * fatal path, a stopped machine, a guest's own serial line): the drain
- * then waits for the line instead of leaving records in their rings. */
-static bool blocking;
+/* Set while the owner must get everything out before it lets go: the
+ * drain then waits for the line instead of leaving records in their rings.
+ * blocking[TXQ_HI]: the console and the channels (console text in the
+ * hypervisor's own context, a guest's own serial line); blocking[TXQ_LO]:
+ * the trace and the flight recorder too (the fatal path, a stopped
+ * machine, trace_drain=block). Outside those, trace never waits for the
+ * line: what the queue cannot take stays in its ring, counted if lost. */
+static bool blocking[TXQ_NCLASS];
 /* A guest line was queued: its CPU flushes at its next kick (a guest's
  * serial output is paced by the line on real hardware too). */
 static bool flush_wanted;
 
+static enum txq_class txq_class_of(uint8_t frame_type)
+{
+    return frame_type == FRAME_TRACE || frame_type == FRAME_FLIGHT ? TXQ_LO : TXQ_HI;
+}
+
 static void emit_txq(void *ctx, uint8_t byte)
 {
-    (void)ctx;
-    txq_put(byte);
+    txq_put(*(const enum txq_class *)ctx, byte);
 }
 
 /* Room for the frame being built and one more: below this the drain
  * stops and the records wait in their rings. */
-static bool txq_has_room(void)
+static bool txq_has_room(enum txq_class c)
 {
-    if (txq_room() >= 2 * FRAME_MAX_ENCODED)
+    if (txq_room(c) >= 2 * FRAME_MAX_ENCODED)
         return true;
-    if (!blocking)
+    if (!blocking[c])
         return false;
-    txq_flush();
+    if (c == TXQ_HI)
+        txq_flush_hi();     /* not behind the trace queue's backlog */
+    else
+        txq_flush();
     return true;
 }
 
 static void send_frame(uint8_t type, uint8_t cpu, const void *payload, size_t len)
 {
     uint16_t *seq = type == FRAME_CONTROL ? &control_seq : &frame_seq[cpu][type];
-    frame_encode_stream(emit_txq, NULL, type, cpu, (*seq)++, payload, len);
+    enum txq_class c = txq_class_of(type);
+    frame_encode_stream(emit_txq, &c, type, cpu, (*seq)++, payload, len);
 }
 
-static const struct serial_raw_owner *raw_owner;
-
-void serial_set_raw_owner(const struct serial_raw_owner *o)
+/* A frame cut off half-way (its owner stopped or died): a delimiter in
+ * each queue ends it; where no frame was cut it is an empty frame, which
+ * decoders skip as idle fill. */
+static void txq_end_cut_frames(void)
 {
-    __atomic_store_n(&raw_owner, o, __ATOMIC_RELEASE);
-}
-
-const struct serial_raw_owner *serial_raw(void)
-{
-    return __atomic_load_n(&raw_owner, __ATOMIC_ACQUIRE);
-}
-
-void serial_raw_write(const void *bytes, size_t len)
-{
-    txq_flush();        /* frames queued before the line went raw go first */
-    uart_write(bytes, len);
+    txq_put(TXQ_HI, FRAME_DELIM);
+    txq_put(TXQ_LO, FRAME_DELIM);
 }
 
 /* gdb=raw: plain text until the stub takes the line (gdb skips text
@@ -193,7 +196,7 @@ static bool drain_ring(uint32_t cpu, int which, bool force, uint64_t until)
     int len;
 
     wire_batch_init(&b, payload, sizeof(payload));
-    while (*next < until && txq_has_room() &&
+    while (*next < until && txq_has_room(txq_class_of(frame_type[which])) &&
            (len = read_one(r, rec, sizeof(rec), &seq, force)) > 0) {
         /* Flight: a gap is what the recorder overwrote before this dump. */
         uint64_t lost = seq > *next ? seq - *next : 0;
@@ -301,22 +304,30 @@ static void kick(bool wait, bool wait_for_owner)
         if (reads_input())
             serial_poll_input();
         txq_pump();
-        blocking = __atomic_exchange_n(&flush_wanted, false, __ATOMIC_ACQ_REL) || wait;
+        blocking[TXQ_HI] = __atomic_exchange_n(&flush_wanted, false, __ATOMIC_ACQ_REL) || wait;
+        blocking[TXQ_LO] = wait_for_owner;
         drain_all(false);
-        if (blocking)
+        if (blocking[TXQ_LO])
             txq_flush();
-        blocking = false;
+        else if (blocking[TXQ_HI])
+            txq_flush_hi();
+        blocking[TXQ_HI] = blocking[TXQ_LO] = false;
         txq_pump();
         line_release();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (!anything_pending() || txq_room() < 2 * FRAME_MAX_ENCODED)
+        if (!anything_pending() || (txq_room(TXQ_HI) < 2 * FRAME_MAX_ENCODED &&
+                                    txq_room(TXQ_LO) < 2 * FRAME_MAX_ENCODED))
             return;
     }
 }
 
 void serial_kick(void)
 {
-    kick(true, false);
+    /* Console text waits for the line only in the hypervisor's own time:
+     * inside a VM exit the guest would wait with it (a PAL loop's lines
+     * once stalled a Linux guest that way); there it stays in its ring
+     * and the queue, and leaves with the next kicks. */
+    kick(!this_cpu()->in_exit, false);
 }
 
 void serial_kick_exit(void)
@@ -372,7 +383,7 @@ static void take_line_stopped(int me)
     __atomic_compare_exchange_n(&cut_owner, &none, cut, false, __ATOMIC_ACQ_REL,
                                 __ATOMIC_RELAXED);
     if (framed())
-        txq_put(FRAME_DELIM);
+        txq_end_cut_frames();
 }
 
 void serial_line_return(void)
@@ -392,10 +403,10 @@ void serial_line_return(void)
 /* Everything pending out before the owner lets go (callers own the line). */
 static void drain_all_blocking(bool force)
 {
-    blocking = true;
+    blocking[TXQ_HI] = blocking[TXQ_LO] = true;
     drain_all(force);
     txq_flush();
-    blocking = false;
+    blocking[TXQ_HI] = blocking[TXQ_LO] = false;
 }
 
 void serial_fatal_takeover(void)
@@ -407,7 +418,7 @@ void serial_fatal_takeover(void)
         __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     }
     if (framed())
-        txq_put(FRAME_DELIM);
+        txq_end_cut_frames();
     serial_channels_flush(true);
     drain_all_blocking(true);
     line_release();

@@ -1,6 +1,7 @@
 /* VM exit dispatch: the table of handlers by basic exit reason and the
  * hooks around it (exit_table.h says the order). An exit without a handler
  * is reported by name with the guest's state, never skipped silently. */
+#include <percpu.h>
 #include "console/console.h"
 #include "serial/serial.h"
 #include "trace/trace.h"
@@ -129,6 +130,7 @@ void vmx_prepare_entry(struct vcpu *v)
     compose_controls(v);
     compose_timer(v);
     run_hooks(&before_entry[ENTRY_STAGE_COMMIT], v);
+    this_cpu()->in_exit = false;    /* set by vmx_exit_handler; a first entry too */
 }
 
 static void account(struct vcpu *v, uint32_t basic)
@@ -167,6 +169,7 @@ static void dispatch(struct vcpu *v, uint32_t basic)
 
 void vmx_exit_handler(struct vcpu *v)
 {
+    this_cpu()->in_exit = true;     /* console text must not wait: serial_kick */
     uint32_t reason = vmcs_read(EXIT_REASON);
     uint32_t basic = reason & 0xffff;
     account(v, basic);
