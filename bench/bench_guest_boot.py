@@ -10,7 +10,12 @@ line's pace).
 Like with like: the bare run boots the same GRUB image stage as the
 hypervisor run (a GRUB CD that chainloads the guest disk's boot sector,
 where the hypervisor's CD loads hv.elf, which then boots that sector), and
-both are timed from power-on to the guest's marker. The hypervisor's exact
+both are timed from power-on to the guest's marker. Both do the same work:
+the test guest runs its self-test only (scenarios=selftest); its other
+scenarios test the hypervisor and, bare, stop at their first check ("no
+hypervisor present"), so with scenarios=all the hypervisor run did several
+times the bare run's work (4.1 KB of guest output bare, 9.5 KB under the
+hypervisor: TrustVisor's crypto, PAL registrations, NMI rounds). The hypervisor's exact
 VM exit counts by reason (EXIT_STATS) are printed for the test guest's
 default run, and the trace records the default runs dropped (counted by
 the decoder).
@@ -19,6 +24,7 @@ the decoder).
 """
 import os
 import re
+import statistics
 import sys
 import time
 
@@ -38,6 +44,10 @@ SERIAL = "serial=115200,8n1,0x3f8"
 RUNS = [("trace=none", f"{SERIAL} trace=none"), ("default", SERIAL),
         ("trace_drain=block", f"{SERIAL} trace_drain=block")]
 GOALS = {"test": 1.5, "linux1": 1.3, "linux2": 1.3}     # default tracing, x bare
+# Rounds per guest: the test guest boots in seconds, so wall-clock noise of
+# the shared host (+-0.3 s seen) is as large as the differences; a Linux
+# boot takes minutes, where it is small.
+REPEATS = {"test": 5, "linux1": 1, "linux2": 1}
 
 
 def guest_text(data):
@@ -87,8 +97,8 @@ def boot_under_hv(guest_disk, marker, cpus, cmdline, want_stats):
 
 def guests(which):
     if "test" in which:
-        yield "test", "test guest, 1 CPU", disk.build_guest_disk(scenarios="all",
-                                                                  poweroff=False), "GUEST DONE", 1
+        yield "test", "test guest (scenarios=selftest), 1 CPU", disk.build_guest_disk(
+            scenarios="selftest", poweroff=False), "GUEST DONE", 1
     if "linux1" in which or "linux2" in which:
         import linux_guest
         img = linux_guest.build_linux_disk()
@@ -99,23 +109,48 @@ def guests(which):
 
 
 def bench_one(key, title, guest_disk, marker, cpus):
-    bare = boot_bare(guest_disk, marker, cpus)
-    print(f"{title}: power-on to '{marker}' (Bochs corei7_skylake_x; both through a GRUB CD)")
-    print(f"  {'run':<22} {'seconds':>8} {'x bare':>7} {'records':>8} {'dropped':>8}  goal")
-    print(f"  {'bare':<22} {bare:8.2f} {1:7.2f}")
+    """REPEATS[key] rounds, each booting bare and then every hypervisor
+    configuration once (so a slow moment of the shared host falls on all of
+    them alike); the figure is each configuration's median."""
+    times = {"bare": []}
+    runs = {}
     stats = []
-    for name, cmdline in RUNS:
-        t, st, lost, nrec = boot_under_hv(guest_disk, marker, cpus, cmdline,
-                                          key == "test" and name == "default")
-        stats = stats or st
-        goal = f"<= {GOALS[key]}x" if name == "default" else ""
-        verdict = "" if not goal else ("met" if t / bare <= GOALS[key] else "NOT met")
-        print(f"  {'hv ' + name:<22} {t:8.2f} {t / bare:7.2f} {nrec:8d} {lost:8d}  {goal} {verdict}")
+    for _ in range(REPEATS[key]):
+        times["bare"].append(boot_bare(guest_disk, marker, cpus))
+        for name, cmdline in RUNS:
+            t, st, lost, nrec = boot_under_hv(guest_disk, marker, cpus, cmdline,
+                                              key == "test" and name == "default" and not stats)
+            stats = stats or st
+            times.setdefault(name, []).append(t)
+            runs.setdefault(name, []).append((nrec, lost))
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    bare = med["bare"]
+    print(f"{title}: power-on to '{marker}' (Bochs corei7_skylake_x; both through a GRUB CD; "
+          f"median of {REPEATS[key]})")
+    print(f"  {'run':<22} {'seconds':>8} {'x bare':>7} {'records':>8} {'dropped':>8}  goal")
+    print(f"  {'bare':<22} {bare:8.2f} {1:7.2f}  {' ' * 17}  {_each(times['bare'])}")
+    for name, _ in RUNS:
+        t = med[name]
+        nrec = max(n for n, _ in runs[name])
+        lost = max(d for _, d in runs[name])
+        if name == "default":
+            goal, ok = f"<= {GOALS[key]}x", t / bare <= GOALS[key]
+        elif name == "trace=none":
+            goal, ok = "< default", t < med["default"]
+        else:
+            goal, ok = "", None
+        verdict = "" if ok is None else ("met" if ok else "NOT met")
+        print(f"  {'hv ' + name:<22} {t:8.2f} {t / bare:7.2f} {nrec:8d} {lost:8d}  "
+              f"{goal + ' ' + verdict:<17}  {_each(times[name])}")
     if stats:
         print("  VM exits during the default run, by reason (EXIT_STATS, exact counters):")
         for name, count in sorted(stats, key=lambda kv: (kv[0] != "total", -int(kv[1]))):
             print(f"    {name:<22} {int(count):8d}")
     print()
+
+
+def _each(ts):
+    return "" if len(ts) < 2 else "runs: " + " ".join(f"{t:.2f}" for t in ts)
 
 
 def main(argv):
@@ -127,8 +162,9 @@ def main(argv):
         return 2
     for g in guests(which):
         bench_one(*g)
-    print("'dropped': trace records the line could not carry, counted by the decoder "
-          "(ring losses); trace=none records none.")
+    print("'records': trace records received (the most of any round); 'dropped': trace records "
+          "the line could not carry, counted by the decoder (ring losses; the most of any "
+          "round); trace=none records none.")
     return 0
 
 
