@@ -136,6 +136,8 @@ host: $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 $(BUILD)/host/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(HOST_CFLAGS) -fsanitize=address,undefined -o $@ $< $(PORTABLE_SRCS)
+# test_txq builds the transmit queues in (#include) against a fake UART.
+$(BUILD)/host/test_txq: hv/serial/txq.c
 
 # ThreadSanitizer builds of the ring's threaded host test: every access that
 # races between writer and consumer must be atomic (TSan reports the rest).

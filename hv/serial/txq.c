@@ -82,7 +82,10 @@ void txq_pump(void)
 
 void txq_flush_hi(void)
 {
-    while ((!q_empty(&q[TXQ_HI]) || sending == TXQ_LO) && next_queue() >= 0) {
+    /* While TXQ_HI waits, next_queue finishes the trace frame in progress
+     * first; once TXQ_HI is out, the trace frames stay queued (the last
+     * FIFO load may have started one: it goes on at the next pump). */
+    while (!q_empty(&q[TXQ_HI]) && next_queue() >= 0) {
         uart_wait_tx_ready();
         load_fifo();
     }

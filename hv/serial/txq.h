@@ -29,7 +29,7 @@ bool txq_empty(void);
 void txq_put(enum txq_class c, uint8_t byte);
 /* What the UART takes without waiting: a FIFO's worth once it is empty. */
 void txq_pump(void);
-/* Until queue TXQ_HI is out (and the trace frame the UART was in the
+/* Until queue TXQ_HI is out (after the trace frame the UART was in the
  * middle of), waiting on the UART; TXQ_LO's other frames stay queued. */
 void txq_flush_hi(void);
 /* Everything out, waiting on the UART (each wait bounded, as uart_putc's). */
