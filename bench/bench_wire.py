@@ -23,7 +23,7 @@ from hvtools import catalog, frame, records  # noqa: E402
 
 CPUS = 4
 TSC_HZ = 2_000_000_000
-
+WIRE_GOAL = 6.0      # issue 12: bytes per trace event on the line, framing included
 
 def workload(cat, n_events, seed=1):
     """[(cpu, seq, tsc, name, args or text)] in ring order per CPU."""
@@ -150,6 +150,9 @@ def main():
         print(f"{label:<34}{len(t) / k:>12.2f}{len(f) / k:>13.2f}{len(s) / k:>11.2f}"
               f"{len(t) / len(f):>7.2f}x")
     print(f"{'total bytes':<34}{len(text):>12}{len(full):>13}{len(small):>11}")
+    per_event = len(f_only) / len(only)
+    print(f"goal: <= {WIRE_GOAL:.0f} wire bytes per trace event, framing included (framed full, "
+          f"trace events only): {per_event:.2f}, {'met' if per_event <= WIRE_GOAL else 'NOT met'}")
     secs = len(full) * 10 / 115200
     print(f"at 115200 baud: seed text {len(text) * 10 / 115200:.1f} s, framed {secs:.1f} s "
           f"for the same {n} records")
