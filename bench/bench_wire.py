@@ -25,6 +25,7 @@ CPUS = 4
 TSC_HZ = 2_000_000_000
 WIRE_GOAL = 6.0      # issue 12: bytes per trace event on the line, framing included
 
+
 def workload(cat, n_events, seed=1):
     """[(cpu, seq, tsc, name, args or text)] in ring order per CPU."""
     rng = random.Random(seed)
