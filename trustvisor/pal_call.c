@@ -25,8 +25,8 @@
  * its page tables do not map: a #PF on the fetch (CR2 = RIP = that
  * address) is the return. Anything else is the PAL's fault: another
  * exception, an EPT violation (an access against its sections'
- * permissions), or running past the time limit (preemption-timer exits,
- * 25.5.1). The PAL is then abandoned: the caller gets TV_ERR_PAL_FAULT,
+ * permissions), or running past the time limit (the VMX-preemption
+ * timer's count, 25.5.1). The PAL is then abandoned: the caller gets TV_ERR_PAL_FAULT,
  * the machine runs on. Either way the caller resumes at its return
  * address with its stack popped, its callee-saved registers (RBX, RBP,
  * R12-R15; for 32-bit code EBX, ESI, EDI, EBP and R8-R15, which it cannot
@@ -45,13 +45,14 @@
 #include "vmx/intr_info.h"
 #include "vmx/refuse.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmx.h"
 
 #define RFLAGS_TF   (1ull << 8)
 #define RFLAGS_IF   (1ull << 9)
 #define CS_AR_L     (1u << 13)      /* 64-bit code (SDM Vol. 3C, 24.4.1) */
 #define CS_AR_DB    (1u << 14)      /* with L clear: 32-bit code */
 #define CR4_LA57    (1ull << 12)    /* 5-level paging (Vol. 3A, 4.1) */
-#define PAL_TICKS   10              /* time limit: preemption-timer exits */
+#define PAL_PERIODS 10              /* time limit: housekeeping periods (~0.5 s) */
 #define NREGARGS    6               /* SysV AMD64: RDI, RSI, RDX, RCX, R8, R9 */
 
 struct pal_call {
@@ -61,7 +62,7 @@ struct pal_call {
     unsigned w;                         /* the caller's stack slot: 8, or 4 (cdecl) */
     uint32_t exc_bitmap, pf_mask, pf_match;
     uint64_t ptr[TV_MAX_PARAMS], off[TV_MAX_PARAMS];   /* pointer params */
-    uint32_t ticks;
+    uint64_t ran;                       /* preemption-timer units it ran */
 };
 
 static struct pal_call calls[MAX_CPUS];
@@ -312,8 +313,15 @@ bool pal_call_exit(struct vcpu *v, uint32_t basic)
     if (!c->p)
         return false;
     if (basic == VMX_EXIT_PREEMPTION_TIMER) {
-        if (++c->ticks > PAL_TICKS) {
-            guest_refused(v, REFUSE_PAL_CALL, c->ticks, "the PAL at %#lx ran past its time "
+        /* The timer counts down only in VMX non-root operation and starts
+         * from the VMCS value at every entry (Vol. 3C, 25.5.1): at its exit
+         * the PAL ran that whole value. Summed in timer units, not exits:
+         * the period is shorter while the line has bytes to send
+         * (serial_tx_pump_period), and counting exits once cut a PAL off
+         * after 14 ms instead of half a second. */
+        c->ran += v->timer_value;
+        if (c->ran > (uint64_t)PAL_PERIODS * vmx_preemption_ticks()) {
+            guest_refused(v, REFUSE_PAL_CALL, c->ran, "the PAL at %#lx ran past its time "
                           "limit (rip %#lx); abandoned, error %#x", c->p->entry,
                           vmcs_read(GUEST_RIP), TV_ERR_PAL_FAULT);
             leave(v, c, false);
