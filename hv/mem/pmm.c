@@ -1,6 +1,9 @@
-/* A bitmap over the page pool. A spinlock guards it: allocation happens at
- * start-up and from normal (non-NMI) paths only, so no NMI handler can ever
- * wait for it. */
+/* A bitmap over the page pool, without a lock: pages are claimed and
+ * released with atomic operations on the bitmap's words. Why no lock: a
+ * CPU stopped by a quiesce NMI may be anywhere in the allocator, and the
+ * quiescing CPU may allocate under that quiesce (TrustVisor's REG builds
+ * EPT tables): with a spinlock, a CPU parked while holding it deadlocked
+ * the quiescer (two REGs at once, one on each CPU, in pal_demo's T2/T5). */
 #include "mem/pmm.h"
 #include <string.h>
 #include "console/console.h"
@@ -15,15 +18,39 @@ uint64_t hv_footprint_start, hv_footprint_end;
 static uint64_t pool_base;
 static uint32_t pool_pages, pool_free;
 static uint64_t bitmap[MAX_POOL_PAGES / 64];
-static volatile int pool_lock;
 
-static void lock(void)
+/* Bits [first, first + count) of the bitmap, word by word: f(word index,
+ * mask); stops at the first f that returns false, returning its end. */
+static size_t for_each_word(size_t first, size_t count, bool (*f)(size_t, uint64_t))
 {
-    while (__atomic_exchange_n(&pool_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();
+    size_t j = first, end = first + count;
+    while (j < end) {
+        size_t n = 64 - j % 64 < end - j ? 64 - j % 64 : end - j;
+        uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << (j % 64);
+        if (!f(j / 64, mask))
+            return j;
+        j += n;
+    }
+    return end;
 }
 
-static void unlock(void) { __atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE); }
+/* Claims the bits of mask if none is taken (one CAS loop on one word). */
+static bool claim(size_t w, uint64_t mask)
+{
+    uint64_t old = __atomic_load_n(&bitmap[w], __ATOMIC_RELAXED);
+    do {
+        if (old & mask)
+            return false;
+    } while (!__atomic_compare_exchange_n(&bitmap[w], &old, old | mask, false,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+    return true;
+}
+
+static bool release(size_t w, uint64_t mask)
+{
+    __atomic_fetch_and(&bitmap[w], ~mask, __ATOMIC_RELEASE);
+    return true;
+}
 
 static int range_is_ram(uint64_t start, uint64_t end)
 {
@@ -73,25 +100,29 @@ void *pmm_alloc_pages(size_t count)
 {
     if (!count)
         return NULL;
-    lock();
     size_t run = 0;
     for (size_t i = 0; i < pool_pages; i++) {
-        if (bitmap[i / 64] & (1ull << (i % 64))) {
+        if (__atomic_load_n(&bitmap[i / 64], __ATOMIC_RELAXED) & (1ull << (i % 64))) {
             run = 0;
             continue;
         }
-        if (++run == count) {
-            size_t first = i + 1 - count;
-            for (size_t j = first; j <= i; j++)
-                bitmap[j / 64] |= 1ull << (j % 64);
-            pool_free -= count;
-            unlock();
-            void *p = (void *)(pool_base + first * PAGE_SIZE);
-            memset(p, 0, count * PAGE_SIZE);
-            return p;
+        if (++run < count)
+            continue;
+        /* A free run as we saw it: claim it word by word; if another CPU
+         * took a page of it meanwhile, give back what we claimed and
+         * search on. */
+        size_t first = i + 1 - count;
+        size_t got = for_each_word(first, count, claim);
+        if (got != first + count) {
+            for_each_word(first, got - first, release);
+            run = 0;
+            continue;
         }
+        __atomic_fetch_sub(&pool_free, count, __ATOMIC_RELAXED);
+        void *p = (void *)(pool_base + first * PAGE_SIZE);
+        memset(p, 0, count * PAGE_SIZE);
+        return p;
     }
-    unlock();
     return NULL;
 }
 
@@ -102,11 +133,8 @@ void pmm_free_pages(void *p, size_t count)
         printf("hv: pmm_free_pages(%p, %zu) outside the pool; ignored\n", p, count);
         return;
     }
-    lock();
-    for (size_t j = first; j < first + count; j++)
-        bitmap[j / 64] &= ~(1ull << (j % 64));
-    pool_free += count;
-    unlock();
+    for_each_word(first, count, release);
+    __atomic_fetch_add(&pool_free, count, __ATOMIC_RELAXED);
 }
 
-size_t pmm_free_count(void) { return pool_free; }
+size_t pmm_free_count(void) { return __atomic_load_n(&pool_free, __ATOMIC_RELAXED); }
