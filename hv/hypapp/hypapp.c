@@ -4,6 +4,7 @@
 #include "console/console.h"
 #include "hypapp/hypapp.h"
 #include "nmi/nmi.h"
+#include "vmx/ept.h"
 #include "vmx/exit_table.h"
 
 #define MAX_HYPAPPS 8
@@ -99,14 +100,19 @@ void hypapp_cpu_init(struct vcpu *v)
             apps[i]->cpu_init(v);
 }
 
+/* The EPT lock first, then the quiesce, always in that order: a CPU the
+ * quiesce stops cannot be holding the lock the quiescer's EPT edits need
+ * (ept.c, map_lock). */
 uint32_t hypapp_quiesce(struct vcpu *v)
 {
+    ept_hold();
     return quiesce(v);
 }
 
 void hypapp_endquiesce(struct vcpu *v)
 {
     endquiesce(v);
+    ept_unhold();
 }
 
 void hypapp_init(void)

@@ -37,7 +37,46 @@ static uint64_t eptp_flags;     /* page-walk length and memory type bits */
 static uint64_t invept_type;    /* 1 single-context where offered, else 2 all */
 static bool has_1g;             /* 1 GiB EPT pages (IA32_VMX_EPT_VPID_CAP[17]) */
 static uint64_t phys_limit;     /* 2^MAXPHYADDR */
+/* The tables' lock: 0 free, else the holder's CPU index + 1. A hypapp
+ * holds it across its quiesce (ept_hold, hypapp.c): a CPU stopped by the
+ * quiesce NMI while holding it (an EPT violation mapping a GiB on demand)
+ * would otherwise leave the quiescer spinning for it in ept_leaf_4k with
+ * every other CPU waiting for the quiescer: the deadlock the XMHF seed's
+ * quiesce notes describe, with a lock instead of a print. */
 static int map_lock;
+
+/* Takes the lock unless this CPU holds it already (ept_hold); returns
+ * whether it took it, for map_unlock. Exit handlers only, never NMI
+ * context. */
+static bool map_lock_take(void)
+{
+    int me = (int)this_cpu_index() + 1;
+    if (__atomic_load_n(&map_lock, __ATOMIC_RELAXED) == me)
+        return false;
+    int free = 0;
+    while (!__atomic_compare_exchange_n(&map_lock, &free, me, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+        free = 0;
+        cpu_relax();
+    }
+    return true;
+}
+
+static void map_unlock(bool took)
+{
+    if (took)
+        __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+}
+
+void ept_hold(void)
+{
+    map_lock_take();
+}
+
+void ept_unhold(void)
+{
+    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+}
 /* Each CPU's private copies of the top two levels (ept_build_cpu): a GiB
  * mapped later must appear in them too. */
 static struct { uint64_t *pml4, *pdpt0; } copies[MAX_ROOTS];
@@ -187,10 +226,9 @@ bool ept_map_on_demand(uint64_t gpa)
 {
     if (gpa >= phys_limit || ept_in_footprint(gpa))
         return false;
-    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();    /* exit handlers only, never NMI context */
+    bool took = map_lock_take();
     bool ok = map_gib(gpa & ~(SZ_1G - 1));
-    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    map_unlock(took);
     /* A not-present entry is never cached (28.3.2): no flush needed. */
     return ok;
 }
@@ -218,8 +256,7 @@ uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
     uint64_t *pd = pmm_alloc_pages(1), *pt = pmm_alloc_pages(1);
     if (!base_pml4 || !pml4 || !pdpt || !pd || !pt || gpa >= MIN_TOP || ncopies == MAX_ROOTS)
         return 0;
-    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();
+    bool took = map_lock_take();
     uint64_t *base_pdpt = table_of(base_pml4[0]);
     pd_for_copy(base_pdpt, gpa, pd);
     uint64_t pde = pd[(gpa >> 21) & 511];
@@ -241,7 +278,7 @@ uint64_t ept_build_cpu(uint64_t gpa, uint64_t **pte_out)
     copies[ncopies].pml4 = pml4;
     copies[ncopies].pdpt0 = pdpt;
     ncopies++;
-    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    map_unlock(took);
     *pte_out = &pt[(gpa >> 12) & 511];
     return (uint64_t)pml4 | eptp_flags;
 }
@@ -312,10 +349,9 @@ static uint64_t *leaf_4k_locked(uint64_t gpa)
 
 uint64_t *ept_leaf_4k(uint64_t gpa)
 {
-    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();
+    bool took = map_lock_take();
     uint64_t *pte = leaf_4k_locked(gpa);
-    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    map_unlock(took);
     return pte;
 }
 
@@ -355,11 +391,10 @@ void ept_fold_memory_types(const struct mtrr_state *m)
 {
     if (!base_pml4)
         return;
-    while (__atomic_exchange_n(&map_lock, 1, __ATOMIC_ACQUIRE))
-        cpu_relax();
+    bool took = map_lock_take();
     fold_table(base_pml4, 0, 4, m);
     __atomic_fetch_add(&types_generation, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    map_unlock(took);
 }
 
 void ept_flush_everywhere(void)

@@ -43,6 +43,11 @@ void ept_invalidate(uint64_t eptp);
  * For hypapps changing what the guest may do with one of its pages: do it
  * with every other CPU stopped (quiesce), then ept_flush_everywhere(). */
 uint64_t *ept_leaf_4k(uint64_t gpa);
+/* Holds the tables' lock across a hypapp's quiesce (hypapp_quiesce), so no
+ * CPU is stopped while it holds it; ept_* calls in between do not take it
+ * again. Exit handlers only. */
+void ept_hold(void);
+void ept_unhold(void);
 /* Every CPU invalidates its EPT-derived translations (guest-physical and
  * combined, INVEPT all-context, SDM Vol. 3C 28.4.3.1 / 30.3) before its
  * next VM entry: after a present entry was changed (28.4.3.1). */
