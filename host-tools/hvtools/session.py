@@ -27,6 +27,7 @@ class Session:
     def __init__(self) -> None:
         self._console: dict[int, list[str]] = {}
         self._lines: list[tuple[int, str]] = []
+        self._line_tscs: list[int | None] = []     # each console line's stamp
         self.records: list[_records.Record] = []
         self.losses: list[_records.Loss] = []
         self.frame_errors: list[_frame.FrameError] = []
@@ -61,6 +62,7 @@ class Session:
             if item.kind == "console":
                 self._console.setdefault(item.cpu, []).append(item.text)
                 self._lines.append((item.cpu, item.text))
+                self._line_tscs.append(item.tsc)
         elif isinstance(item, _records.Record):
             self.records.append(item)
         elif isinstance(item, _records.Loss):
@@ -84,6 +86,14 @@ class Session:
 
     def text(self) -> str:
         return "\n".join(f"cpu{c}| {l}" for c, l in self._lines)
+
+    def line_tsc(self, pattern: str) -> int | None:
+        """The TSC stamp of the last console line matching the regex."""
+        rx = re.compile(pattern)
+        for (c, line), tsc in zip(reversed(self._lines), reversed(self._line_tscs)):
+            if rx.search(line):
+                return tsc
+        return None
 
     def events(self, name: str | None = None) -> list[_records.Record]:
         return [r for r in self.records if name is None or r.name == name]

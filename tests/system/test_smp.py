@@ -20,11 +20,10 @@ import sys
 import pytest
 
 import guest_nmi
-from hvtools import frame, records
 from hvtools.emu import BOCHS, BOCHS3
 from hvtools.image import Module
 from testpaths import ROOT
-from waits import wait_session
+from waits import exit_stats_and_trace, wait_session
 
 sys.path.insert(0, os.path.join(ROOT, "guest"))
 import disk  # noqa: E402  (guest/disk.py)
@@ -65,9 +64,9 @@ def done(s):
 def test_smp_scenarios_pass_under_the_hypervisor(boot, model, mode, cpus):
     bochs, step = SETUP[model]
     m, s = run_scenarios(boot, [f"smp_{mode}"] + CHAIN, model, cpus, bochs)
+    counts, s = exit_stats_and_trace(m)     # the events too, not only the guest's text
     check_scenarios(s, [f"smp_{mode}"] + CHAIN, cpus)
     assert s.find(step), s.text()[-3000:]
-    counts = exit_counts(m)
     # NMI-window injection happened: each nmi_window round sends cpu 0 an
     # NMI while its guest is in its NMI handler (virtual-NMI blocking); the
     # hypervisor keeps it pending, asks for the NMI window and injects at
@@ -134,17 +133,6 @@ def run_scenarios(boot, scenarios, model, cpus, bochs, args=""):
              modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
              cpus=cpus, model=model, timeout=900, bochs=bochs, serial="socket")
     return m, wait_session(m, done, "the guest's summary", timeout=850)
-
-
-def exit_counts(m):
-    """The hypervisor's exit counts by reason, summed over all CPUs (one
-    EXIT_STATS host command; the dump ends with "exit stats: end")."""
-    m.write(frame.encode(frame.CONTROL, 0, 0, bytes([records.CTL_EXIT_STATS])))
-    s = wait_session(m, lambda s: s.find(r"^exit stats: end$"), "exit stats", timeout=120)
-    counts = {}
-    for reason, n in re.findall(r"exit stats cpu\d+: ([A-Z_0-9]+) (\d+)$", s.text(), re.M):
-        counts[reason] = counts.get(reason, 0) + int(n)
-    return counts
 
 
 def check_scenarios(s, scenarios, cpus):
