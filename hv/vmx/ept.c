@@ -75,7 +75,7 @@ void ept_hold(void)
 
 void ept_unhold(void)
 {
-    __atomic_store_n(&map_lock, 0, __ATOMIC_RELEASE);
+    map_unlock(true);
 }
 /* Each CPU's private copies of the top two levels (ept_build_cpu): a GiB
  * mapped later must appear in them too. */
