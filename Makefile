@@ -58,7 +58,7 @@ HV_LIBS   :=
 # They include no hypervisor header (the per-CPU producer in hv/trace/ does,
 # so it is not one of them).
 PORTABLE_SRCS := $(addprefix hv/trace/,cobs.c crc32.c decode.c frame.c ring.c ring_read.c wire.c wire_read.c) \
-	hv/vmx/mtrr_types.c $(addprefix hv/gdbstub/,rsp_cmds.c rsp_packet.c rsp_run.c rsp_xml.c)
+	hv/vmx/mtrr_types.c hv/vapic/xapic_decode.c $(addprefix hv/gdbstub/,rsp_cmds.c rsp_packet.c rsp_run.c rsp_xml.c)
 # Host builds include hypervisor headers and .def tables directly.
 HOST_DEPS    := $(wildcard hv/*/*.h hv/*/*.def hv/include/*.h)
 

@@ -11,6 +11,7 @@ struct hv_config hv_config = {
     .uart_port = 0x3f8, .serial_mode = SERIAL_FRAMED,
     .selftest = SELFTEST_NONE, .quiesce_report_ms = 2000,
     .lapic_trap = true,
+    .lapic_emulate = true,
     .heap_bytes = 16ull << 20, .boot_drive = 0x80,
 };
 
@@ -185,6 +186,7 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn)
         return parse_flight(v, vn);
     CHOICE("x2apic_hint", x2apic_hint, { "none", X2APIC_HINT_NONE }, { "kvm", X2APIC_HINT_KVM })
     CHOICE("lapic_trap", lapic_trap, { "on", 1 }, { "off", 0 })
+    CHOICE("lapic_emulate", lapic_emulate, { "on", 1 }, { "off", 0 })
     CHOICE("lapic_step", lapic_step, { "auto", LAPIC_STEP_AUTO }, { "mtf", LAPIC_STEP_MTF },
            { "tf", LAPIC_STEP_TF })
     if (is(k, kn, "quiesce_report_ms")) {

@@ -36,6 +36,7 @@ struct hv_config {
     uint32_t quiesce_report_ms; /* a CPU silent this long is named */
     int lapic_step;             /* enum lapic_step_method: how xAPIC accesses are stepped */
     bool lapic_trap;            /* trap the guest's xAPIC page (INIT/SIPI) */
+    bool lapic_emulate;         /* emulate plain MOV xAPIC accesses (else step all) */
     int x2apic_hint;            /* enum x2apic_hint (hv/vapic/x2apic_hint.c) */
     bool triple_fault_park;     /* on_triple_fault=park: keep the CPU for the debugger */
     int gdb;                    /* enum gdb_mode */

@@ -5,7 +5,9 @@
  * SIPI vector by the hypervisor on that CPU). Everything else the guest
  * does with its LAPIC reaches the hardware:
  *  - xAPIC: the LAPIC page is not present in the CPU's EPT; each access
- *    exits, and is completed by single-stepping the instruction with the
+ *    exits. A plain 32-bit MOV to or from an aligned register is emulated
+ *    right there (one exit: lapic_emulate=on, the default); any other
+ *    access is completed by single-stepping the instruction with a scratch
  *    page mapped (monitor trap flag where the CPU has it, else TF + #DB).
  *    A write to ICR low is caught in a scratch page and then acted on.
  *  - x2APIC: only WRMSR to the ICR (0x830) and to IA32_APIC_BASE exit;
@@ -55,6 +57,16 @@ bool vapic_step_exit(struct vcpu *v, uint32_t basic);
  * stepped instruction wrote there, applied to the real LAPIC. */
 void xapic_scratch_prepare(struct vcpu *v, uint32_t offset);
 void xapic_scratch_apply(struct vcpu *v);
+/* One aligned register as an emulated access sees it: the real value if
+ * the register is readable, else 0 (as the scratch page shows it); and a
+ * write with the step's checks (dropped and reported where the step's
+ * would be, the ICR through vapic_icr_write). */
+uint32_t xapic_reg_read(uint32_t off);
+void xapic_reg_write(struct vcpu *v, uint32_t off, uint32_t value);
+/* xapic_emulate.c: completes the access at the EPT violation, without a
+ * step, when it is a plain 32-bit MOV the decoder knows (xapic_decode.h)
+ * and nothing the step is for is in play. False: step it. */
+bool xapic_emulate(struct vcpu *v, uint32_t offset, uint64_t qual);
 /* xapic_width.c: the memory operand width of the instruction at the
  * guest's RIP (1, 2, 4, 8, 16), or 0 if not known. */
 unsigned xapic_access_width(void);

@@ -74,6 +74,16 @@ static void apply_write(struct vcpu *v, uint32_t off, uint32_t value, uint32_t i
         lapic_write(off, value);
 }
 
+uint32_t xapic_reg_read(uint32_t off)
+{
+    return off < REGS_END && !(off & 0xf) && readable(off) ? lapic_read(off) : 0;
+}
+
+void xapic_reg_write(struct vcpu *v, uint32_t off, uint32_t value)
+{
+    apply_write(v, off, value, lapic_read(XAPIC_ICR_HI));
+}
+
 /* Did the stepped instruction write this dword of the scratch page? The
  * faulting register counts as written even with its old value (an EOI of
  * 0, a TPR rewritten as it was); elsewhere a write shows as a change. */

@@ -206,7 +206,10 @@ bool vapic_ept_violation(struct vcpu *v, uint64_t gpa, uint64_t qual)
     uint64_t pending = vmcs_read(GUEST_PENDING_DBG);
     if ((pending & PENDING_DBG_BS) && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF))
         vmcs_write(GUEST_PENDING_DBG, pending & ~PENDING_DBG_BS);
+    if (xapic_emulate(v, gpa & 0xfff, qual))
+        return true;
     v->lapic_exits[0][(gpa & 0xfff) >> 4]++;    /* < 0x100: in bounds */
+    v->lapic_stepped++;
     step_begin(v, gpa & 0xfff, qual & 2);
     return true;
 }

@@ -17,14 +17,6 @@
 #define CR4_PCIDE       (1ull << 17)
 #define CR4_LA57        (1ull << 12)
 
-/* The general register a MOV CR names (exit qualification, Table 27-3:
- * rax rcx rdx rbx rsp rbp rsi rdi r8..r15). RSP lives in the VMCS. */
-static uint64_t read_gpr(struct vcpu *v, unsigned n)
-{
-    static const uint8_t slot[16] = { 0, 1, 2, 3, 255, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
-    return n == 4 ? vmcs_read(GUEST_RSP) : ((uint64_t *)&v->regs)[slot[n]];
-}
-
 /* CR0 or CR4 as the guest sees it: its own bits, our bits' shadow. */
 static uint64_t guest_view(uint64_t real, uint64_t mask, uint64_t shadow)
 {
@@ -109,7 +101,7 @@ static bool new_value(struct vcpu *v, uint64_t q, unsigned *cr, uint64_t *value)
     *cr = q & 15;
     switch (type) {
     case 0:                     /* MOV to CR */
-        *value = read_gpr(v, (q >> 8) & 15);
+        *value = guest_gpr(v, (q >> 8) & 15);     /* Table 27-3 */
         return *cr == 0 || *cr == 4;
     case 2:                     /* CLTS */
         *cr = 0;

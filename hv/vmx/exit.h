@@ -8,6 +8,13 @@
 
 /* The exiting instruction completed (guest_state.c). */
 void guest_advance_rip(void);
+/* An instruction of len bytes the hypervisor completed for the guest
+ * without an instruction-length field (an emulated access). */
+void guest_advance_rip_by(uint64_t len);
+/* The guest's general register n in encoding order (0 rax .. 4 rsp ..
+ * 15 r15), read and written. */
+uint64_t guest_gpr(struct vcpu *v, unsigned n);
+void guest_set_gpr(struct vcpu *v, unsigned n, uint64_t value);
 /* A hardware exception for the guest at the next entry. */
 void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error);
 /* Is [gpa, gpa+len) ordinary guest RAM (not the hypervisor's, not MMIO)? */

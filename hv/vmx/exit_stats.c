@@ -21,6 +21,9 @@ static void print_cpu(uint32_t cpu)
             const char *name = catalog_exit_name(r);
             printf("exit stats cpu%u: %s %lu\n", cpu, name ? name : "?", v->exit_count[r]);
         }
+    if (v->lapic_emulated || v->lapic_stepped)
+        printf("lapic exits cpu%u: xapic accesses emulated %lu stepped %lu\n", cpu,
+               v->lapic_emulated, v->lapic_stepped);
     for (unsigned mode = 0; mode < 2; mode++)
         for (unsigned r = 0; r < 0x100; r++)
             if (v->lapic_exits[mode][r])

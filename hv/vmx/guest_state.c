@@ -30,7 +30,12 @@ static void owe_single_step(void)
 
 void guest_advance_rip(void)
 {
-    vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSN_LEN));
+    guest_advance_rip_by(vmcs_read(EXIT_INSN_LEN));
+}
+
+void guest_advance_rip_by(uint64_t len)
+{
+    vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + len);
     /* An instruction completed: STI/MOV SS blocking ends with it (SDM Vol.
      * 3C, 24.4.2: the blocking lasts one instruction). */
     vmcs_write(GUEST_INTERRUPTIBILITY,
@@ -49,6 +54,26 @@ void guest_inject_exception(uint8_t vector, bool has_error, uint32_t error)
     vmcs_write(ENTRY_INTR_INFO, info);
     if (has_error)
         vmcs_write(ENTRY_EXC_ERROR, error);
+}
+
+/* The general registers by their encoding number (ModR/M reg, the MOV CR
+ * qualification: rax rcx rdx rbx rsp rbp rsi rdi r8..r15); struct
+ * guest_regs leaves RSP out, it lives in the VMCS. */
+static const uint8_t gpr_slot[16] = { 0, 1, 2, 3, 255, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+
+uint64_t guest_gpr(struct vcpu *v, unsigned n)
+{
+    n &= 15;
+    return n == 4 ? vmcs_read(GUEST_RSP) : ((uint64_t *)&v->regs)[gpr_slot[n]];
+}
+
+void guest_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
+{
+    n &= 15;
+    if (n == 4)
+        vmcs_write(GUEST_RSP, value);
+    else
+        ((uint64_t *)&v->regs)[gpr_slot[n]] = value;
 }
 
 static struct hook_list guards;

@@ -82,6 +82,7 @@ struct vcpu {
      * 0x100 slots cover the whole page whatever the guest touches):
      * [0] the xAPIC page, [1] x2APIC MSRs (0x800 + register). For bench. */
     uint64_t lapic_exits[2][0x100];
+    uint64_t lapic_emulated, lapic_stepped;     /* xAPIC accesses by how completed */
 };
 
 enum guest_run_state {
