@@ -31,12 +31,12 @@ guest_done = guestrun.ended     # the guest's summary, fault report or a FATAL
 
 
 def boot_smp(ctx: Context, scenario: str, model: str, bochs: str, stop, cpus: int = 2,
-             limit_s: float = 900) -> tuple[Machine, Session]:
+             limit_s: float = 900, hv_args: str = "") -> tuple[Machine, Session]:
     """Boots ctx.elf with the guest running `scenario`; returns when
     stop(session) is true, the emulator exits or limit_s (wall) passes.
     The machine is stopped; its run directory is under ctx.workdir."""
     img = disk.build_guest_disk(scenarios=scenario, poweroff=False, args=GUEST_ARGS)
-    iso = image.build_iso(ctx.elf, HV_CMDLINE, modules=[Module("(hd0)+1", nounzip=True)])
+    iso = image.build_iso(ctx.elf, " ".join(a for a in (HV_CMDLINE, hv_args) if a), modules=[Module("(hd0)+1", nounzip=True)])
     m = Machine(emu="bochs", iso=iso, disks=[img], boot="cdrom", cpus=cpus, model=model,
                 serial="socket", timeout=limit_s + 60, workdir=ctx.sub("bochs"),
                 name=f"drill-{ctx.plant}", bochs=bochs)

@@ -12,7 +12,14 @@ corei7_icelake_u has it; it runs on Bochs 3.0 (built by make bochs3),
 where the hypervisor's MTF probe finds it working and steps with it. Bochs
 2.7 offers the control but never delivers the MTF exit: one more boot
 checks that the probe catches that and the guest's SMP bring-up still
-works (on TF and #DB)."""
+works (on TF and #DB).
+
+The guest's plain 32-bit MOVs to and from the xAPIC page are emulated at
+the EPT violation by default (lapic_emulate=on; hv/vapic/xapic_emulate.c),
+so the skylake runs check the emulation (every access the guest's SMP
+bring-up makes completed in one exit, none stepped) and the icelake runs
+switch it off (lapic_emulate=off), so every access is stepped and the MTF
+step stays checked: both paths must give the guest the same results."""
 import os
 import re
 import sys
@@ -41,10 +48,13 @@ COUNTS = "nmi_rounds=150 storm_sends=120 storm_pingpong=10 quiesce_rounds=40 smp
 # no longer make the guest wait for the serial line (115200 baud), which
 # is why these tests used to switch the vmx class off.
 HV_CMDLINE = "serial=115200,8n1,0x3f8"
-# model -> (Bochs, what the hypervisor must say about the single step)
+# model -> (Bochs, what the hypervisor must say about the single step,
+# how xAPIC accesses are completed: emulated or stepped)
 SETUP = {
-    "corei7_skylake_x": (BOCHS, r"single-stepped with TF and #DB \(this CPU has no monitor trap flag\)"),
-    "corei7_icelake_u": (BOCHS3, r"the monitor trap flag works \(probe on cpu\d+\)"),
+    "corei7_skylake_x": (BOCHS, r"single-stepped with TF and #DB \(this CPU has no monitor trap flag\)",
+                         "lapic_emulate=on"),
+    "corei7_icelake_u": (BOCHS3, r"the monitor trap flag works \(probe on cpu\d+\)",
+                         "lapic_emulate=off"),
 }
 
 
@@ -62,11 +72,19 @@ def done(s):
 @pytest.mark.parametrize("mode", ["xapic", "x2apic"])
 @pytest.mark.parametrize("model", ["corei7_skylake_x", "corei7_icelake_u"])
 def test_smp_scenarios_pass_under_the_hypervisor(boot, model, mode, cpus):
-    bochs, step = SETUP[model]
-    m, s = run_scenarios(boot, [f"smp_{mode}"] + CHAIN, model, cpus, bochs)
+    bochs, step, completion = SETUP[model]
+    m, s = run_scenarios(boot, [f"smp_{mode}"] + CHAIN, model, cpus, bochs, hv_args=completion)
     counts, s = exit_stats_and_trace(m)     # the events too, not only the guest's text
     check_scenarios(s, [f"smp_{mode}"] + CHAIN, cpus)
     assert s.find(step), s.text()[-3000:]
+    # How the guest's xAPIC accesses were completed (the EXIT_STATS
+    # counters): the guest's SMP bring-up alone makes hundreds.
+    emulated, stepped = xapic_completions(s)
+    if mode == "xapic" and completion == "lapic_emulate=on":
+        assert emulated > 100 and stepped == 0, (emulated, stepped)
+        assert counts.get("EPT_VIOLATION", 0) >= emulated, counts
+    elif mode == "xapic":
+        assert stepped > 100 and emulated == 0, (emulated, stepped)
     # NMI-window injection happened: each nmi_window round sends cpu 0 an
     # NMI while its guest is in its NMI handler (virtual-NMI blocking); the
     # hypervisor keeps it pending, asks for the NMI window and injects at
@@ -91,12 +109,18 @@ def test_smp_scenarios_pass_under_the_hypervisor(boot, model, mode, cpus):
 
 def test_dead_monitor_trap_flag_is_caught_and_smp_still_works(boot):
     """Bochs 2.7, corei7_icelake_u: MTF offered, never delivered. Before the
-    probe, stepping with it let the guest's INIT reach the real LAPIC."""
-    m, s = run_scenarios(boot, ["smp_xapic"], "corei7_icelake_u", 2, BOCHS)
+    probe, stepping with it let the guest's INIT reach the real LAPIC.
+    Every xAPIC access is stepped here (lapic_emulate=off), so the whole
+    bring-up runs on the steps the probe chose."""
+    m, s = run_scenarios(boot, ["smp_xapic"], "corei7_icelake_u", 2, BOCHS,
+                         hv_args="lapic_emulate=off")
+    _, s = exit_stats_and_trace(m)
     check_scenarios(s, ["smp_xapic"], 2)
     assert s.find(r"the monitor trap flag is offered but does not work"), s.text()[-3000:]
     probe = s.events("MTF_PROBE")
     assert probe and probe[0].args[0] == 0, probe    # works=0
+    emulated, stepped = xapic_completions(s)
+    assert stepped > 20 and emulated == 0, (emulated, stepped)
 
 
 def test_xsetbv_partial_avx512_state_is_refused(boot):
@@ -126,10 +150,17 @@ def assert_no_nmi_injected_in_handler(s):
         guest_nmi.event_line(e, syms) for e in inside[0][1])
 
 
-def run_scenarios(boot, scenarios, model, cpus, bochs, args=""):
+def xapic_completions(s):
+    """xAPIC accesses emulated and stepped, summed over the CPUs."""
+    pairs = re.findall(r"lapic exits cpu\d+: xapic accesses emulated (\d+) stepped (\d+)$",
+                       s.text(), re.M)
+    return sum(int(e) for e, _ in pairs), sum(int(t) for _, t in pairs)
+
+
+def run_scenarios(boot, scenarios, model, cpus, bochs, args="", hv_args=""):
     img = disk.build_guest_disk(scenarios=",".join(scenarios), poweroff=False,
                                 args=" ".join(a for a in (COUNTS, args) if a))
-    m = boot(cmdline=HV_CMDLINE,
+    m = boot(cmdline=" ".join(a for a in (HV_CMDLINE, hv_args) if a),
              modules=[Module("(hd0)+1", nounzip=True)], disks=[img], boot="cdrom",
              cpus=cpus, model=model, timeout=900, bochs=bochs, serial="socket")
     return m, wait_session(m, done, "the guest's summary", timeout=850)
