@@ -15,6 +15,7 @@
 #include "trace/trace.h"
 #include "vapic/vapic.h"
 #include "vmx/refuse.h"
+#include "vmx/vmcs.h"
 
 #define PAGE_DWORDS     1024
 #define REGS_END        0x400       /* registers are 0x000-0x3f0 */
@@ -67,7 +68,14 @@ static void apply_write(struct vcpu *v, uint32_t off, uint32_t value, uint32_t i
                       off == 0x20 ? "the APIC ID is the hypervisor's" : "read-only register");
         return;
     }
-    trace_event(TEV_APIC_WRITE, off, value);
+    /* EOI is written at the end of every interrupt handler: a per-exit
+     * event (the vmx class, kept in the flight recorder by default), where
+     * the other writes, which set the LAPIC up or send IPIs, are streamed.
+     * Both paths get here with the instruction complete: RIP is past it. */
+    if (off == XAPIC_EOI)
+        trace_event(TEV_LAPIC_EOI, vmcs_read(GUEST_RIP));
+    else
+        trace_event(TEV_APIC_WRITE, off, value);
     if (off == XAPIC_ICR_LO)
         vapic_icr_write(v, icr_hi >> 24, value, false);
     else

@@ -181,5 +181,5 @@ def test_pal_demo_in_linux(boot):
     check_loops(tags)
     check_nmi_rounds(tags)
     assert "HVTEST paldemo done" in out, out[-3000:]
-    assert not re.search(r"DMESG:.*(BUG|panic)", out), out[-3000:]
+    assert not re.search(r"DMESG:.*(BUG|panic|segfault)", out), out[-3000:]
     assert not s.find(r"^FATAL"), s.text()[-3000:]
