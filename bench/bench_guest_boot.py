@@ -45,9 +45,12 @@ RUNS = [("trace=none", f"{SERIAL} trace=none"), ("default", SERIAL),
         ("trace_drain=block", f"{SERIAL} trace_drain=block")]
 GOALS = {"test": 1.5, "linux1": 1.3, "linux2": 1.3}     # default tracing, x bare
 # Rounds per guest: the test guest boots in seconds, so wall-clock noise of
-# the shared host (+-0.3 s seen) is as large as the differences; a Linux
-# boot takes minutes, where it is small.
-REPEATS = {"test": 5, "linux1": 1, "linux2": 1}
+# the shared host (+-0.3 s, and a slow first round, seen) is as large as
+# the differences: 9 rounds, medians. A Linux boot takes minutes; one round
+# each (a round of both Linux guests is about 20 minutes), so its figures
+# carry the host's noise: trace=none 1-CPU boots measured 89-113 s in one
+# day against 87-88 s bare.
+REPEATS = {"test": 9, "linux1": 1, "linux2": 1}
 
 
 def guest_text(data):
