@@ -74,9 +74,18 @@ def test_hv_grub_cfg_shape():
     assert "menuentry" not in cfg
 
 
+def tiny_elf(path, byte, debug=False):
+    """A real (relocatable) ELF file holding one data byte: what the image
+    builder's objcopy accepts; with debug, a .debug_info section too."""
+    src = path.with_suffix(".s")
+    src.write_text(f".data\n.byte {byte}\n" +
+                   (".section .debug_info,\"\",@progbits\n.fill 4096,1,7\n" if debug else ""))
+    subprocess.run(["as", "--64", "-o", str(path), str(src)], check=True)
+
+
 def test_build_iso_cache(tmp_path):
     elf = tmp_path / "fake.elf"
-    elf.write_bytes(b"\x7fELF" + b"\0" * 60)
+    tiny_elf(elf, 0)
     cache = str(tmp_path / "cache")
     a = image.build_iso(str(elf), "a=1", cache_dir=cache)
     ino = os.stat(a).st_ino
@@ -85,7 +94,7 @@ def test_build_iso_cache(tmp_path):
     assert os.path.getsize(a) > 100_000
     b = image.build_iso(str(elf), "a=2", cache_dir=cache)
     assert b != a
-    elf.write_bytes(b"\x7fELF" + b"\1" * 60)
+    tiny_elf(elf, 1)
     assert image.build_iso(str(elf), "a=1", cache_dir=cache) not in (a, b)
     out = tmp_path / "o" / "hv.iso"
     assert image.build_iso(str(elf), "a=1", out=str(out), cache_dir=cache) == str(out)
@@ -96,9 +105,23 @@ def test_build_iso_cache(tmp_path):
     assert "multiboot2 /boot/hv.elf a=1" in cfg.read_text()
 
 
+def test_boot_copy_leaves_the_debug_sections_out(tmp_path):
+    """GRUB reads every section of the ELF it boots; the image carries the
+    hypervisor without its DWARF (gdb and hvlog use build/hv.elf)."""
+    elf = tmp_path / "dbg.elf"
+    tiny_elf(elf, 5, debug=True)
+    copy = image.boot_copy(str(elf), cache_dir=str(tmp_path / "cache"))
+    sections = lambda f: subprocess.run(["objdump", "-h", f], check=True, capture_output=True,  # noqa: E731
+                                        text=True).stdout
+    assert ".debug_info" in sections(str(elf))
+    assert ".debug_info" not in sections(copy) and ".data" in sections(copy)
+    assert os.path.getsize(copy) < os.path.getsize(elf) - 4000
+    assert image.boot_copy(str(elf), cache_dir=str(tmp_path / "cache")) == copy
+
+
 def test_image_cli(tmp_path):
     elf = tmp_path / "fake.elf"
-    elf.write_bytes(b"\x7fELF" + b"\0" * 60)
+    tiny_elf(elf, 0)
     out = tmp_path / "hv.iso"
     p = subprocess.run([PY, os.path.join(ROOT, "host-tools", "hvtools", "image.py"),
                         "--elf", str(elf), "--cmdline", "serial=115200,8n1,0x3f8",
