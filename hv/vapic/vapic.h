@@ -70,6 +70,10 @@ bool xapic_emulate(struct vcpu *v, uint32_t offset, uint64_t qual);
 /* xapic_width.c: the memory operand width of the instruction at the
  * guest's RIP (1, 2, 4, 8, 16), or 0 if not known. */
 unsigned xapic_access_width(void);
+/* Up to n bytes of the instruction at the guest's CS:RIP (a page walk per
+ * page; fewer if a page is not readable guest RAM), and its code size:
+ * 64, 32 or 16 (CS.L, CS.D). */
+unsigned xapic_insn_bytes(uint8_t *b, unsigned n, unsigned *code_bits);
 /* icr.c: a guest ICR write (dest: x2APIC id, or xAPIC id from ICR high). */
 void vapic_icr_write(struct vcpu *v, uint32_t dest, uint32_t lo, bool x2apic);
 

@@ -18,7 +18,6 @@
 #include "vapic/vapic.h"
 #include "vapic/xapic_decode.h"
 #include "vmx/exit.h"
-#include "vmx/guest_mem.h"
 #include "vmx/intr_info.h"
 #include "vmx/vmcs.h"
 
@@ -26,34 +25,14 @@
 #define EPT_QUAL_WRITE          (1ull << 1)
 #define EPT_QUAL_LINEAR_VALID   (1ull << 7)
 #define EPT_QUAL_TRANSLATED     (1ull << 8)     /* the access itself, not a page walk */
-#define CS_AR_L         (1u << 13)
-#define CS_AR_DB        (1u << 14)
 #define RFLAGS_RF       (1ull << 16)
 #define RFLAGS_VM       (1ull << 17)
 #define DR7_ENABLES     0xffull                 /* L0-3, G0-3 (Vol. 3B, 18.2.4) */
 #define REGS_END        0x400
 #define MAX_INSN        15
 
-/* Up to n instruction bytes at the guest's linear address, a page walk per
- * page; returns how many could be read (the decoder refuses a short one). */
-static unsigned fetch(uint64_t linear, uint8_t *b, unsigned n, uint64_t mask)
-{
-    unsigned got = 0;
-    while (got < n) {
-        uint64_t at = (linear + got) & mask, gpa;
-        uint32_t pf;
-        if (guest_linear_to_phys(at, false, &gpa, &pf) != WALK_OK)
-            break;
-        unsigned k = 0x1000 - (at & 0xfff);
-        const volatile uint8_t *p = phys_ptr(gpa);
-        for (unsigned i = 0; i < k && got < n; i++)
-            b[got++] = p[i];
-    }
-    return got;
-}
-
 /* Is this access one the emulation does exactly as the step would? */
-static bool emulable(uint32_t offset, uint64_t qual, bool *mode64)
+static bool emulable(uint32_t offset, uint64_t qual)
 {
     uint64_t need = EPT_QUAL_LINEAR_VALID | EPT_QUAL_TRANSLATED;
     if (!hv_config.lapic_emulate || (qual & need) != need)
@@ -64,25 +43,20 @@ static bool emulable(uint32_t offset, uint64_t qual, bool *mode64)
         return false;
     if (vmcs_read(IDT_VECTORING_INFO) & INTR_INFO_VALID)
         return false;       /* event delivery touched the page, not an instruction */
-    if ((vmcs_read(GUEST_RFLAGS) & (RFLAGS_TF | RFLAGS_VM)) ||
-        (vmcs_read(GUEST_DR7) & DR7_ENABLES) || !(vmcs_read(GUEST_CR0) & CR0_PE))
-        return false;
-    uint32_t cs_ar = vmcs_read(GUEST_CS_AR);
-    *mode64 = (vmcs_read(GUEST_EFER) & EFER_LMA) && (cs_ar & CS_AR_L);
-    return *mode64 || (cs_ar & CS_AR_DB);      /* 16-bit code: stepped */
+    return !(vmcs_read(GUEST_RFLAGS) & (RFLAGS_TF | RFLAGS_VM)) &&
+           !(vmcs_read(GUEST_DR7) & DR7_ENABLES) && (vmcs_read(GUEST_CR0) & CR0_PE);
 }
 
 bool xapic_emulate(struct vcpu *v, uint32_t offset, uint64_t qual)
 {
-    bool mode64;
-    if (!emulable(offset, qual, &mode64))
+    if (!emulable(offset, qual))
         return false;
-    uint64_t rip = vmcs_read(GUEST_RIP), mask = mode64 ? ~0ull : 0xffffffffull;
-    uint64_t linear = mode64 ? rip : vmcs_read(GUEST_CS_BASE) + rip;
     uint8_t b[MAX_INSN];
+    unsigned bits, n = xapic_insn_bytes(b, sizeof(b), &bits);
     struct xapic_mov m;
-    if (!xapic_decode_mov(b, fetch(linear, b, MAX_INSN, mask), mode64, &m))
-        return false;
+    if (bits == 16 || !xapic_decode_mov(b, n, bits == 64, &m))
+        return false;           /* 16-bit code: stepped */
+    uint64_t rip = vmcs_read(GUEST_RIP), mask = bits == 64 ? ~0ull : 0xffffffffull;
     /* The bytes may have changed since the access (another CPU wrote
      * them): the decoded direction must be the one that faulted. */
     if (m.write != !!(qual & EPT_QUAL_WRITE) || rip + m.len > mask)

@@ -1,9 +1,11 @@
-/* The operand width of the instruction at the guest's RIP, for a stepped
- * xAPIC access: the EPT violation says where and whether it wrote, not how
- * wide (SDM Vol. 3C, Table 27-7). Only the integer forms that can store to
- * memory are known; anything else is 0 ("not known"). Width rules from the
- * opcode maps (Vol. 2D, A.2-A.3): bit 0 of most one-byte opcodes selects
- * byte or full size; 0x66 toggles 16/32 bits, REX.W makes it 64. */
+/* The guest instruction at CS:RIP, for the xAPIC trap: its bytes (for the
+ * emulation, xapic_emulate.c, and for the width below) and, for a stepped
+ * access, its memory operand width: the EPT violation says where and
+ * whether it wrote, not how wide (SDM Vol. 3C, Table 27-7). Only the
+ * integer forms that can store to memory are known; anything else is 0
+ * ("not known"). Width rules from the opcode maps (Vol. 2D, A.2-A.3): bit
+ * 0 of most one-byte opcodes selects byte or full size; 0x66 toggles 16/32
+ * bits, REX.W makes it 64. */
 #include <x86.h>
 #include "vapic/vapic.h"
 #include "vmx/guest_mem.h"
@@ -12,16 +14,24 @@
 #define CS_AR_L     (1u << 13)
 #define CS_AR_DB    (1u << 14)
 
-static bool fetch(uint64_t linear, uint8_t *b, unsigned n)
+unsigned xapic_insn_bytes(uint8_t *b, unsigned n, unsigned *code_bits)
 {
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t gpa;
+    uint64_t rip = vmcs_read(GUEST_RIP), cs_ar = vmcs_read(GUEST_CS_AR);
+    bool mode64 = (vmcs_read(GUEST_EFER) & EFER_LMA) && (cs_ar & CS_AR_L);
+    uint64_t mask = mode64 ? ~0ull : 0xffffffffull;
+    uint64_t linear = mode64 ? rip : vmcs_read(GUEST_CS_BASE) + rip;
+    *code_bits = mode64 ? 64 : (cs_ar & CS_AR_DB) ? 32 : 16;
+    unsigned got = 0;
+    while (got < n) {                       /* a page walk per page */
+        uint64_t at = (linear + got) & mask, gpa;
         uint32_t pf;
-        if (guest_linear_to_phys(linear + i, false, &gpa, &pf) != WALK_OK)
-            return false;
-        b[i] = *(volatile uint8_t *)phys_ptr(gpa);
+        if (guest_linear_to_phys(at, false, &gpa, &pf) != WALK_OK)
+            break;
+        const volatile uint8_t *p = phys_ptr(gpa);
+        for (unsigned i = 0, k = 0x1000 - (at & 0xfff); i < k && got < n; i++)
+            b[got++] = p[i];
     }
-    return true;
+    return got;
 }
 
 static bool legacy_prefix(uint8_t b)
@@ -58,12 +68,11 @@ static unsigned one_byte_width(uint8_t op, unsigned full)
 unsigned xapic_access_width(void)
 {
     uint8_t b[15];
-    uint64_t rip = vmcs_read(GUEST_RIP), cs_ar = vmcs_read(GUEST_CS_AR);
-    bool mode64 = (vmcs_read(GUEST_EFER) & EFER_LMA) && (cs_ar & CS_AR_L);
-    uint64_t linear = mode64 ? rip : vmcs_read(GUEST_CS_BASE) + rip;
-    if (!fetch(linear, b, sizeof(b)))
+    unsigned bits;
+    if (xapic_insn_bytes(b, sizeof(b), &bits) < sizeof(b))
         return 0;
-    unsigned def = mode64 || (cs_ar & CS_AR_DB) ? 4 : 2, size = def, i = 0;
+    bool mode64 = bits == 64;
+    unsigned def = bits == 16 ? 2 : 4, size = def, i = 0;
     for (; i < sizeof(b) && legacy_prefix(b[i]); i++)
         if (b[i] == 0x66)
             size = def == 4 ? 2 : 4;
