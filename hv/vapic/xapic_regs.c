@@ -89,7 +89,8 @@ uint32_t xapic_reg_read(uint32_t off)
 
 void xapic_reg_write(struct vcpu *v, uint32_t off, uint32_t value)
 {
-    apply_write(v, off, value, lapic_read(XAPIC_ICR_HI));
+    /* ICR high only matters to an ICR-low write (the destination). */
+    apply_write(v, off, value, off == XAPIC_ICR_LO ? lapic_read(XAPIC_ICR_HI) : 0);
 }
 
 /* Did the stepped instruction write this dword of the scratch page? The
