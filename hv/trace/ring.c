@@ -76,6 +76,26 @@ static inline void publish(struct trace_ring *r)
     }
 }
 
+/* Note 3, the common case: the outermost writer publishes its own record,
+ * which ends at `end`, where its reservation CAS put resv = `des`. If resv
+ * still holds des, nobody reserved after us (every writer that runs bumps
+ * the seq in resv, so the word never comes back): `end` is the head, and
+ * every header below it is written. Otherwise an interrupter reserved, and
+ * publish() takes over. No tail check is needed: `end` is a reservation we
+ * hold, and a tail past it (a consumer that read a record an interrupter
+ * published after our record) only makes this store a moment's lower
+ * frontier (the consumer sees vis <= tail as "nothing yet"), which the
+ * re-check of resv then finds and publish() repairs. Saves publish()'s
+ * reloads of resv and tail on every record. */
+static inline void publish_own(struct trace_ring *r, uint64_t end, uint64_t des)
+{
+    HOOK(r, RING_HOOK_PUBLISH_LOADED);
+    STORE(&r->vis, end, REL);
+    HOOK(r, RING_HOOK_PUBLISH);
+    if (LOAD(&r->resv, RLX) != des)
+        publish(r);
+}
+
 /* Overwrite mode (note 5): free the oldest records from tail position t,
  * at least `need` bytes and, while they allow, RING_RECLAIM_STEP(r): one
  * tail CAS (a locked instruction, shared with the consumer) then pays for
@@ -209,7 +229,7 @@ static inline void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
     }
     const uint64_t size = size_of(r), rec = footprint(len);
     void *payload;
-    uint64_t s;
+    uint64_t s, des = 0, end = 0;
 
     /* Enter the header window (note 3). A plain load/store is enough: any
      * interrupter restores nest before we resume (LIFO). */
@@ -222,30 +242,41 @@ static inline void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
         uint64_t t = LOAD(&r->tail, ACQ);
         HOOK(r, RING_HOOK_LOADED);
         uint64_t h = resv_head(rv, t);
-        s = resv_seq(rv, LOAD(&r->seq_hint, RLX));
+        /* The new word straight from the old one, not through h and s:
+         * seq + 1 in the high half, the position stamp + rec/8 (mod 2^32)
+         * in the low half. */
+        des = ((rv >> 32) + 1) << 32 | (uint32_t)((uint32_t)rv + (uint32_t)(rec >> 3));
         if (__builtin_expect((h & r->mask) + rec > size || h + rec - t > size, 0)) {
+            s = resv_seq(rv, LOAD(&r->seq_hint, RLX));
             if (reserve_rare(r, rv, t, h, s, len, src, &payload))
                 break;
             continue;
         }
         HOOK(r, RING_HOOK_BEFORE_CAS);
         uint64_t exp = rv;
-        if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h + rec)))
+        if (!local_cas64(&r->resv, &exp, des))
             continue;
         HOOK(r, RING_HOOK_AFTER_CAS);
+        s = resv_seq(rv, LOAD(&r->seq_hint, RLX));
         /* The space is ours. Nothing below is visible to the consumer
          * until vis passes it. */
         payload = fill_header(r, h, s, len, src);
+        end = h + rec;
         break;
     }
 
-    /* Leave the window; the outermost writer publishes (also after a drop:
-     * writers nested in our window may have reserved). */
+    /* Leave the window; the outermost writer publishes (also after a drop
+     * or a padded reservation, in full: writers nested in our window may
+     * have reserved). */
     COMPILER_FENCE();
     STORE(&r->nest, n, RLX);
     COMPILER_FENCE();
-    if (n == 0)
-        publish(r);
+    if (n == 0) {
+        if (end)
+            publish_own(r, end, des);
+        else
+            publish(r);
+    }
     if (seqp)
         *seqp = s;
     return payload;

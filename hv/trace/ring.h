@@ -54,6 +54,8 @@
  *    short window publishes (a per-ring nesting count, safe without locked
  *    ops because nesting is LIFO), and it loops until `vis` equals the head,
  *    which also publishes the records of writers that nested inside it.
+ *    Its common case is one store: if resv still holds the word its own
+ *    CAS wrote, nobody reserved after it and its record's end is the head.
  *    The window is a handful of instructions. ring_reserve's caller encodes
  *    outside it, so a nested writer that interrupts encoding publishes at
  *    once; ring_write copies its (short) payload inside it and writes the
