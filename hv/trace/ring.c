@@ -13,12 +13,27 @@
 void (*ring_test_hook)(struct trace_ring *r, enum ring_hook_point pt);
 #endif
 
-/* How much a full RING_OVERWRITE ring frees at once (see reclaim): 1/64 of
- * the ring, at most 4 KiB. The flight recorder so keeps at least 63/64 of
- * its size of newest records (less the record being written); a 256-byte
- * test ring still frees one record at a time. */
-#define RING_RECLAIM_STEP(r) \
-    (size_of(r) >> 6 < 4096 ? size_of(r) >> 6 : (uint64_t)4096)
+/* A full RING_OVERWRITE ring frees its oldest records up to a block start
+ * (see reclaim): a block is 1/64 of the ring, so the flight recorder keeps
+ * at least 62/64 of its size of newest records. */
+#define MARK_NONE (~(uint64_t)0)     /* a mark being written (note 8) */
+
+static inline struct ring_mark *mark_of(struct trace_ring *r, uint64_t block)
+{
+    return &r->marks[block & (RING_MARKS - 1)];
+}
+
+/* Note 8: `pos` is the first record boundary at or past the start of its
+ * block, with `recs` records before it. Outermost writers only. */
+static inline void put_mark(struct trace_ring *r, uint64_t pos, uint64_t recs)
+{
+    struct ring_mark *m = mark_of(r, pos >> r->block_shift);
+    STORE(&m->pos, MARK_NONE, RLX);
+    COMPILER_FENCE();
+    STORE(&m->recs, recs, RLX);
+    COMPILER_FENCE();
+    STORE(&m->pos, pos, RLX);
+}
 
 /* ---- init ---------------------------------------------------------------- */
 
@@ -35,6 +50,9 @@ bool ring_init(struct trace_ring *r, void *buf, uint32_t size, enum ring_policy 
     r->max_len = size / 2 - RING_HDR_SIZE;
     if (r->max_len > RING_LEN_LIMIT)
         r->max_len = RING_LEN_LIMIT;
+    /* size / RING_BLOCKS; marks[0] = {0, 0} (memset): position 0, no
+     * record before it, is the first block's mark. */
+    r->block_shift = (uint32_t)__builtin_ctz(size) - (uint32_t)__builtin_ctz(RING_BLOCKS);
     return true;
 }
 
@@ -96,37 +114,50 @@ static inline void publish_own(struct trace_ring *r, uint64_t end, uint64_t des)
         publish(r);
 }
 
-/* Overwrite mode (note 5): free the oldest records from tail position t,
- * at least `need` bytes and, while they allow, RING_RECLAIM_STEP(r): one
- * tail CAS (a locked instruction, shared with the consumer) then pays for
- * a batch of records instead of one each write. The walk stops at the
- * first record that may not be reclaimed: not published yet (at vis) or
- * not committed, i.e. it belongs to a writer we interrupted (note 4).
- * Exactness: the CAS from t succeeds only if nobody (consumer or nested
- * writer) moved tail since we read t, so the records walked are exactly
- * those freed, each counted once; pads are not records. Returns true if
- * the caller should retry its reservation (tail moved, by us or by the
- * consumer), false if not even the oldest record may be reclaimed. */
+/* Overwrite mode (note 5): free the oldest records from tail position t:
+ * up to the first record boundary at or past the block start that is at
+ * least a block and `need` bytes away, in one tail CAS (a locked
+ * instruction, shared with the consumer), so that it pays for a batch of
+ * records instead of one each write. From a mark to a mark the batch's
+ * record count is the marks' difference (note 8); otherwise its headers are
+ * walked and counted, and the walk stops early at the first record that may
+ * not be reclaimed: not published yet (at vis) or not committed, i.e. it
+ * belongs to a writer we interrupted (note 4). Exactness: the CAS from t
+ * succeeds only if nobody (consumer or nested writer) moved tail since we
+ * read t, so the records counted are exactly those freed, each counted
+ * once; pads are not records. Returns true if the caller should retry its
+ * reservation (tail moved, by us or by the consumer), false if not even the
+ * oldest record may be reclaimed. */
 static bool reclaim(struct trace_ring *r, uint64_t t, uint64_t need)
 {
     uint64_t v = LOAD(&r->vis, ACQ);
-    uint64_t step = RING_RECLAIM_STEP(r);
-    uint64_t goal = t + (need > step ? need : step);
+    const uint32_t sh = r->block_shift;
+    const uint64_t block = (uint64_t)1 << sh;
+    const uint64_t kb = (t + (need > block ? need : block) + block - 1) >> sh;
+    const uint64_t goal = kb << sh;
     uint64_t p = t, n = 0;
-    while ((int64_t)(goal - p) > 0 && (int64_t)(v - p) > 0) {
-        uint64_t w = LOAD(slot(r, p), ACQ);
-        if (w_stamp(w) != stamp_of(p)) {    /* tail moved since we read it */
-            if (p == t)
-                return LOAD(&r->tail, ACQ) != t;
-            break;                          /* the CAS below will fail */
+    struct ring_mark *from = mark_of(r, t >> sh), *to = mark_of(r, kb);
+    uint64_t to_pos = LOAD(&to->pos, RLX);
+    if (LOAD(&r->open, RLX) == 0 && LOAD(&from->pos, RLX) == t && to_pos >> sh == kb &&
+        (int64_t)(v - to_pos) >= 0) {
+        p = to_pos;     /* every record before vis is committed (open == 0) */
+        n = LOAD(&to->recs, RLX) - LOAD(&from->recs, RLX);
+    } else {
+        while ((int64_t)(goal - p) > 0 && (int64_t)(v - p) > 0) {
+            uint64_t w = LOAD(slot(r, p), ACQ);
+            if (w_stamp(w) != stamp_of(p)) {    /* tail moved since we read it */
+                if (p == t)
+                    return LOAD(&r->tail, ACQ) != t;
+                break;                          /* the CAS below will fail */
+            }
+            if (!(w & F_COMMIT))
+                break;
+            n += !(w & F_PAD);
+            p = rec_end(r, p, w);
         }
-        if (!(w & F_COMMIT))
-            break;
-        n += !(w & F_PAD);
-        p = rec_end(r, p, w);
+        if (p == t)
+            return false;
     }
-    if (p == t)
-        return false;
     HOOK(r, RING_HOOK_RECLAIM);
     uint64_t exp = t;
     if (CAS(&r->tail, exp, p) && n)
@@ -187,12 +218,13 @@ static inline void *fill_header(struct trace_ring *r, uint64_t h, uint64_t s,
 /* The rare cases of a reservation, out of line so that the common one in
  * reserve() runs with few registers: the record needs a pad marker first,
  * or the ring is full (reclaim, else drop). rv, t, h, s as reserve() read
- * them. Returns 1 with *payload set (NULL: dropped), or 0 to start over
+ * them; recs_before: the records before seq s (note 8), MARK_NONE if this
+ * writer may not write marks. Returns 1 with *payload set (NULL: dropped), or 0 to start over
  * (resv or tail moved). */
 static __attribute__((noinline)) int reserve_rare(struct trace_ring *r, uint64_t rv,
                                                   uint64_t t, uint64_t h, uint64_t s,
                                                   uint32_t len, const void *src,
-                                                  void **payload)
+                                                  uint64_t recs_before, void **payload)
 {
     const uint64_t size = size_of(r), rec = footprint(len);
     uint64_t to_end = size - (h & r->mask);
@@ -204,6 +236,7 @@ static __attribute__((noinline)) int reserve_rare(struct trace_ring *r, uint64_t
         /* Drop the new record: it still consumes its seq (note 6). */
         if (!local_cas64(&r->resv, &exp, resv_pack(s + 1, h)))
             return 0;
+        HOOK(r, RING_HOOK_DROPPED);
         if (!(s & SEQ_HINT_EVERY))
             STORE(&r->seq_hint, s, RLX);
         local_add64(&r->dropped, 1);
@@ -216,6 +249,8 @@ static __attribute__((noinline)) int reserve_rare(struct trace_ring *r, uint64_t
     HOOK(r, RING_HOOK_AFTER_CAS);
     STORE(slot(r, h), mk_hdr(h, F_PAD | F_COMMIT, 0), RLX);
     *payload = fill_header(r, h + pad, s, len, src);
+    if (recs_before != MARK_NONE)   /* the buffer's start is a block start */
+        put_mark(r, h + pad, recs_before);
     return 1;
 }
 
@@ -240,6 +275,7 @@ static inline void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
     for (;;) {
         uint64_t rv = LOAD(&r->resv, ACQ);
         uint64_t t = LOAD(&r->tail, ACQ);
+        uint64_t drops = LOAD(&r->dropped, RLX);    /* after resv: note 8 */
         HOOK(r, RING_HOOK_LOADED);
         uint64_t h = resv_head(rv, t);
         /* The new word straight from the old one, not through h and s:
@@ -248,7 +284,8 @@ static inline void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
         des = ((rv >> 32) + 1) << 32 | (uint32_t)((uint32_t)rv + (uint32_t)(rec >> 3));
         if (__builtin_expect((h & r->mask) + rec > size || h + rec - t > size, 0)) {
             s = resv_seq(rv, LOAD(&r->seq_hint, RLX));
-            if (reserve_rare(r, rv, t, h, s, len, src, &payload))
+            if (reserve_rare(r, rv, t, h, s, len, src, n == 0 ? s - drops : MARK_NONE,
+                             &payload))
                 break;
             continue;
         }
@@ -262,8 +299,12 @@ static inline void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
          * until vis passes it. */
         payload = fill_header(r, h, s, len, src);
         end = h + rec;
+        if (n == 0 && ((h ^ end) >> r->block_shift))    /* ends in a new block */
+            put_mark(r, end, s + 1 - drops);
         break;
     }
+    if (!src && payload)
+        local_add64(&r->open, 1);   /* inside the window: note 8 */
 
     /* Leave the window; the outermost writer publishes (also after a drop
      * or a padded reservation, in full: writers nested in our window may
@@ -289,10 +330,10 @@ void *ring_reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp)
 
 void ring_commit(struct trace_ring *r, void *payload)
 {
-    (void)r;
     uint64_t *hdr = (uint64_t *)payload - 2;
     uint64_t w = LOAD(&hdr[0], RLX);
     STORE(&hdr[0], w | F_COMMIT, REL);   /* payload stores happen before */
+    local_add64(&r->open, ~(uint64_t)0);
 }
 
 bool ring_write(struct trace_ring *r, const void *rec, uint32_t len)

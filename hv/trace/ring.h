@@ -71,10 +71,13 @@
  *
  * 5. The consumer copies the payload and then moves `tail` past it with a
  *    CAS. In overwrite mode the writer frees space by moving `tail` forward
- *    with a CAS too, before it reserves, in batches: at least the room it
- *    needs, up to 1/64 of the ring (at most 4 KiB) in one CAS, so the locked
- *    CAS on the consumer's line is paid once per batch, not per record (the
- *    flight recorder gives up that much history for it). Exactly one of the
+ *    with a CAS too, before it reserves, in batches: from the tail up to the
+ *    first record boundary at or past a block start (a block is 1/64 of the
+ *    ring) at least a block and the room it needs away, in one CAS, so the
+ *    locked CAS on the consumer's line is paid once per batch, not per
+ *    record (the flight recorder gives up that much history for it). The
+ *    batch's record count (note 6) comes from two marks, not from walking
+ *    its headers (note 8). Exactly one of the
  *    two wins for each record: if the consumer's CAS succeeds the writer had
  *    not yet freed (so not yet written) that space and the copy is whole; if
  *    it fails the record was overwritten during the copy and is discarded
@@ -97,6 +100,29 @@
  *    header window (header never written), the consumer cannot know record
  *    boundaries: it then jumps to the current head, counts 1 in
  *    stale_skipped, and the next seq it reads shows the true gap.
+ *
+ * 8. Marks. Walking a batch's ~100 headers (each load waits for the one
+ *    before: the length gives the next position) cost a full ring ~4 ns per
+ *    record. So the writer notes, for each block, the first record boundary
+ *    at or past its start and how many records lie before it, at the moment
+ *    a record it reserves ends in a new block (the record's own count is
+ *    its seq minus the drops before it). A batch from one mark to another
+ *    then frees exactly mark.recs - mark.recs records, checked and counted
+ *    without reading them. Rules that keep this exact:
+ *    - Only the outermost writer (nest 0) writes marks: no writer's window
+ *      is open below it, so no drop is half done (a drop consumes its seq
+ *      by CAS, then counts itself). It reads `dropped` after resv: a drop
+ *      between those two loads, or after them, makes its CAS fail.
+ *    - A mark is written pos = none, recs, pos: a nested writer that lands
+ *      in between sees no mark. Only this CPU's writers read marks.
+ *    - Marks are used only when no record is reserved and uncommitted
+ *      (`open` == 0: then every published record is committed, note 4),
+ *      only up to vis, and only when the tail is itself at a mark.
+ *      Otherwise the batch walks its headers as before, to the same kind of
+ *      boundary, so the next batch starts at a mark again.
+ *    - 2 laps of marks (128) are kept, each with its full position: a mark
+ *      from an older lap, or a block whose mark a nested writer or a
+ *      record longer than a block left unwritten, is never taken for one.
  * ---------------------------------------------------------------------------
  */
 #ifndef HV_TRACE_RING_H
@@ -120,6 +146,8 @@ enum ring_policy {
 #define RING_E2BIG   (-1)   /* next record longer than cap; it stays queued */
 
 #define RING_CACHELINE 64
+#define RING_BLOCKS    64u            /* reclaim blocks per ring (note 5)    */
+#define RING_MARKS     (2 * RING_BLOCKS) /* two laps of block marks (note 8)  */
 
 struct trace_ring {
     /* Producer side (owning CPU); the consumer only reads these. */
@@ -131,15 +159,25 @@ struct trace_ring {
     uint64_t dropped;         /* attempts dropped (full, or blocked)        */
     uint64_t overwritten;     /* committed records reclaimed by the writer  */
     uint64_t invalid;         /* rejected calls: len 0 or too long          */
+    uint64_t open;            /* reserved and not yet committed (note 8)    */
     unsigned char *buf;
     uint32_t mask;            /* size - 1                                   */
     uint32_t max_len;         /* largest payload accepted                   */
+    uint32_t block_shift;     /* log2(size / 64): the reclaim block          */
 
     /* Consumer side: tail is also advanced by the writer in overwrite mode. */
     uint64_t tail __attribute__((aligned(RING_CACHELINE))); /* oldest, bytes */
     uint64_t stale_skipped;   /* records given up on by ring_read_ex         */
     uint64_t stuck_pos;       /* consumer-private: where it is blocked       */
     uint32_t stuck_count;     /* consumer-private: calls blocked there       */
+
+    /* Writer-private (this CPU's writers only), note 8: by block number
+     * modulo RING_MARKS, the first record boundary at or past the block's
+     * start and how many records lie before it. */
+    struct ring_mark {
+        uint64_t pos;
+        uint64_t recs;
+    } marks[RING_MARKS] __attribute__((aligned(RING_CACHELINE)));
 } __attribute__((aligned(RING_CACHELINE)));
 
 struct ring_stats {
@@ -214,6 +252,7 @@ enum ring_hook_point {
     RING_HOOK_RECLAIM,       /* overwrite: about to move tail past a record */
     RING_HOOK_READ_COPIED,   /* consumer: payload copied, not validated yet */
     RING_HOOK_PUBLISH_LOADED,/* publish: resv read, tail not read yet       */
+    RING_HOOK_DROPPED,       /* a drop's seq taken, not counted yet         */
 };
 extern void (*ring_test_hook)(struct trace_ring *r, enum ring_hook_point pt);
 #endif

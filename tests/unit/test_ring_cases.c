@@ -611,7 +611,7 @@ static void test_nmi_points(enum ring_policy pol, uint32_t size)
     const enum ring_hook_point pts[] = {
         RING_HOOK_LOADED, RING_HOOK_BEFORE_CAS, RING_HOOK_AFTER_CAS,
         RING_HOOK_HDR_WRITTEN, RING_HOOK_PUBLISH, RING_HOOK_RECLAIM,
-        RING_HOOK_READ_COPIED, RING_HOOK_PUBLISH_LOADED,
+        RING_HOOK_READ_COPIED, RING_HOOK_PUBLISH_LOADED, RING_HOOK_DROPPED,
     };
     for (unsigned pi = 0; pi < sizeof(pts) / sizeof(pts[0]); pi++) {
         ring_init(&hr, hmem, size, pol);

@@ -1,6 +1,8 @@
 /* A full RING_OVERWRITE ring frees its oldest records in batches (reclaim
- * in hv/trace/ring.c: at least the room needed, up to 1/64 of the ring, at
- * most 4 KiB, in one tail CAS). Checked here, with exact numbers:
+ * in hv/trace/ring.c: up to the first record boundary at or past the block
+ * start at least a block (1/64 of the ring) and the room needed away, in
+ * one tail CAS; counted from the writer's block marks, ring.h note 8, or
+ * by walking the headers). Checked here, with exact numbers:
  *   - how many records one overflowing write frees, and that the newest
  *     records survive with contiguous seqs (the gap is exactly the count);
  *   - a batch stops at an uncommitted record (an interrupted writer's):
@@ -102,13 +104,15 @@ static void test_batch_stops_at_uncommitted(void)
     CHECK(ring_read(&r, out, sizeof(out), NULL) == 0);  /* blocked on it */
     rec_of(held, held_seq);
     ring_commit(&r, held);
-    /* Now the batch goes through the committed record and beyond. */
+    /* Now the batch goes through the committed record and beyond: from
+     * the tail (80, not a block mark: walked) to the first boundary at or
+     * past the block start a block away from it, 2048: 2080, 50 records. */
     CHECK(put(PER_RING + 3));
     ring_stats(&r, &s);
-    CHECK(s.overwritten == 2 + 26 && s.dropped == 1);
-    /* Survivors: 28..PER_RING+1 (seq PER_RING+2 dropped), PER_RING+3. */
-    uint64_t n = drain_from(28);
-    CHECK(n == PER_RING - 28 + 3 && gaps == 1);
+    CHECK(s.overwritten == 2 + 50 && s.dropped == 1);
+    /* Survivors: 52..PER_RING+1 (seq PER_RING+2 dropped), PER_RING+3. */
+    uint64_t n = drain_from(52);
+    CHECK(n == PER_RING - 52 + 3 && gaps == 1);
 }
 
 /* The consumer takes the oldest record just before the writer's batch
@@ -147,11 +151,114 @@ static void test_batch_races_consumer(void)
     CHECK(first == (uint64_t)hook_reads + s.overwritten);
 }
 
+
+/* Marks (ring.h note 8) must count the records before them exactly, also
+ * when a drop and a write interleave on one CPU. Two cases, each with the
+ * oldest record held uncommitted (a full ring cannot reclaim), the head at
+ * 64480 (1056 bytes left), a 2000-byte record that does not fit (dropped)
+ * and a 24-byte one that does and that ends past a block start (64480 + 40
+ * > 63 * 1024), one of them written by an "NMI" inside the other:
+ *   - in a drop: the big record is dropped and, between the drop's CAS
+ *     (its seq taken) and its count of drops, the small one is written. A
+ *     mark from it would count the drop as a record: only outermost
+ *     writers write marks;
+ *   - before a write's CAS: the small record's writer has read resv and
+ *     `dropped` (hook LOADED) when the big one is dropped. Its CAS then
+ *     fails and it reads both again; `dropped` read before resv would
+ *     not be read again.
+ * Then the held record is committed and two more laps are written: their
+ * batches go from mark to mark, also through that block. Checked after
+ * every write: the stats' overwritten count equals the records the tail
+ * has passed (the test tracks where each record starts); a wrong mark
+ * shows while the tail sits on it (errors of marks in between cancel out
+ * in the final total). */
+static uint64_t starts[2 * PER_RING + 4096], n_starts, n_passed;
+static bool put_len(uint64_t id, uint32_t len)
+{
+    static unsigned char b[2000];
+    rec_of(b, id);
+    struct ring_stats s;
+    ring_stats(&r, &s);
+    uint64_t head = s.bytes;
+    bool ok = ring_write(&r, b, len);
+    ring_stats(&r, &s);
+    if (ok)
+        starts[n_starts++] = s.bytes - (16 + ((len + 7) & ~7u));  /* its end: the head */
+    return ok && s.bytes > head;
+}
+
+/* Records the tail passed so far, from the tracked starts. */
+static uint64_t passed_now(void)
+{
+    while (n_passed < n_starts && starts[n_passed] < r.tail)
+        n_passed++;
+    return n_passed;
+}
+
+static enum ring_hook_point nmi_at;
+static uint32_t nmi_len;
+static int nmi_done;
+static void nmi_write(struct trace_ring *rr, enum ring_hook_point pt)
+{
+    if (pt != nmi_at || nmi_done)
+        return;
+    nmi_done = 1;
+    bool ok = put_len(100000, nmi_len);
+    CHECK(ok == (nmi_len == LEN));
+}
+
+static void test_marks_exact(enum ring_hook_point at, uint32_t outer_len, uint32_t inner_len)
+{
+    ring_init(&r, mem, SIZE, RING_OVERWRITE);
+    n_starts = n_passed = 0;
+    uint64_t held_seq;
+    unsigned char *held = ring_reserve(&r, LEN, &held_seq);
+    CHECK(held != NULL && held_seq == 0);
+    starts[n_starts++] = 0;
+    for (uint64_t i = 1; i <= 1611; i++)     /* head at 40 + 1611 * 40 = 64480 */
+        CHECK(put_len(i, LEN));
+    nmi_at = at;
+    nmi_len = inner_len;
+    nmi_done = 0;
+    ring_test_hook = nmi_write;
+    bool ok = put_len(1612, outer_len);
+    ring_test_hook = NULL;
+    CHECK(ok == (outer_len == LEN) && nmi_done == 1);
+    CHECK(starts[n_starts - 1] == 64480);
+    rec_of(held, held_seq);
+    ring_commit(&r, held);
+    uint64_t id = 1614;                      /* 1612, 1613: the two above */
+    int wrong = 0;
+    struct ring_stats s;
+    for (; id < 1614 + 2 * PER_RING; id++) {
+        CHECK(put_len(id, LEN));
+        ring_stats(&r, &s);
+        if (s.overwritten != passed_now() && !wrong++)
+            fprintf(stderr, "hook %d: after seq %lu: overwritten %lu, the tail passed "
+                    "%lu records\n", at, (unsigned long)id, (unsigned long)s.overwritten,
+                    (unsigned long)passed_now());
+    }
+    CHECK(wrong == 0);
+    uint64_t seq, first = 0, n = 0, last = 0;
+    while (ring_read(&r, out, sizeof(out), &seq) > 0) {
+        if (!n)
+            first = seq;
+        CHECK(n == 0 || seq == last + 1);
+        last = seq;
+        n++;
+    }
+    CHECK(s.dropped == 1 && s.attempts == id);
+    CHECK(first == s.overwritten + s.dropped);   /* all before it are lost */
+    CHECK(n + s.overwritten + s.dropped == s.attempts);
+}
+
 int main(void)
 {
     test_batch_size();
     test_batch_stops_at_uncommitted();
     test_batch_races_consumer();
+    test_marks_exact(RING_HOOK_DROPPED, 2000, LEN);
+    test_marks_exact(RING_HOOK_LOADED, LEN, 2000);
     if (failures) {
         fprintf(stderr, "test_ring_reclaim: %d FAILURES\n", failures);
         return 1;
