@@ -23,7 +23,7 @@ build/images/, named by content): GRUB on the serial line, no menu, then
     with Machine(emu="qemu", disks=[disk], cpus=2) as m:
         m.wait_for(DONE, timeout=60)
 
-The guest prints (see guest/linux/init): `LINUX-GUEST-UP cpus=N kernel=R`,
+The guest prints (see guest/linux/init): `LINUX-GUEST-UP cpus=N kernel=R uptime=S`,
 /proc/cpuinfo's `processor : n` lines, `HVTEST <name> done`, `DMESG: ...`
 lines, `LINUX-GUEST-DONE`, then powers off.
 

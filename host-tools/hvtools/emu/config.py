@@ -55,7 +55,7 @@ def bochs_config(m: Machine) -> list[str]:
         f"romimage: file={BOCHS_BIOS}",
         f"vgaromimage: file={BOCHS_VGABIOS}",
         'display_library: rfb, options="timeout=0"',
-        "clock: sync=none, time0=local",
+        f"clock: sync=none, time0={m.time0}",
         "speaker: enabled=0",
         # Bochs opens ALSA at start-up even with the speaker off, and on
         # a machine without a sound card that aborts the emulator

@@ -48,6 +48,9 @@ class Machine:
     debug_exit: QEMU only; add isa-debug-exit at 0xf4.
     ips, magic_break, reset_on_triple_fault: Bochs only. Triple faults stop
         Bochs by default (like QEMU's -no-reboot) instead of rebooting.
+    time0: Bochs only; the CMOS clock at power-on: "local" (the host's
+        time), "utc", or seconds since 1970 (a fixed start makes runs
+        repeat in emulated time: bench/bench_guest_boot.py).
     bochs: Bochs only; the binary (BOCHS, the system's 2.7, or BOCHS3).
     decode: default bytes->str function for wait_for().
     extra_config: extra bochsrc lines / extra QEMU arguments.
@@ -60,7 +63,7 @@ class Machine:
                  workdir: str | None = None, name: str | None = None,
                  kvm: bool | str = False, qemu_cpu: str | None = None, qmp: bool = False,
                  debug_exit: bool = False, ips: int = DEFAULT_IPS, magic_break: bool = False,
-                 reset_on_triple_fault: bool = False,
+                 reset_on_triple_fault: bool = False, time0: str | int = "local",
                  decode: Callable[[bytes], str] | None = None,
                  extra_config: Sequence[str] = (), bochs: str = BOCHS) -> None:
         if emu not in ("bochs", "qemu"):
@@ -79,6 +82,7 @@ class Machine:
         self.kvm = kvm_usable() if kvm == "auto" else bool(kvm)
         self.qemu_cpu, self.qmp, self.debug_exit = qemu_cpu, qmp, debug_exit
         self.ips, self.magic_break = ips, magic_break
+        self.time0 = time0
         self.reset_on_triple_fault = reset_on_triple_fault
         self.bochs = bochs
         if emu == "bochs" and os.sep in bochs and not os.access(bochs, os.X_OK):
