@@ -25,10 +25,12 @@ goals), and the emulated time the guest reports itself, which the shared
 host's load does not move: the test guest prints its TSC at the end (Bochs'
 TSC counts `ips` per emulated second from power-on, and the hypervisor
 gives the guest its own clock), Linux its /proc/uptime at LINUX-GUEST-UP
-(from the kernel's start). Emulated time counts every instruction the
-machine ran, the hypervisor's included, and the time spent waiting for the
-UART; it does not price a VM exit as real hardware does (Bochs switches
-contexts in a few host instructions, a real CPU in hundreds of cycles).
+(from the kernel's start). Emulated time is the machine's own clock: each
+instruction it ran (the hypervisor's included) counts 1/ips s, a halted CPU
+skips to its next timer event, and the UART sends at 115200 baud of it. It
+does not price a VM exit as real hardware does (Bochs switches contexts in
+a few host instructions, a real CPU in hundreds of cycles). With the CMOS
+clock started at a fixed time (TIME0) a run repeats to the millisecond.
 `trace=none` must cost less than the default: checked on the emulated time,
 because the difference is below the wall clock's run-to-run spread.
 
