@@ -71,7 +71,7 @@ REPEATS = {"test": 9, "linux1": 1, "linux2": 1}
 # time, Linux's boot varied by ~0.3 emulated seconds between runs.
 TIME0 = 1764547200      # 2025-12-01 00:00 UTC
 # The guest's own report of the emulated time at its marker (see above).
-EMU_RE = {"test": (r"GUEST TSC (\d+)", 1 / DEFAULT_IPS),
+EMU_RE = {"test": (r"INFO summary: tsc=(\d+)", 1 / DEFAULT_IPS),
           "linux1": (r"LINUX-GUEST-UP cpus=\d+ kernel=\S+ uptime=([\d.]+)", 1.0)}
 EMU_RE["linux2"] = EMU_RE["linux1"]
 

@@ -9,7 +9,8 @@
  *
  * Output, one line each: GUEST START <cmdline>; SCENARIO <name>: <what>;
  * CHECK <scenario>.<check>: PASS | FAIL <why>; INFO <scenario>: ...;
- * GUEST SUMMARY passed=N failed=M; GUEST DONE. An unexpected exception
+ * INFO summary: tsc=<n> at the end; GUEST SUMMARY passed=N failed=M;
+ * GUEST DONE. An unexpected exception
  * prints GUEST FAULT lines, then the summary (the fault counted as failed)
  * and GUEST DONE. */
 #include "guest.h"
@@ -125,7 +126,7 @@ void guest_finish(bool faulted)
 	/* The emulated cycles since power-on (the TSC starts at 0 at reset,
 	 * and the hypervisor gives the guest its own clock): bench_guest_boot's
 	 * cost measure that the host's load does not move. */
-	printf("GUEST TSC %lu\n", (unsigned long)rdtsc());
+	printf("INFO summary: tsc=%lu at the end\n", (unsigned long)rdtsc());
 	printf("GUEST SUMMARY passed=%u failed=%u\n", passed, failed);
 	printf("GUEST DONE\n");
 	if (want_poweroff)
