@@ -219,8 +219,8 @@ static inline void *fill_header(struct trace_ring *r, uint64_t h, uint64_t s,
  * reserve() runs with few registers: the record needs a pad marker first,
  * or the ring is full (reclaim, else drop). rv, t, h, s as reserve() read
  * them; recs_before: the records before seq s (note 8), MARK_NONE if this
- * writer may not write marks. Returns 1 with *payload set (NULL: dropped), or 0 to start over
- * (resv or tail moved). */
+ * writer may not write marks. Returns 1 with *payload set (NULL: dropped),
+ * or 0 to start over (resv or tail moved). */
 static __attribute__((noinline)) int reserve_rare(struct trace_ring *r, uint64_t rv,
                                                   uint64_t t, uint64_t h, uint64_t s,
                                                   uint32_t len, const void *src,
@@ -257,8 +257,9 @@ static __attribute__((noinline)) int reserve_rare(struct trace_ring *r, uint64_t
 /* ring_reserve, and ring_write's one-pass variant (src). Inlined into
  * each: with src known, each gets its own code, and ring_write's fast path
  * keeps more in registers (~0.3 ns a record in bench_ring). */
-static inline __attribute__((always_inline)) void *reserve(struct trace_ring *r, uint32_t len, uint64_t *seqp,
-                            const void *src)
+static inline __attribute__((always_inline)) void *reserve(struct trace_ring *r,
+                                                           uint32_t len, uint64_t *seqp,
+                                                           const void *src)
 {
     if (len == 0 || len > r->max_len) {
         local_add64(&r->invalid, 1);
