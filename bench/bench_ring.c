@@ -261,6 +261,6 @@ int main(void)
     printf("(goals: issue 12, both thread counts. It set them against 13.3-13.7 ns\n"
            " for plain stores of the record as this benchmark then made them: the\n"
            " struct copy. The word-by-word floor is the stricter one: a ring write\n"
-           " stores at least twice what it does, see README, Benchmarks)\n");
+           " makes at least twice its stores, see README, Benchmarks)\n");
     return 0;
 }
