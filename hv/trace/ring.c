@@ -339,7 +339,58 @@ void ring_commit(struct trace_ring *r, void *payload)
     local_add64(&r->open, ~(uint64_t)0);
 }
 
-bool ring_write(struct trace_ring *r, const void *rec, uint32_t len)
+/* Every case of ring_write, out of line: reserve() with the copy in. */
+static __attribute__((noinline)) bool write_any(struct trace_ring *r, const void *src,
+                                                uint32_t len)
 {
-    return reserve(r, len, 0, rec) != 0;
+    return reserve(r, len, 0, src) != 0;
+}
+
+/* ring_write's common case, reserve()'s common path step for step (same
+ * window, CAS, header and publication, same test hooks, so the host tests'
+ * interrupters land in it): the record ends inside the block it starts in
+ * (then it neither crosses the buffer's end, a block boundary, nor is due
+ * to write a mark, note 8) and the ring has room. Anything else restores
+ * nest and starts over in write_any. Leaving the window that way is safe:
+ * a writer that nested in it reserved without publishing (nest > 0), and
+ * write_any, outermost again, publishes on its way out. Why a second path:
+ * it reads neither `dropped` nor the marks, tests two conditions where
+ * reserve() tests three, and makes no call before its CAS; bench_ring
+ * measured 7.4 against 8.1-8.4 ns a record (a write is bound by its
+ * stores, and reserve's call to reserve_rare costs register saves). */
+bool ring_write(struct trace_ring *r, const void *src, uint32_t len)
+{
+    if (len - 1 >= r->max_len)      /* len 0 wraps: write_any counts both */
+        return write_any(r, src, len);
+    const uint64_t rec = footprint(len);
+    uint64_t rv, h, des;
+    uint32_t n = LOAD(&r->nest, RLX);
+    STORE(&r->nest, n + 1, RLX);
+    COMPILER_FENCE();
+    for (;;) {
+        rv = LOAD(&r->resv, ACQ);
+        uint64_t t = LOAD(&r->tail, ACQ);
+        HOOK(r, RING_HOOK_LOADED);
+        h = resv_head(rv, t);
+        if (__builtin_expect(((h ^ (h + rec)) >> r->block_shift) || h + rec - t > size_of(r),
+                             0)) {
+            COMPILER_FENCE();
+            STORE(&r->nest, n, RLX);
+            COMPILER_FENCE();
+            return write_any(r, src, len);
+        }
+        des = ((rv >> 32) + 1) << 32 | (uint32_t)((uint32_t)rv + (uint32_t)(rec >> 3));
+        HOOK(r, RING_HOOK_BEFORE_CAS);
+        uint64_t exp = rv;
+        if (local_cas64(&r->resv, &exp, des))
+            break;
+    }
+    HOOK(r, RING_HOOK_AFTER_CAS);
+    fill_header(r, h, resv_seq(rv, LOAD(&r->seq_hint, RLX)), len, src);
+    COMPILER_FENCE();
+    STORE(&r->nest, n, RLX);
+    COMPILER_FENCE();
+    if (n == 0)
+        publish_own(r, h + rec, des);
+    return true;
 }

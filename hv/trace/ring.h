@@ -60,6 +60,8 @@
  *    outside it, so a nested writer that interrupts encoding publishes at
  *    once; ring_write copies its (short) payload inside it and writes the
  *    header committed, which saves the separate commit (note 4) per record.
+ *    ring_write's common case (room, and the record ends in the block it
+ *    starts in) runs a leaner copy of the same steps (ring.c, ring_write).
  *
  * 4. A record is committed by a release store of its header (COMMIT flag).
  *    A visible but uncommitted record BLOCKS the consumer there: ring_read
