@@ -240,6 +240,19 @@ def test_killed_runner_leaves_nothing(sleep_iso, tmp_path):
         p.kill()
 
 
+def test_emulator_not_started_when_its_runner_died_before_the_death_signal(tmp_path):
+    """The window PR_SET_PDEATHSIG leaves open: a runner that dies before
+    the child arms it. The guard between setpriv and the emulator runs the
+    program only while its parent is still the runner it was started for."""
+    from hvtools.emu.process import PARENT_GONE, guarded_argv
+    ran = tmp_path / "ran"
+    stranger = os.getppid()     # any live pid that is not the child's parent
+    p = subprocess.run(guarded_argv(["touch", str(ran)], stranger))
+    assert p.returncode == PARENT_GONE and not ran.exists()
+    p = subprocess.run(guarded_argv(["touch", str(ran)], os.getpid()))
+    assert p.returncode == 0 and ran.exists()
+
+
 # ---- QEMU -------------------------------------------------------------------
 
 @pytest.mark.emulator

@@ -12,7 +12,8 @@ Bochs's stdout; QEMU's goes to e9.log) and, for QEMU, the QMP socket.
 
 Cleanup: the emulator runs in its own session/process group, dies with the
 thread that started it (PR_SET_PDEATHSIG=SIGKILL, set by util-linux's
-setpriv), and stop() -- called by __exit__, by a finaliser and at
+setpriv; a shell guard execs the emulator only if the runner is still its
+parent once that is armed), and stop() -- called by __exit__, by a finaliser and at
 interpreter exit -- sends SIGTERM to the group, then SIGKILL.
 
 The package, by concern:

@@ -16,7 +16,22 @@ from typing import IO
 # If the thread that started it dies -- even by SIGKILL, when no finaliser
 # or atexit handler can run -- the kernel SIGKILLs the emulator. This
 # replaces a preexec_fn (unsafe with threads) calling prctl through ctypes.
+# The death signal only covers a parent that dies after the prctl: a runner
+# killed in the moment between fork and setpriv's prctl (a test harness
+# killing a runner right after start(), a Ctrl-C) left the emulator running
+# for good, orphaned. So a shell between setpriv and the emulator checks,
+# after the prctl, that its parent is still the runner, and execs the
+# emulator only then (the check that prctl(2) itself recommends).
 _SETPRIV = shutil.which("setpriv")
+PARENT_GONE = 125       # the guard's exit status when the runner had died
+_GUARD = f'[ "$PPID" = "$0" ] || exit {PARENT_GONE}; exec "$@"'
+
+
+def guarded_argv(argv: list[str], parent: int) -> list[str]:
+    """argv run under the death signal, and only if `parent` is still its
+    parent once the death signal is armed."""
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _GUARD,
+            str(parent)] + list(argv)
 
 
 def kvm_usable() -> bool:
@@ -58,7 +73,7 @@ class Process:
         if shutil.which(argv[0]) is None:     # what Popen raises without setpriv
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
         if _SETPRIV is not None:
-            argv = [_SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv)
+            argv = guarded_argv(argv, os.getpid())
         self.popen: subprocess.Popen | None = subprocess.Popen(
             argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
             start_new_session=True)
