@@ -150,6 +150,7 @@ host: $(BUILD)/host/rsp_mock
 $(BUILD)/host/test_rsp $(BUILD)/host/test_rsp_link $(BUILD)/host/rsp_mock $(BUILD)/fuzz/fuzz_rsp: tests/unit/rsp_mock_target.h
 $(BUILD)/host/test_rsp $(BUILD)/host/test_rsp_link: tests/unit/rsp_wire.h
 $(UNIT_BINS): tests/unit/unit_check.h
+$(BUILD)/host/test_ring_cases $(BUILD)/host/test_ring_nmi_points: tests/unit/ring_cases.h
 
 $(BUILD)/host-tsan/%: tests/unit/%.c $(PORTABLE_SRCS) $(HOST_DEPS)
 	@mkdir -p $(dir $@)

@@ -11,8 +11,8 @@ from testpaths import BUILD, ROOT
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "tests", "unit", "test_*.c")))
 
 # Built with -fsanitize=thread by the Makefile (TSAN_UNITS). Only the
-# threaded test: test_ring_cases is single-threaded (nothing for TSan to
-# check), and test_ring leaves its signal-handler writers out under TSan
+# threaded test: test_ring_cases and test_ring_nmi_points are
+# single-threaded (nothing for TSan to check), and test_ring leaves its signal-handler writers out under TSan
 # (why: the comment at the top of tests/unit/test_ring.c).
 TSAN_TESTS = ["test_ring"]
 

@@ -29,8 +29,8 @@
  * exist to test), and TSan's own signal bookkeeping then reports the
  * handlers themselves ("signal handler spoils errno" around pthread_kill).
  * Nesting is covered by the ASan build of this file and, instruction by
- * instruction, by test_ring_cases.c (also built with TSan it would check
- * nothing: it has one thread). Counts are smaller under TSan (5-15x slower). */
+ * instruction, by test_ring_cases.c and test_ring_nmi_points.c (also
+ * built with TSan they would check nothing: they have one thread). Counts are smaller under TSan (5-15x slower). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
