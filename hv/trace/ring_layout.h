@@ -85,6 +85,14 @@ static inline uint64_t resv_head(uint64_t rv, uint64_t tail)
     return tail + ((uint64_t)d << 3);
 }
 
+/* The word a reservation of `rec` bytes CASes in over rv: seq + 1 in the
+ * high half, the position stamp + rec/8 (mod 2^32, no carry into the seq)
+ * in the low half. */
+static inline uint64_t resv_next(uint64_t rv, uint64_t rec)
+{
+    return ((rv >> 32) + 1) << 32 | (uint32_t)((uint32_t)rv + (uint32_t)(rec >> 3));
+}
+
 /* Full next seq from the packed low 32 bits and a recent full seq. */
 static inline uint64_t resv_seq(uint64_t rv, uint64_t hint)
 {
