@@ -14,7 +14,6 @@ static uint8_t out[1 << 16];
 
 /* ---- NMIs at every instruction point of the writer ---------------------- */
 
-enum { MAXREC = 4096 };
 static struct trace_ring hr;
 /* Records come from ring_reserve + ring_commit (known seq) and from
  * ring_write (its own fast path, ring.c; the seq is learnt on delivery from
@@ -63,9 +62,13 @@ static void h_consume_one(void)
 static void h_write(void)
 {
     if (rnd() & 1) {                    /* ring_write: copied from our stack */
-        uint8_t rec[MAXREC * 2 + 8];
+        uint8_t rec[8192];              /* >= ring_max_len of a 16 KiB ring */
         uint64_t id = n_writes++;
         uint32_t len = 8 + (uint32_t)(rnd() % (ring_max_len(&hr) - 7));
+        if (id >= sizeof(wfate) || len > sizeof(rec)) {
+            CHECK(0, "too many writes, or a ring too large for this test");
+            exit(1);
+        }
         memcpy(rec, &id, sizeof(id));
         fill(rec + 8, len - 8, id);
         wlen[id] = len;
