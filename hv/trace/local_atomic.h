@@ -46,6 +46,15 @@ static inline bool local_cas64(uint64_t *p, uint64_t *exp, uint64_t des)
     return ok;
 }
 
+/* The same cmpxchg, returning the word's previous value (== old: it was
+ * swapped). ring_write's fast path tests it with a compare, which leaves a
+ * register free that local_cas64's flag output kept (gcc 12). */
+static inline uint64_t local_cmpxchg64(uint64_t *p, uint64_t old, uint64_t des)
+{
+    __asm__ volatile("cmpxchgq %2, %1" : "+a"(old), "+m"(*p) : "r"(des) : "memory", "cc");
+    return old;
+}
+
 static inline void local_add64(uint64_t *p, uint64_t v)
 {
     __asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v) : "memory");
@@ -55,6 +64,12 @@ static inline bool local_cas64(uint64_t *p, uint64_t *exp, uint64_t des)
 {
     return __atomic_compare_exchange_n(p, exp, des, false, __ATOMIC_ACQ_REL,
                                        __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t local_cmpxchg64(uint64_t *p, uint64_t old, uint64_t des)
+{
+    __atomic_compare_exchange_n(p, &old, des, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return old;     /* unchanged if swapped, else the value found */
 }
 
 static inline void local_add64(uint64_t *p, uint64_t v)

@@ -1,15 +1,18 @@
 /* The CPU-local atomics of the trace ring (hv/trace/local_atomic.h).
  *
- * The ring's writer takes its reservation with local_cas64 and counts its
- * losses with local_add64: a cmpxchg / add WITHOUT the lock prefix (on
+ * The ring's writer takes its reservation with local_cas64 (or
+ * local_cmpxchg64, ring_write's fast path) and counts its losses with
+ * local_add64: a cmpxchg / add WITHOUT the lock prefix (on
  * x86-64, outside ThreadSanitizer). That is only correct because an
  * interrupt (here: a signal, delivered between two instructions of this
  * thread, like an NMI on a CPU) cannot land inside one instruction. This
  * test checks exactly that property, plus the plain semantics:
  *   - cas: true and the new value on a match; false and the current value
- *     in *exp on a mismatch; add adds;
- *   - a handler that increments the same two words while the main loop
- *     increments them (by add, and by a cas retry loop) loses no update.
+ *     in *exp on a mismatch; cmpxchg: the previous value either way, the
+ *     new one stored only on a match; add adds;
+ *   - a handler that increments the same three words while the main loop
+ *     increments them (by add, by a cas retry loop and by a cmpxchg retry
+ *     loop) loses no update.
  * A version made of a separate load and store (the bug this guards
  * against) lost about one increment per ten signals here when tried.
  * Exit 0 on success. */
@@ -23,7 +26,7 @@
 #include "trace/local_atomic.h"
 #include "unit_check.h"
 
-static uint64_t by_add, by_cas;               /* the contended words       */
+static uint64_t by_add, by_cas, by_xchg;     /* the contended words       */
 static volatile uint64_t handler_runs;
 static volatile int stop;
 static pthread_t main_tid;
@@ -35,11 +38,19 @@ static void cas_inc(uint64_t *p)
         ;   /* e now holds the value that beat us: retry from it */
 }
 
+static void xchg_inc(uint64_t *p)
+{
+    uint64_t e = __atomic_load_n(p, __ATOMIC_RELAXED), was;
+    while ((was = local_cmpxchg64(p, e, e + 1)) != e)
+        e = was;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
     local_add64(&by_add, 1);
     cas_inc(&by_cas);
+    xchg_inc(&by_xchg);
     handler_runs = handler_runs + 1;
 }
 
@@ -62,6 +73,9 @@ static void test_semantics(void)
     e = 5;
     CHECK(!local_cas64(&w, &e, 11));
     CHECK(w == 9 && e == 9);
+    CHECK(local_cmpxchg64(&w, 9, 4) == 9 && w == 4);
+    CHECK(local_cmpxchg64(&w, 9, 7) == 4 && w == 4);
+    w = 9;
     local_add64(&w, 3);
     CHECK(w == 12);
     local_add64(&w, ~0ull);     /* wraps like the atomic builtin: -1 */
@@ -93,6 +107,7 @@ static void test_against_handler(void)
         for (int i = 0; i < 1000; i++) {
             local_add64(&by_add, 1);
             cas_inc(&by_cas);
+            xchg_inc(&by_xchg);
         }
         mine += 1000;
     }
@@ -106,9 +121,10 @@ static void test_against_handler(void)
     CHECK(h >= 2000);                   /* the handler really interleaved */
     CHECK(by_add == mine + h);
     CHECK(by_cas == mine + h);
-    if (by_add != mine + h || by_cas != mine + h)
-        fprintf(stderr, "lost: add %ld, cas %ld\n", (long)(mine + h - by_add),
-                (long)(mine + h - by_cas));
+    CHECK(by_xchg == mine + h);
+    if (by_add != mine + h || by_cas != mine + h || by_xchg != mine + h)
+        fprintf(stderr, "lost: add %ld, cas %ld, cmpxchg %ld\n", (long)(mine + h - by_add),
+                (long)(mine + h - by_cas), (long)(mine + h - by_xchg));
 }
 
 int main(void)
