@@ -60,8 +60,13 @@
  *    outside it, so a nested writer that interrupts encoding publishes at
  *    once; ring_write copies its (short) payload inside it and writes the
  *    header committed, which saves the separate commit (note 4) per record.
- *    ring_write's common case (room, and the record ends in the block it
- *    starts in) runs a leaner copy of the same steps (ring.c, ring_write).
+ *    ring_write's common case (a payload of whole words that ends below
+ *    `fast_end`) runs a leaner copy of the same steps (ring.c, ring_write).
+ *    fast_end is the lower of the next block start and tail + size + 1,
+ *    from the last record the general path reserved and the tail it read:
+ *    tail only grows, and a record that ends below it ends in the block
+ *    of that reservation, so every value any writer ever stored bounds
+ *    every later record safely (no pad, no mark, room without reclaim).
  *
  * 4. A record is committed by a release store of its header (COMMIT flag).
  *    A visible but uncommitted record BLOCKS the consumer there: ring_read
@@ -163,6 +168,8 @@ struct trace_ring {
     uint64_t invalid;         /* rejected calls: len 0 or too long          */
     uint64_t open;            /* reserved and not yet committed (note 8)    */
     unsigned char *buf;
+    uint64_t fast_end;        /* ring_write's fast path: records ending
+                                 below it need no pad, mark or reclaim    */
     uint32_t mask;            /* size - 1                                   */
     uint32_t max_len;         /* largest payload accepted                   */
     uint32_t block_shift;     /* log2(size / 64): the reclaim block          */
