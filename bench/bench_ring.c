@@ -15,7 +15,7 @@
  * 1.3-1.8x slower (plain stores 1.8 -> 2.9 ns, the ring 7.4 -> 13 ns) and
  * the struct copy, bound by one stall's latency, 1.1x (6.8 -> 7.6 ns): a
  * busy neighbour on the core's other hyperthread, by that signature. A run
- * of 3 s could fall inside one spell; spread over 20 s, the median is a
+ * of 4 s could fall inside one spell; spread over ~25 s, the median is a
  * chunk from outside it unless the spells cover half the run. The share of
  * slow chunks is printed (the plain stores' chunks against their own
  * fastest), so a verdict taken on a shared core says so.
