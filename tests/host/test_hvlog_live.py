@@ -135,6 +135,37 @@ def test_tcp_cli_and_ctrl_c_keeps_every_byte(tmp_path):
     assert open(os.path.join(folder, "decoded.log")).read().count("cpu0| ") >= 1
 
 
+def test_tcp_cli_signals_again_while_closing_change_nothing(tmp_path):
+    """The first SIGINT stops hvlog; the ones after it (a user pressing
+    Ctrl-C twice, a harness adding SIGTERM) land while it closes and saves,
+    and must not cost the summary or the exit status."""
+    data = bytes(standard().out)
+    hv = FakeHv()
+    proc = subprocess.Popen([HVLOG, "--tcp", f"127.0.0.1:{hv.port}", "--no-color",
+                             "--results", str(tmp_path), "--label", "twice"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    hv.wait_conn()
+    hv.conn.sendall(data)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = glob.glob(str(tmp_path / "*-twice" / "raw.bin"))
+        if found and os.path.getsize(found[0]) == len(data):
+            break
+        time.sleep(0.05)
+    sent = 0
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGTERM if sent % 4 == 3 else signal.SIGINT)
+        sent += 1
+        time.sleep(0.001)
+    err = proc.communicate(timeout=30)[1]
+    hv.close()
+    assert sent > 1
+    assert proc.returncode == 0, (proc.returncode, err[-2000:])
+    summary = glob.glob(str(tmp_path / "*-twice" / "summary.txt"))
+    assert summary and "interrupted" in open(summary[0]).read()
+
+
 def test_gdb_bridge_both_ways():
     hv = FakeHv()
     src = TcpSource(f"127.0.0.1:{hv.port}")

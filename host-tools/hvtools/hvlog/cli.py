@@ -222,12 +222,22 @@ def main(argv: list[str] | None = None) -> int:
                 commands=commands)
     pump.encoder = enc              # one frame sequence for keys, gdb and commands
 
+    # The first signal stops the pump; later ones (a user pressing Ctrl-C
+    # twice, a harness sending SIGTERM after SIGINT) and any that come once
+    # the pump has stopped change nothing: an exception there would land in
+    # the closing code below and lose the summary, the decoded tail and the
+    # exit status.
+    pumping = [True]
+
     def _sig(signum, frame):
-        raise KeyboardInterrupt
+        if pumping[0]:
+            pumping[0] = False
+            raise KeyboardInterrupt
     # SIGINT too: a process started in the background by a shell inherits
     # SIGINT ignored, and Python then leaves it ignored (hvlog under a
     # script or `make ... &` would not stop on it).
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    for s in stop_signals:
         signal.signal(s, _sig)
 
     rc = 0
@@ -242,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pump.run()
         finally:
+            pumping[0] = False
             if term is not None:
                 term.restore()
     except KeyboardInterrupt:
@@ -284,4 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     if res:
         res.close()
         say(f"saved {res.path}/ (raw.bin {pump.bytes_in} bytes)")
+    # Python's exit puts SIG_DFL back for a handler of its own (_sig), so a
+    # signal then would still kill us; an ignored one stays ignored.
+    for s in stop_signals:
+        signal.signal(s, signal.SIG_IGN)
     return rc
