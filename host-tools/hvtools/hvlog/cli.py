@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 
 from elftools.common.exceptions import ELFError
@@ -12,6 +11,7 @@ from .. import catalog as _catalog
 from .. import commands as _commands
 from .. import frame as _frame
 from ..catalog import ROOT
+from ..stop_signals import StopSignals
 from ..stream import CatalogRefused
 from ..term import RawTerminal
 from . import perfetto, sequence
@@ -222,23 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 commands=commands)
     pump.encoder = enc              # one frame sequence for keys, gdb and commands
 
-    # The first signal stops the pump; later ones (a user pressing Ctrl-C
-    # twice, a harness sending SIGTERM after SIGINT) and any that come once
-    # the pump has stopped change nothing: an exception there would land in
-    # the closing code below and lose the summary, the decoded tail and the
-    # exit status.
-    pumping = [True]
-
-    def _sig(signum, frame):
-        if pumping[0]:
-            pumping[0] = False
-            raise KeyboardInterrupt
-    # SIGINT too: a process started in the background by a shell inherits
-    # SIGINT ignored, and Python then leaves it ignored (hvlog under a
-    # script or `make ... &` would not stop on it).
-    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    for s in stop_signals:
-        signal.signal(s, _sig)
+    stop = StopSignals(interrupt=True)      # the first one ends pump.run()
 
     rc = 0
     notes = [f"source:          {src.describe()}",
@@ -252,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pump.run()
         finally:
-            pumping[0] = False
+            stop.closing()
             if term is not None:
                 term.restore()
     except KeyboardInterrupt:
@@ -295,8 +279,5 @@ def main(argv: list[str] | None = None) -> int:
     if res:
         res.close()
         say(f"saved {res.path}/ (raw.bin {pump.bytes_in} bytes)")
-    # Python's exit puts SIG_DFL back for a handler of its own (_sig), so a
-    # signal then would still kill us; an ignored one stays ignored.
-    for s in stop_signals:
-        signal.signal(s, signal.SIG_IGN)
+    stop.done()
     return rc
