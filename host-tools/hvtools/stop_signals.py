@@ -6,7 +6,7 @@ the emulator, saving the capture, the summary) or the exit status.
     stop = StopSignals(interrupt=False)     # hvrun: its loop polls stop.received
     stop = StopSignals(interrupt=True)      # hvlog: the first one raises KeyboardInterrupt
     try:
-        ...run...                           # stop.closing() once the run has ended
+        ...run...                           # hvlog: stop.closing() once it has ended
     finally:
         stop.done()
 
@@ -38,7 +38,8 @@ class StopSignals:
                 raise KeyboardInterrupt
 
     def closing(self) -> None:
-        """The run is over: a signal from now on changes nothing."""
+        """The run is over: a signal from now on raises nothing (interrupt
+        mode; a polling tool just stops polling)."""
         self._running = False
 
     def done(self) -> None:
